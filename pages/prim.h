@@ -1,0 +1,178 @@
+/*
+ * pages/prim.h - quire's one file of operating-system primitives (internal).
+ *
+ * Every Linux system call quire makes goes through here: mmap, munmap, mremap, mprotect,
+ * madvise, mlock, mseal, memfd_create, msync and the file calls (open, pread, pwrite, fsync,
+ * ftruncate, fallocate, flock, ...). No other file calls the kernel. This keeps the syscall
+ * surface auditable in one place and lets the pager's crash harness and the malloc engine rely on
+ * one contract.
+ *
+ * The contract, stated once:
+ *   - Sizes and addresses passed to the mapping calls are multiples of q_os_page_size() unless a
+ *     function says otherwise.
+ *   - Results come back through out-parameters; the return value is 0 or a negative QUIRE_E*
+ *     code translated from errno by q_os_error().
+ *   - Nothing here allocates with malloc, so the malloc engine can use every function, before
+ *     main and inside fork handlers.
+ *   - errno is left as the failing call set it (callers that must keep errno save it themselves).
+ */
+#ifndef QUIRE_PAGES_PRIM_H
+#define QUIRE_PAGES_PRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "quire/error.h"
+
+/* Protection bits, independent of <sys/mman.h> so callers need not include it. */
+enum {
+    Q_PROT_NONE = 0,
+    Q_PROT_READ = 1,
+    Q_PROT_WRITE = 2,
+    Q_PROT_EXEC = 4,
+};
+
+/* Advice values for q_os_advise(). */
+enum q_advice {
+    Q_ADV_NORMAL,
+    Q_ADV_SEQUENTIAL,
+    Q_ADV_RANDOM,
+    Q_ADV_WILLNEED,
+    Q_ADV_DONTNEED,      /* drop the pages now; anonymous private pages read back as zero */
+    Q_ADV_FREE,          /* lazily reclaimable (MADV_FREE); falls back to DONTNEED */
+    Q_ADV_HUGEPAGE,
+    Q_ADV_NOHUGEPAGE,
+    Q_ADV_DONTDUMP,
+    Q_ADV_DODUMP,
+    Q_ADV_DONTFORK,
+    Q_ADV_DOFORK,
+    Q_ADV_POPULATE_READ, /* prefault readable (kernel >= 5.14) */
+    Q_ADV_POPULATE_WRITE,/* prefault writable (kernel >= 5.14) */
+    Q_ADV_GUARD_INSTALL, /* MADV_GUARD_INSTALL (kernel >= 6.13) */
+    Q_ADV_GUARD_REMOVE,
+};
+
+/* Flags for q_os_map(). */
+enum {
+    Q_MAP_PRIVATE = 0,      /* anonymous private memory (the default) */
+    Q_MAP_NORESERVE = 1,    /* do not reserve swap (MAP_NORESERVE) */
+    Q_MAP_POPULATE = 2,     /* prefault (MAP_POPULATE) */
+    Q_MAP_SHARED = 4,       /* shared mapping (with a file descriptor: MAP_SHARED) */
+    Q_MAP_FIXED = 8,        /* replace whatever is at *addr (MAP_FIXED) */
+    Q_MAP_FIXED_NOREPLACE = 16, /* place at *addr, fail if occupied */
+};
+
+/* Flags for q_os_remap(). */
+enum {
+    Q_REMAP_MAYMOVE = 1,
+    Q_REMAP_FIXED = 2,      /* move to *out (implies MAYMOVE) */
+    Q_REMAP_DONTUNMAP = 4,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors and sizes
+ * ------------------------------------------------------------------------------------------- */
+
+/** Translates an errno value into a QUIRE_E* code (never 0 for a non-zero errno). */
+int q_os_error(int errnum);
+
+/** The runtime page size (sysconf, cached after the first call; never hard-coded). */
+size_t q_os_page_size(void);
+
+/** The PMD huge-page size (transparent huge pages), or 0 when the system does not say. */
+size_t q_os_huge_page_size(void);
+
+/** Rounds n up to a multiple of the page size; returns 0 on overflow. */
+size_t q_os_page_round(size_t n);
+
+/** Whether the running kernel is at least major.minor (uname, cached). */
+int q_os_kernel_at_least(int major, int minor);
+
+/* ---------------------------------------------------------------------------------------------
+ * Virtual memory
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Maps `size` bytes. fd < 0 maps anonymous memory; otherwise maps the file at `offset`.
+ * `*addr` is a hint on input (NULL: anywhere), the mapping's address on output.
+ */
+int q_os_map(void **addr, size_t size, int prot, int flags, int fd, off_t offset);
+
+/** Maps `size` bytes of anonymous read-write memory aligned to `align` (a power of two). */
+int q_os_map_aligned(void **out, size_t size, size_t align, int flags);
+
+/** Reserves address space: PROT_NONE, MAP_NORESERVE, no commit charge. */
+int q_os_reserve(void **out, size_t size);
+
+int q_os_unmap(void *addr, size_t size);
+int q_os_protect(void *addr, size_t size, int prot);
+int q_os_advise(void *addr, size_t size, enum q_advice advice);
+
+/**
+ * mremap. flags from Q_REMAP_*. With Q_REMAP_FIXED, *out holds the destination on input.
+ * *out receives the new address.
+ */
+int q_os_remap(void *old_addr, size_t old_size, size_t new_size, int flags, void **out);
+
+int q_os_lock(void *addr, size_t size);
+int q_os_unlock(void *addr, size_t size);
+
+/** mseal(2); QUIRE_ENOTSUP where the kernel lacks it. */
+int q_os_seal(void *addr, size_t size);
+
+/** msync(2); async != 0 uses MS_ASYNC, otherwise MS_SYNC. `addr` page-aligned. */
+int q_os_msync(void *addr, size_t size, int async);
+
+/** Flushes the instruction cache for [addr, addr+size) where the architecture needs it. */
+void q_os_icache_flush(void *addr, size_t size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Files
+ * ------------------------------------------------------------------------------------------- */
+
+/** open(2) with O_CLOEXEC added. */
+int q_os_open(const char *path, int oflags, int mode, int *fd);
+/** openat-style O_TMPFILE in `dir`, falling back to mkstemp + unlink. */
+int q_os_open_tmpfile(const char *dir, int *fd);
+int q_os_close(int fd);
+/** memfd_create(2) with MFD_CLOEXEC added. */
+int q_os_memfd(const char *name, unsigned flags, int *fd);
+/** Reads exactly n bytes at off (retries short reads and EINTR); short file -> QUIRE_EIO. */
+int q_os_pread_full(int fd, void *buf, size_t n, off_t off);
+/** Writes exactly n bytes at off (retries short writes and EINTR). */
+int q_os_pwrite_full(int fd, const void *buf, size_t n, off_t off);
+int q_os_fsync(int fd);
+int q_os_fdatasync(int fd);
+int q_os_ftruncate(int fd, off_t size);
+/** fallocate(2) mode 0; QUIRE_ENOTSUP where the file system lacks it. */
+int q_os_fallocate(int fd, off_t off, off_t len);
+int q_os_file_size(int fd, off_t *size);
+/** flock(2): exclusive != 0 for LOCK_EX, else LOCK_SH; never blocks; held -> QUIRE_EBUSY. */
+int q_os_flock(int fd, int exclusive);
+int q_os_funlock(int fd);
+int q_os_unlink(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Process, threads, time, output (all async-signal-safe and malloc-free)
+ * ------------------------------------------------------------------------------------------- */
+
+/** write(2) all of buf to fd, ignoring errors (diagnostics). */
+void q_os_write_all(int fd, const void *buf, size_t n);
+/** Raises SIGABRT and never returns, without running atexit handlers or flushing stdio. */
+__attribute__((noreturn)) void q_os_abort(void);
+/** The calling thread's kernel id (gettid). */
+long q_os_thread_id(void);
+pid_t q_os_getpid(void);
+/** Monotonic clock in nanoseconds. */
+uint64_t q_os_now_ns(void);
+/** sched_yield(2). */
+void q_os_yield(void);
+/** Number of online CPUs (at least 1). */
+unsigned q_os_ncpu(void);
+/** Reads an environment variable without allocating (NULL when absent). */
+const char *q_os_getenv(const char *name);
+/** Resident and mapped bytes of this process from /proc/self/statm (0 on error). */
+int q_os_rss(size_t *resident, size_t *mapped);
+
+#endif /* QUIRE_PAGES_PRIM_H */
