@@ -57,26 +57,43 @@ extern char **environ;
 
 int q_os_error(int e) {
     switch (e) {
-    case 0: return QUIRE_EOS;
-    case EINVAL: return QUIRE_EINVAL;
-    case ENOMEM: return QUIRE_ENOMEM;
-    case EOVERFLOW: return QUIRE_EOVERFLOW;
+    case 0:
+        return QUIRE_EOS;
+    case EINVAL:
+        return QUIRE_EINVAL;
+    case ENOMEM:
+        return QUIRE_ENOMEM;
+    case EOVERFLOW:
+        return QUIRE_EOVERFLOW;
     case ENOSYS:
-    case EOPNOTSUPP: return QUIRE_ENOTSUP;
-    case EPERM: return QUIRE_EPERM;
-    case EACCES: return QUIRE_EACCES;
-    case ENOENT: return QUIRE_ENOENT;
-    case EEXIST: return QUIRE_EEXIST;
-    case EIO: return QUIRE_EIO;
+    case EOPNOTSUPP:
+        return QUIRE_ENOTSUP;
+    case EPERM:
+        return QUIRE_EPERM;
+    case EACCES:
+        return QUIRE_EACCES;
+    case ENOENT:
+        return QUIRE_ENOENT;
+    case EEXIST:
+        return QUIRE_EEXIST;
+    case EIO:
+        return QUIRE_EIO;
     case ENOSPC:
-    case EDQUOT: return QUIRE_ENOSPC;
-    case EWOULDBLOCK: return QUIRE_EAGAIN;
-    case EBUSY: return QUIRE_EBUSY;
+    case EDQUOT:
+        return QUIRE_ENOSPC;
+    case EWOULDBLOCK:
+        return QUIRE_EAGAIN;
+    case EBUSY:
+        return QUIRE_EBUSY;
     case EMFILE:
-    case ENFILE: return QUIRE_EMFILE;
-    case EFBIG: return QUIRE_EFBIG;
-    case EROFS: return QUIRE_EPERM;
-    default: return QUIRE_EOS;
+    case ENFILE:
+        return QUIRE_EMFILE;
+    case EFBIG:
+        return QUIRE_EFBIG;
+    case EROFS:
+        return QUIRE_EPERM;
+    default:
+        return QUIRE_EOS;
     }
 }
 
@@ -242,22 +259,38 @@ int q_os_protect(void *addr, size_t size, int prot) {
 
 static int to_madv(enum q_advice a) {
     switch (a) {
-    case Q_ADV_NORMAL: return MADV_NORMAL;
-    case Q_ADV_SEQUENTIAL: return MADV_SEQUENTIAL;
-    case Q_ADV_RANDOM: return MADV_RANDOM;
-    case Q_ADV_WILLNEED: return MADV_WILLNEED;
-    case Q_ADV_DONTNEED: return MADV_DONTNEED;
-    case Q_ADV_FREE: return MADV_FREE;
-    case Q_ADV_HUGEPAGE: return MADV_HUGEPAGE;
-    case Q_ADV_NOHUGEPAGE: return MADV_NOHUGEPAGE;
-    case Q_ADV_DONTDUMP: return MADV_DONTDUMP;
-    case Q_ADV_DODUMP: return MADV_DODUMP;
-    case Q_ADV_DONTFORK: return MADV_DONTFORK;
-    case Q_ADV_DOFORK: return MADV_DOFORK;
-    case Q_ADV_POPULATE_READ: return MADV_POPULATE_READ;
-    case Q_ADV_POPULATE_WRITE: return MADV_POPULATE_WRITE;
-    case Q_ADV_GUARD_INSTALL: return MADV_GUARD_INSTALL;
-    case Q_ADV_GUARD_REMOVE: return MADV_GUARD_REMOVE;
+    case Q_ADV_NORMAL:
+        return MADV_NORMAL;
+    case Q_ADV_SEQUENTIAL:
+        return MADV_SEQUENTIAL;
+    case Q_ADV_RANDOM:
+        return MADV_RANDOM;
+    case Q_ADV_WILLNEED:
+        return MADV_WILLNEED;
+    case Q_ADV_DONTNEED:
+        return MADV_DONTNEED;
+    case Q_ADV_FREE:
+        return MADV_FREE;
+    case Q_ADV_HUGEPAGE:
+        return MADV_HUGEPAGE;
+    case Q_ADV_NOHUGEPAGE:
+        return MADV_NOHUGEPAGE;
+    case Q_ADV_DONTDUMP:
+        return MADV_DONTDUMP;
+    case Q_ADV_DODUMP:
+        return MADV_DODUMP;
+    case Q_ADV_DONTFORK:
+        return MADV_DONTFORK;
+    case Q_ADV_DOFORK:
+        return MADV_DOFORK;
+    case Q_ADV_POPULATE_READ:
+        return MADV_POPULATE_READ;
+    case Q_ADV_POPULATE_WRITE:
+        return MADV_POPULATE_WRITE;
+    case Q_ADV_GUARD_INSTALL:
+        return MADV_GUARD_INSTALL;
+    case Q_ADV_GUARD_REMOVE:
+        return MADV_GUARD_REMOVE;
     }
     return -1;
 }
@@ -272,8 +305,9 @@ int q_os_advise(void *addr, size_t size, enum q_advice advice) {
         if (madvise(addr, size, MADV_DONTNEED) == 0) return 0;
         e = errno;
     }
-    if (e == EINVAL && (advice == Q_ADV_POPULATE_READ || advice == Q_ADV_POPULATE_WRITE ||
-                        advice == Q_ADV_GUARD_INSTALL || advice == Q_ADV_GUARD_REMOVE) &&
+    if (e == EINVAL &&
+        (advice == Q_ADV_POPULATE_READ || advice == Q_ADV_POPULATE_WRITE ||
+         advice == Q_ADV_GUARD_INSTALL || advice == Q_ADV_GUARD_REMOVE) &&
         !q_os_kernel_at_least(advice >= Q_ADV_GUARD_INSTALL ? 6 : 5,
                               advice >= Q_ADV_GUARD_INSTALL ? 13 : 14))
         return QUIRE_ENOTSUP;
@@ -484,9 +518,13 @@ void q_os_abort(void) {
     _exit(134);
 }
 
-long q_os_thread_id(void) { return syscall(SYS_gettid); }
+long q_os_thread_id(void) {
+    return syscall(SYS_gettid);
+}
 
-pid_t q_os_getpid(void) { return getpid(); }
+pid_t q_os_getpid(void) {
+    return getpid();
+}
 
 uint64_t q_os_now_ns(void) {
     struct timespec ts;
@@ -494,7 +532,9 @@ uint64_t q_os_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void q_os_yield(void) { sched_yield(); }
+void q_os_yield(void) {
+    sched_yield();
+}
 
 unsigned q_os_ncpu(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

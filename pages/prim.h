@@ -39,34 +39,34 @@ enum q_advice {
     Q_ADV_SEQUENTIAL,
     Q_ADV_RANDOM,
     Q_ADV_WILLNEED,
-    Q_ADV_DONTNEED,      /* drop the pages now; anonymous private pages read back as zero */
-    Q_ADV_FREE,          /* lazily reclaimable (MADV_FREE); falls back to DONTNEED */
+    Q_ADV_DONTNEED, /* drop the pages now; anonymous private pages read back as zero */
+    Q_ADV_FREE,     /* lazily reclaimable (MADV_FREE); falls back to DONTNEED */
     Q_ADV_HUGEPAGE,
     Q_ADV_NOHUGEPAGE,
     Q_ADV_DONTDUMP,
     Q_ADV_DODUMP,
     Q_ADV_DONTFORK,
     Q_ADV_DOFORK,
-    Q_ADV_POPULATE_READ, /* prefault readable (kernel >= 5.14) */
-    Q_ADV_POPULATE_WRITE,/* prefault writable (kernel >= 5.14) */
-    Q_ADV_GUARD_INSTALL, /* MADV_GUARD_INSTALL (kernel >= 6.13) */
+    Q_ADV_POPULATE_READ,  /* prefault readable (kernel >= 5.14) */
+    Q_ADV_POPULATE_WRITE, /* prefault writable (kernel >= 5.14) */
+    Q_ADV_GUARD_INSTALL,  /* MADV_GUARD_INSTALL (kernel >= 6.13) */
     Q_ADV_GUARD_REMOVE,
 };
 
 /* Flags for q_os_map(). */
 enum {
-    Q_MAP_PRIVATE = 0,      /* anonymous private memory (the default) */
-    Q_MAP_NORESERVE = 1,    /* do not reserve swap (MAP_NORESERVE) */
-    Q_MAP_POPULATE = 2,     /* prefault (MAP_POPULATE) */
-    Q_MAP_SHARED = 4,       /* shared mapping (with a file descriptor: MAP_SHARED) */
-    Q_MAP_FIXED = 8,        /* replace whatever is at *addr (MAP_FIXED) */
+    Q_MAP_PRIVATE = 0,          /* anonymous private memory (the default) */
+    Q_MAP_NORESERVE = 1,        /* do not reserve swap (MAP_NORESERVE) */
+    Q_MAP_POPULATE = 2,         /* prefault (MAP_POPULATE) */
+    Q_MAP_SHARED = 4,           /* shared mapping (with a file descriptor: MAP_SHARED) */
+    Q_MAP_FIXED = 8,            /* replace whatever is at *addr (MAP_FIXED) */
     Q_MAP_FIXED_NOREPLACE = 16, /* place at *addr, fail if occupied */
 };
 
 /* Flags for q_os_remap(). */
 enum {
     Q_REMAP_MAYMOVE = 1,
-    Q_REMAP_FIXED = 2,      /* move to *out (implies MAYMOVE) */
+    Q_REMAP_FIXED = 2, /* move to *out (implies MAYMOVE) */
     Q_REMAP_DONTUNMAP = 4,
 };
 

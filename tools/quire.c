@@ -22,9 +22,10 @@ static const struct command commands[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: quire COMMAND [ARGS...]\n\n"
-                 "quire %s - memory-management toolkit: malloc drop-in, crash-safe pager,\n"
-                 "persistent heap, typed pages.\n\ncommands:\n",
+    fprintf(out,
+            "usage: quire COMMAND [ARGS...]\n\n"
+            "quire %s - memory-management toolkit: malloc drop-in, crash-safe pager,\n"
+            "persistent heap, typed pages.\n\ncommands:\n",
             quire_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);

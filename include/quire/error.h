@@ -23,9 +23,9 @@ extern "C" {
 #define QUIRE_API
 #endif
 
-#define QUIRE_VERSION_MAJOR 0
-#define QUIRE_VERSION_MINOR 1
-#define QUIRE_VERSION_PATCH 0
+#define QUIRE_VERSION_MAJOR  0
+#define QUIRE_VERSION_MINOR  1
+#define QUIRE_VERSION_PATCH  0
 #define QUIRE_VERSION_STRING "0.1.0"
 
 /**
@@ -36,29 +36,29 @@ enum quire_error {
     QUIRE_OK = 0,
 
     /* -- general (1000..1049) ---------------------------------------------------------------- */
-    QUIRE_EINVAL = -1000,     /**< an argument is invalid (NULL handle, zero size, bad flag) */
-    QUIRE_ENOMEM = -1001,     /**< the system is out of memory or address space */
-    QUIRE_EOVERFLOW = -1002,  /**< a size computation overflowed */
-    QUIRE_ENOTSUP = -1003,    /**< the kernel or architecture lacks the feature */
-    QUIRE_EPERM = -1004,      /**< the system refused the operation (permissions, policy) */
-    QUIRE_ENOENT = -1005,     /**< a file does not exist */
-    QUIRE_EEXIST = -1006,     /**< a file exists where a new one was to be created */
-    QUIRE_EIO = -1007,        /**< an I/O error (read, write, sync) */
-    QUIRE_ENOSPC = -1008,     /**< no space left on the device */
-    QUIRE_EBUSY = -1009,      /**< the resource is locked by someone else */
-    QUIRE_ERANGE = -1010,     /**< an offset or index is outside the object */
-    QUIRE_ESTATE = -1011,     /**< the object is not in a state that allows the operation */
-    QUIRE_EMFILE = -1012,     /**< too many open files or mappings */
-    QUIRE_EAGAIN = -1013,     /**< temporarily unavailable; the same call may succeed later */
-    QUIRE_EOS = -1014,        /**< an unexpected operating-system error (see errno) */
-    QUIRE_EACCES = -1015,     /**< access to a file was denied */
-    QUIRE_EFBIG = -1016,      /**< a file or mapping would exceed a system limit */
+    QUIRE_EINVAL = -1000,    /**< an argument is invalid (NULL handle, zero size, bad flag) */
+    QUIRE_ENOMEM = -1001,    /**< the system is out of memory or address space */
+    QUIRE_EOVERFLOW = -1002, /**< a size computation overflowed */
+    QUIRE_ENOTSUP = -1003,   /**< the kernel or architecture lacks the feature */
+    QUIRE_EPERM = -1004,     /**< the system refused the operation (permissions, policy) */
+    QUIRE_ENOENT = -1005,    /**< a file does not exist */
+    QUIRE_EEXIST = -1006,    /**< a file exists where a new one was to be created */
+    QUIRE_EIO = -1007,       /**< an I/O error (read, write, sync) */
+    QUIRE_ENOSPC = -1008,    /**< no space left on the device */
+    QUIRE_EBUSY = -1009,     /**< the resource is locked by someone else */
+    QUIRE_ERANGE = -1010,    /**< an offset or index is outside the object */
+    QUIRE_ESTATE = -1011,    /**< the object is not in a state that allows the operation */
+    QUIRE_EMFILE = -1012,    /**< too many open files or mappings */
+    QUIRE_EAGAIN = -1013,    /**< temporarily unavailable; the same call may succeed later */
+    QUIRE_EOS = -1014,       /**< an unexpected operating-system error (see errno) */
+    QUIRE_EACCES = -1015,    /**< access to a file was denied */
+    QUIRE_EFBIG = -1016,     /**< a file or mapping would exceed a system limit */
 
     /* -- pages layer (1050..1099) ------------------------------------------------------------ */
-    QUIRE_ESEALED = -1050,    /**< the region is sealed (mseal) and cannot change */
-    QUIRE_ECONSUMED = -1051,  /**< the handle was consumed by a transition or freed */
-    QUIRE_EFILESIZE = -1052,  /**< a file's size does not fit the requested layout */
-    QUIRE_EWX = -1053,        /**< a write+execute mapping would be needed and is refused */
+    QUIRE_ESEALED = -1050,   /**< the region is sealed (mseal) and cannot change */
+    QUIRE_ECONSUMED = -1051, /**< the handle was consumed by a transition or freed */
+    QUIRE_EFILESIZE = -1052, /**< a file's size does not fit the requested layout */
+    QUIRE_EWX = -1053,       /**< a write+execute mapping would be needed and is refused */
 
     /* -- pager (1100..1149) ------------------------------------------------------------------ */
     QUIRE_EPAGESIZE = -1100,   /**< invalid page size, or it differs from the file's */
@@ -75,14 +75,14 @@ enum quire_error {
     QUIRE_EFULL = -1111,       /**< the file reached its maximum size */
 
     /* -- persistent heap (1150..1199) -------------------------------------------------------- */
-    QUIRE_EHEAP = -1150,       /**< the heap structures are inconsistent (corrupt heap file) */
-    QUIRE_ENOTFOUND = -1151,   /**< no object of that name */
-    QUIRE_EBADREF = -1152,     /**< the reference does not name a live allocation */
-    QUIRE_ENAMETOOLONG = -1153,/**< an object name is too long */
-    QUIRE_ETXN = -1154,        /**< a write outside a declared range, or a transaction misuse */
+    QUIRE_EHEAP = -1150,        /**< the heap structures are inconsistent (corrupt heap file) */
+    QUIRE_ENOTFOUND = -1151,    /**< no object of that name */
+    QUIRE_EBADREF = -1152,      /**< the reference does not name a live allocation */
+    QUIRE_ENAMETOOLONG = -1153, /**< an object name is too long */
+    QUIRE_ETXN = -1154,         /**< a write outside a declared range, or a transaction misuse */
 
     /* -- malloc engine (1200..1249) ---------------------------------------------------------- */
-    QUIRE_EALIGN = -1200,      /**< alignment is not a power of two (or too large) */
+    QUIRE_EALIGN = -1200, /**< alignment is not a power of two (or too large) */
 };
 
 /**
