@@ -38,6 +38,10 @@ static inline size_t q_pages_map_len(const struct quire_pages_region_ *r) {
     return r->size_ + 2 * r->guard_;
 }
 
+/* Testing switch: when non-zero, guards are PROT_NONE pages even where the kernel has
+ * MADV_GUARD_INSTALL, so the fallback path stays tested on new kernels. */
+extern int q_pages_force_prot_guards;
+
 /* Maps a region of `size` usable bytes with protection `prot` and quire_pages_flags. */
 int q_pages_map(size_t size, int prot, unsigned flags, struct quire_pages_region_ *out);
 /* Changes the protection of a live region (checks consumed/sealed first). */

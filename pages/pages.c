@@ -41,8 +41,11 @@ static int changeable(const struct quire_pages_region_ *r) {
 }
 
 /* Makes [addr, addr+len) a guard: MADV_GUARD_INSTALL if the kernel has it, else PROT_NONE. */
+int q_pages_force_prot_guards;
+
 static int install_guard(void *addr, size_t len, unsigned *flags) {
-    int rc = q_os_advise(addr, len, Q_ADV_GUARD_INSTALL);
+    int rc =
+        q_pages_force_prot_guards ? QUIRE_ENOTSUP : q_os_advise(addr, len, Q_ADV_GUARD_INSTALL);
     if (rc == 0) {
         *flags |= Q_RF_GUARD_MADV;
         return 0;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pages/internal.h"
 #include "quire/pages.h"
 
 /* Runs fn(arg) in a child; returns the signal that killed it, or 0 if it exited normally. */
@@ -243,6 +244,11 @@ static void test_guards(void) {
     CHECK_OK(quire_pages_alloc_rw(2 * ps, QUIRE_PAGES_GUARD, &rw));
     CHECK(quire_pages_has_guards(&rw));
     unsigned char *p = quire_pages_rw_ptr(rw);
+    if (q_pages_force_prot_guards) {
+        char gp[5];
+        perms_of(p - 1, gp);
+        CHECK(strncmp(gp, "---", 3) == 0); /* a real PROT_NONE page */
+    }
     memset(p, 1, 2 * ps); /* the whole usable region is accessible */
     CHECK_EQ(child_signal(write_byte, p - 1), SIGSEGV);
     CHECK_EQ(child_signal(read_byte, p - ps), SIGSEGV);
@@ -436,6 +442,9 @@ int main(void) {
     test_none();
     test_rx();
     test_guards();
+    q_pages_force_prot_guards = 1; /* the same with PROT_NONE guard pages */
+    test_guards();
+    q_pages_force_prot_guards = 0;
     test_decommit();
     test_resize();
     test_hints();
