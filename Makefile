@@ -50,7 +50,7 @@ PRELOADT_SRC  := $(sort $(wildcard tests/preload/*.c tests/preload/*.cc))
 SCRIPT_TESTS  := $(sort $(wildcard tests/scripts/*.sh))
 UNIT_BIN      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PRELOADT_BIN  := $(patsubst tests/preload/%,$(BUILD)/tests/preload/%,$(basename $(PRELOADT_SRC)))
-TSAN_BIN      := $(filter %_mt,$(UNIT_BIN)) $(filter %_mt_%,$(UNIT_BIN))
+TSAN_BIN      := $(foreach b,$(UNIT_BIN),$(if $(findstring _mt,$(notdir $(b))),$(b)))
 
 .PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan install uninstall \
         format format-check clean

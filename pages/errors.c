@@ -76,6 +76,8 @@ const char *quire_strerror(int err) {
         return "opened read-only";
     case QUIRE_EFULL:
         return "file reached its maximum size";
+    case QUIRE_ENOTALLOC:
+        return "page or slot is not allocated";
     case QUIRE_EHEAP:
         return "persistent heap structures are inconsistent";
     case QUIRE_ENOTFOUND:

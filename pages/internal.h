@@ -49,4 +49,13 @@ int q_pages_protect(struct quire_pages_region_ *r, int prot);
 /* Unmaps a region and clears it (checks consumed/sealed first). */
 int q_pages_unmap(struct quire_pages_region_ *r);
 
+/* ---------------------------------------------------------------------------------------------
+ * Appended for the companion API (jit.c): testing switch
+ * ------------------------------------------------------------------------------------------- */
+
+/* jit.c: on != 0 makes every RW->RX mprotect of a JIT buffer count as refused by the system
+ * (QUIRE_EACCES, without calling mprotect), exactly like QUIRE_JIT_FORCE_DUAL=1; 0 turns the
+ * simulation off. Either way the process's remembered probe result is forgotten. */
+void q_jit_test_refuse_rx(int on);
+
 #endif

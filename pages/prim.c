@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -592,5 +593,45 @@ int q_os_rss(size_t *resident, size_t *mapped) {
     size_t ps = q_os_page_size();
     if (resident) *resident = (size_t)res * ps;
     if (mapped) *mapped = (size_t)size * ps;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Appended for the companion API: plain reads and writes of a descriptor
+ * ------------------------------------------------------------------------------------------- */
+
+int q_os_read(int fd, void *buf, size_t n, size_t *got) {
+    if (!got || (!buf && n)) return QUIRE_EINVAL;
+    ssize_t r;
+    do r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return q_os_error(errno);
+    *got = (size_t)r;
+    return 0;
+}
+
+int q_os_write(int fd, const void *buf, size_t n, size_t *put) {
+    if (!put || (!buf && n)) return QUIRE_EINVAL;
+    ssize_t r;
+    do r = write(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return q_os_error(errno);
+    *put = (size_t)r;
+    return 0;
+}
+
+int q_os_dup(int fd, int *out) {
+    if (!out) return QUIRE_EINVAL;
+    int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (f < 0) return q_os_error(errno);
+    *out = f;
+    return 0;
+}
+
+int q_os_peak_rss(size_t *peak) {
+    struct rusage ru;
+    if (!peak) return QUIRE_EINVAL;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return q_os_error(errno);
+    *peak = (size_t)ru.ru_maxrss * 1024;
     return 0;
 }

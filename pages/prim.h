@@ -175,4 +175,18 @@ const char *q_os_getenv(const char *name);
 /** Resident and mapped bytes of this process from /proc/self/statm (0 on error). */
 int q_os_rss(size_t *resident, size_t *mapped);
 
+/* ---------------------------------------------------------------------------------------------
+ * Appended for the companion API (rings, JIT): plain reads and writes of a descriptor
+ * ------------------------------------------------------------------------------------------- */
+
+/** One read(2) of at most n bytes (EINTR retried); *got receives the count (0 at end of file). */
+int q_os_read(int fd, void *buf, size_t n, size_t *got);
+/** One write(2) of at most n bytes (EINTR retried); *put receives the count written. */
+int q_os_write(int fd, const void *buf, size_t n, size_t *put);
+/** dup(2) with FD_CLOEXEC set on the copy. */
+int q_os_dup(int fd, int *out);
+
+/** The process's peak resident set in bytes (getrusage ru_maxrss, kept by the kernel). */
+int q_os_peak_rss(size_t *peak);
+
 #endif /* QUIRE_PAGES_PRIM_H */

@@ -73,6 +73,7 @@ enum quire_error {
     QUIRE_ECHECKSUM = -1109,   /**< a checksum does not match: the data is corrupt */
     QUIRE_ERDONLY = -1110,     /**< a write was attempted on a read-only open */
     QUIRE_EFULL = -1111,       /**< the file reached its maximum size */
+    QUIRE_ENOTALLOC = -1112,   /**< the page, protected page or slot is not allocated */
 
     /* -- persistent heap (1150..1199) -------------------------------------------------------- */
     QUIRE_EHEAP = -1150,        /**< the heap structures are inconsistent (corrupt heap file) */
