@@ -1,0 +1,411 @@
+/*
+ * quire/pager.h - a crash-consistent file of fixed-size pages.
+ *
+ * A pager file is an array of pages of one size (a power of two, 1 KiB to 64 KiB, fixed when the
+ * file is created and recorded in it). The pager hands out page ids, keeps track of which pages
+ * are in use, and makes every change to that bookkeeping durable atomically: after a power loss
+ * or a crash at any instant the file opens in the state of the last completed commit (or, for a
+ * commit that was in flight, in the state before or after it, never in between).
+ *
+ * Concepts
+ * --------
+ *  - Regular pages: allocated with quire_pager_alloc() and friends, read and written in place
+ *    through views (pointers into the pager's mapping of the file). Their *allocation* is
+ *    transactional; their *contents* are written to the file when the page is flushed
+ *    (quire_pager_flush) or at the next commit if a write view of the page was taken since the
+ *    previous commit. Contents of regular pages are not versioned: a crash in the middle of a
+ *    commit may leave a page half way between the old and new bytes.
+ *  - Protected pages: copy-on-write pairs of physical pages. A writer
+ *    (quire_pager_protected_write) starts from the current contents; committing it makes the
+ *    new contents durable and visible atomically; dropping it changes nothing. Every read
+ *    verifies the copy's CRC32C and reports QUIRE_ECHECKSUM instead of returning bad bytes.
+ *  - Sub-pages: slots of 16 bytes to half a page carved out of pages (quire_pager_subpage_*);
+ *    their allocation state is kept in the file like everything else.
+ *  - Transactions: by default every modifying call commits on its own (one durable commit per
+ *    call; bulk calls make one commit for the whole batch). Between quire_pager_begin() and
+ *    quire_pager_commit() modifications accumulate and become durable together, so that a page
+ *    can be allocated and its id recorded in a protected page atomically (nothing leaks when a
+ *    crash falls between the two). quire_pager_abort() returns to the last commit.
+ *    Pages and slots freed in a transaction are not reused before that transaction commits.
+ *  - Internal pages: the two superblock slots, the free-space map and the directories are pages
+ *    of the file too; ids naming them are refused with QUIRE_ERESERVED and iterators skip them.
+ *
+ * Durability protocol (LMDB's): a commit writes every changed metadata page to the copy not used
+ * by the last commit, writes the data pages, fdatasync()s, then writes the superblock slot of the
+ * older generation and fdatasync()s again. Open takes the newest superblock slot whose checksum
+ * and metadata validate. Every metadata page is CRC32C-checksummed; metadata scales to files of
+ * many terabytes (the free-space map is a tree of pages materialized lazily, so a sparse 1 TiB
+ * file costs a few pages).
+ *
+ * Views and remapping
+ * -------------------
+ * Views returned by quire_pager_get(), quire_pager_get_write(), quire_pager_protected_get() and
+ * quire_pager_subpage_get*() point into the pager's mapping. They stay valid until the next call
+ * marked [remaps] below (such calls may grow the file and move the mapping) or quire_pager_close().
+ * A write view stays writable until the next commit or abort (autocommitting calls included);
+ * take a new one with quire_pager_get_write() to write after that. Writing through a read view,
+ * or through a write view after that point, is undefined (the bytes may be silently dropped).
+ *
+ * Errors and concurrency
+ * ----------------------
+ * Every function returns 0 or a negative QUIRE_E* code (quire/error.h) unless stated otherwise.
+ * A pager handle is not thread-safe: use it from one thread at a time. A file is opened for
+ * writing by one pager at a time (an exclusive flock; a second writer, in this or another process,
+ * gets QUIRE_EBUSY); read-only opens share the file with other readers only. When a commit fails
+ * after it started writing (an I/O error, a failed remap), the pager becomes unavailable: every
+ * later call but quire_pager_close() returns QUIRE_EUNAVAIL, and the file keeps its last
+ * committed state.
+ *
+ * Files use the host's byte order (little-endian on every supported target).
+ */
+#ifndef QUIRE_PAGER_H
+#define QUIRE_PAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An open pager file (opaque). */
+typedef struct quire_pager quire_pager;
+/** A staged write to one protected page (opaque). */
+typedef struct quire_pager_writer quire_pager_writer;
+
+#define QUIRE_PAGER_MIN_PAGE_SIZE     1024u  /**< smallest page size */
+#define QUIRE_PAGER_MAX_PAGE_SIZE     65536u /**< largest page size */
+#define QUIRE_PAGER_DEFAULT_PAGE_SIZE 4096u  /**< page size used when 0 is passed to create */
+
+/** Flags for quire_pager_open(). */
+enum {
+    QUIRE_PAGER_RDONLY = 1, /**< open read-only: no modifying call is allowed (QUIRE_ERDONLY) */
+};
+
+/** Counters of a pager, filled by quire_pager_stat(). */
+struct quire_pager_stat {
+    uint32_t page_size;       /**< bytes per page */
+    uint64_t page_count;      /**< pages in the file (all kinds) */
+    uint64_t free_pages;      /**< pages an allocation can take without growing the file */
+    uint64_t regular_pages;   /**< allocated regular pages */
+    uint64_t protected_pages; /**< live protected pages (each uses two physical pages) */
+    uint64_t internal_pages;  /**< superblocks, metadata, protected copies, sub-page pages */
+    uint64_t pending_pages;   /**< pages freed in the open transaction, free after commit */
+    uint64_t subpage_slots;   /**< allocated sub-page slots */
+    uint64_t generation;      /**< generation of the last commit (grows by one per commit) */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening and closing
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Creates a new pager file and opens it for writing.
+ * @param path file to create; it must not exist.
+ * @param page_size bytes per page: a power of two from QUIRE_PAGER_MIN_PAGE_SIZE to
+ *        QUIRE_PAGER_MAX_PAGE_SIZE, or 0 for QUIRE_PAGER_DEFAULT_PAGE_SIZE.
+ * @param out receives the handle.
+ * @return 0, or QUIRE_EINVAL (NULL argument), QUIRE_EPAGESIZE (bad page size), QUIRE_EEXIST
+ *         (the file exists), QUIRE_EACCES, QUIRE_ENOENT (no such directory), QUIRE_ENOSPC,
+ *         QUIRE_EIO, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_create(const char *path, uint32_t page_size, quire_pager **out);
+
+/**
+ * @brief Opens an existing pager file, validating its superblocks and all its metadata.
+ *
+ * Takes the newest superblock slot whose checksum validates and whose metadata validates;
+ * falls back to the other slot otherwise. Opening for writing takes an exclusive lock on the
+ * file; a read-only open takes a shared one.
+ * @param path the file.
+ * @param flags 0 or QUIRE_PAGER_RDONLY.
+ * @param page_size the expected page size, or 0 to accept the file's.
+ * @param out receives the handle.
+ * @return 0, or QUIRE_EINVAL, QUIRE_ENOENT, QUIRE_EACCES, QUIRE_EBUSY (another pager has the
+ *         file open for writing, or a reader holds it and this is a writer),
+ *         QUIRE_EMAGIC (not a pager file, empty file), QUIRE_EVERSION (unsupported format),
+ *         QUIRE_ESUPER (no superblock slot validates), QUIRE_EPAGESIZE (page_size differs from
+ *         the file's), QUIRE_EMETA (the metadata of both slots is corrupt), QUIRE_EFILESIZE (the
+ *         file is shorter than its superblock says: truncated), QUIRE_EIO, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_open(const char *path, unsigned flags, uint32_t page_size,
+                               quire_pager **out);
+
+/**
+ * @brief Closes the pager. An open transaction is aborted (not committed); outstanding writers
+ *        are dropped and their handles become invalid. Unflushed writes through write views that
+ *        were not committed are lost.
+ * @param p the pager, or NULL (no-op).
+ * @return 0, or QUIRE_EIO if closing the file failed (the pager is released anyway).
+ */
+QUIRE_API int quire_pager_close(quire_pager *p);
+
+/** @brief Bytes per page (never fails). */
+QUIRE_API uint32_t quire_pager_page_size(const quire_pager *p);
+/** @brief Pages in the file, internal pages included (never fails). */
+QUIRE_API uint64_t quire_pager_page_count(const quire_pager *p);
+/** @brief Pages an allocation can take without growing the file (never fails). */
+QUIRE_API uint64_t quire_pager_free_page_count(const quire_pager *p);
+
+/**
+ * @brief Fills *st with the pager's counters.
+ * @return 0, or QUIRE_EINVAL.
+ */
+QUIRE_API int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Starts a transaction: later modifications accumulate until quire_pager_commit().
+ * @return 0, or QUIRE_ESTATE (a transaction is already open), QUIRE_ERDONLY, QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_begin(quire_pager *p);
+
+/**
+ * @brief Makes every modification since the last commit durable, atomically, and ends the open
+ *        transaction if there is one. Also writes every page a write view was taken of since the
+ *        last commit. Without pending changes it does nothing. [remaps]
+ * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_ENOSPC, QUIRE_EFULL, QUIRE_EIO,
+ *         QUIRE_ENOMEM. A failure before anything was written (no room to grow the file for new
+ *         metadata) aborts the transaction, as quire_pager_abort() would; a failure after
+ *         writing started makes the pager unavailable. Either way the file keeps its previous
+ *         commit. Modifying calls that commit on their own return the same errors.
+ */
+QUIRE_API int quire_pager_commit(quire_pager *p);
+
+/**
+ * @brief Discards every modification since the last commit (allocations, frees, protected
+ *        writes, sub-page changes, unflushed writes through write views) and ends the open
+ *        transaction if there is one. [remaps]
+ * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO or QUIRE_EMETA (re-reading the last
+ *         commit failed; the pager is then unavailable), QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_abort(quire_pager *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Regular pages
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Allocates a regular page (the lowest free one), growing the file when none is free.
+ *        Commits unless a transaction is open. The page's contents are unspecified. [remaps]
+ * @param id receives the page id.
+ * @return 0, or QUIRE_EINVAL, QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EFULL (the file reached the
+ *         largest size the format supports), QUIRE_ENOSPC, QUIRE_EIO, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_alloc(quire_pager *p, uint64_t *id);
+
+/**
+ * @brief Like quire_pager_alloc(), but takes the first free page at or after `hint` (wrapping
+ *        to the start of the file, then growing). [remaps]
+ * @return as quire_pager_alloc().
+ */
+QUIRE_API int quire_pager_alloc_near(quire_pager *p, uint64_t hint, uint64_t *id);
+
+/**
+ * @brief Allocates n regular pages in one commit (all or nothing). [remaps]
+ * @param ids receives n page ids, in increasing order.
+ * @return as quire_pager_alloc(); on error no page is allocated.
+ */
+QUIRE_API int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids);
+
+/**
+ * @brief Frees a regular page. Commits unless a transaction is open. The page is not reused
+ *        before the freeing transaction commits. [remaps]
+ * @return 0, or QUIRE_EBOUNDS (id past the end of the file), QUIRE_ERESERVED (an internal page:
+ *         superblock, metadata, protected copy, sub-page page), QUIRE_EDOUBLEFREE (the page is
+ *         free, or already freed in this transaction), QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO.
+ */
+QUIRE_API int quire_pager_free(quire_pager *p, uint64_t id);
+
+/**
+ * @brief Frees n regular pages in one commit. Every id is validated first: if any one is
+ *        invalid (or appears twice), nothing changes. [remaps]
+ * @return as quire_pager_free(); the error names the first bad id's problem.
+ */
+QUIRE_API int quire_pager_free_bulk(quire_pager *p, size_t n, const uint64_t *ids);
+
+/**
+ * @brief Grows the file to at least page_count pages (rounded up to a multiple of 16); the new
+ *        pages are free. Commits unless a transaction is open. Never shrinks. [remaps]
+ * @return 0, or QUIRE_EFULL (beyond the format's limit), QUIRE_ENOSPC, QUIRE_EIO, QUIRE_ERDONLY,
+ *         QUIRE_EUNAVAIL (the file grew but remapping it failed).
+ */
+QUIRE_API int quire_pager_grow(quire_pager *p, uint64_t page_count);
+
+/**
+ * @brief A read view of an allocated regular page.
+ * @param data receives a pointer to page_size bytes.
+ * @return 0, or QUIRE_EBOUNDS, QUIRE_ERESERVED, QUIRE_ENOTALLOC (the page is free),
+ *         QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_get(quire_pager *p, uint64_t id, const void **data);
+
+/**
+ * @brief A write view of an allocated regular page. The page will be written to the file at
+ *        the next commit (or flush).
+ * @return as quire_pager_get(), plus QUIRE_ERDONLY, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_get_write(quire_pager *p, uint64_t id, void **data);
+
+/**
+ * @brief Writes the current contents of an allocated regular page to the file and syncs it.
+ *        (Contents only: allocation changes still need a commit.)
+ * @return as quire_pager_get(), plus QUIRE_ERDONLY, QUIRE_EIO (the pager becomes unavailable).
+ */
+QUIRE_API int quire_pager_flush(quire_pager *p, uint64_t id);
+
+/**
+ * @brief quire_pager_flush() for the n pages first..first+n-1, with one sync. Free and internal
+ *        pages of the range are skipped.
+ * @return 0, or QUIRE_EBOUNDS (range past the end), QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO.
+ */
+QUIRE_API int quire_pager_flush_range(quire_pager *p, uint64_t first, uint64_t n);
+
+/**
+ * @brief Iterates over allocated regular pages in increasing id order.
+ * @param cursor set to 0 before the first call; updated by each call.
+ * @param id receives the next page id.
+ * @return 1 when *id was set, 0 at the end, or QUIRE_EINVAL / QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_next_page(quire_pager *p, uint64_t *cursor, uint64_t *id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Protected pages
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Allocates a protected page (contents: zeros). Protected ids are small integers (0, 1,
+ *        ...), independent of page ids, stable across reopen. Commits unless a transaction is
+ *        open. [remaps]
+ * @return 0, or as quire_pager_alloc().
+ */
+QUIRE_API int quire_pager_protected_alloc(quire_pager *p, uint64_t *pid);
+
+/** @brief Allocates n protected pages in one commit (all or nothing). [remaps] */
+QUIRE_API int quire_pager_protected_alloc_bulk(quire_pager *p, size_t n, uint64_t *pids);
+
+/**
+ * @brief Frees a protected page. Commits unless a transaction is open. [remaps]
+ * @return 0, or QUIRE_EBOUNDS (no such protected id), QUIRE_EDOUBLEFREE (not allocated),
+ *         QUIRE_EBUSY (a writer is open on it), QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO.
+ */
+QUIRE_API int quire_pager_protected_free(quire_pager *p, uint64_t pid);
+
+/** @brief Frees n protected pages in one commit; validates every id first (one bad id: nothing
+ *         changes). [remaps] */
+QUIRE_API int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pids);
+
+/**
+ * @brief A read view of a protected page's current contents, after verifying its checksum.
+ * @return 0, or QUIRE_EBOUNDS, QUIRE_ENOTALLOC, QUIRE_ECHECKSUM (the copy is corrupt: no bytes
+ *         are returned), QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_protected_get(quire_pager *p, uint64_t pid, const void **data);
+
+/**
+ * @brief Opens a writer on a protected page: a private page-sized buffer holding the current
+ *        contents. Change it through quire_pager_writer_data(), then commit or drop it. At most
+ *        one writer per protected page at a time.
+ * @return 0, or QUIRE_EBOUNDS, QUIRE_ENOTALLOC, QUIRE_EBUSY (a writer is already open on it),
+ *         QUIRE_ECHECKSUM (the current copy is corrupt), QUIRE_ERDONLY, QUIRE_EUNAVAIL,
+ *         QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer **w);
+
+/** @brief The writer's page_size-byte buffer (valid until commit or drop). */
+QUIRE_API void *quire_pager_writer_data(quire_pager_writer *w);
+
+/**
+ * @brief Stages the writer's buffer in the protected page's inactive copy and makes it current;
+ *        durable at once unless a transaction is open (then at its commit). Releases the writer
+ *        whatever the result. [remaps]
+ * @return 0, or QUIRE_EUNAVAIL, QUIRE_EIO, QUIRE_ENOSPC (on error nothing visible changed unless
+ *         the pager became unavailable).
+ */
+QUIRE_API int quire_pager_writer_commit(quire_pager_writer *w);
+
+/** @brief Releases a writer without changing anything. NULL is a no-op. */
+QUIRE_API void quire_pager_writer_drop(quire_pager_writer *w);
+
+/**
+ * @brief Iterates over live protected pages in increasing id order (as quire_pager_next_page).
+ */
+QUIRE_API int quire_pager_next_protected(quire_pager *p, uint64_t *cursor, uint64_t *pid);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sub-page allocator
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Allocates a slot of at least `size` bytes inside a page. Slot sizes are powers of two
+ *        from max(16, page_size / 256) to page_size / 2; slots of one size share pages. The
+ *        handle is never 0, stays valid across reopen, and the slot's contents are unspecified.
+ *        Commits unless a transaction is open. [remaps]
+ * @param handle receives the slot's handle.
+ * @return 0, or QUIRE_EINVAL (size 0 or above page_size / 2), as quire_pager_alloc().
+ */
+QUIRE_API int quire_pager_subpage_alloc(quire_pager *p, size_t size, uint64_t *handle);
+
+/**
+ * @brief Frees a slot (reused only after the freeing transaction commits); a page whose slots
+ *        are all free returns to the free pages. Commits unless a transaction is open. [remaps]
+ * @return 0, or QUIRE_EBOUNDS (the handle names no slot), QUIRE_EDOUBLEFREE, QUIRE_ERDONLY,
+ *         QUIRE_EUNAVAIL, QUIRE_EIO.
+ */
+QUIRE_API int quire_pager_subpage_free(quire_pager *p, uint64_t handle);
+
+/**
+ * @brief A read view of a slot. *size (if not NULL) receives the slot size.
+ * @return 0, or QUIRE_EBOUNDS, QUIRE_ENOTALLOC, QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_subpage_get(quire_pager *p, uint64_t handle, const void **data,
+                                      size_t *size);
+
+/** @brief A write view of a slot (its page is written at the next commit or flush). */
+QUIRE_API int quire_pager_subpage_get_write(quire_pager *p, uint64_t handle, void **data,
+                                            size_t *size);
+
+/** @brief Iterates over allocated sub-page slots (as quire_pager_next_page). */
+QUIRE_API int quire_pager_next_subpage(quire_pager *p, uint64_t *cursor, uint64_t *handle);
+
+/* ---------------------------------------------------------------------------------------------
+ * Checking
+ * ------------------------------------------------------------------------------------------- */
+
+/** What quire_pager_check() found. Set on_problem (or leave NULL) before the call. */
+struct quire_pager_report {
+    /** Called once per problem with a one-line English description (may be NULL). */
+    void (*on_problem)(void *arg, const char *message);
+    void *arg;                    /**< passed to on_problem */
+    uint32_t page_size;           /**< the file's page size (0 if no superblock validates) */
+    int slot_valid[2];            /**< 1 when superblock slot 0 / 1 validates */
+    int slot_error[2];            /**< why a slot does not validate (a QUIRE_E* code) or 0 */
+    uint64_t slot_generation[2];  /**< generation recorded in each valid slot */
+    int chosen_slot;              /**< the slot open used (-1 if none) */
+    struct quire_pager_stat stat; /**< the counters of the chosen state */
+    uint64_t file_size;           /**< bytes in the file */
+    uint64_t problems;            /**< problems found (0 when the file is sound) */
+};
+
+/**
+ * @brief Verifies a pager file (it must not be open for writing): both superblock slots, every
+ *        metadata checksum, every protected page's current copy, and the consistency of the
+ *        free-space map with every structure that owns pages (no page owned twice, no owned page
+ *        marked free, no internal page left unowned, counters equal to the map). Opens the file
+ *        read-only.
+ * @param path the file.
+ * @param r receives the report; its on_problem/arg are read first.
+ * @return 0 when the file is sound; QUIRE_ECHECKSUM when a problem was found (see r->problems);
+ *         or the error that prevented opening the file (QUIRE_EMAGIC, QUIRE_ESUPER, ...).
+ */
+QUIRE_API int quire_pager_check(const char *path, struct quire_pager_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUIRE_PAGER_H */

@@ -1,0 +1,244 @@
+/*
+ * pager/map.c - the page-type map (2 bits per page, one leaf per group of G = 4 * P pages),
+ * page allocation and file growth.
+ *
+ * Allocation takes the lowest free page at or after a hint: groups whose leaf is absent are
+ * wholly free (but for their two leaf pages), groups with nfree == 0 are skipped, and inside a
+ * leaf 32 entries are tested per 64-bit word. alloc_hint is a lower bound of the lowest free
+ * page, so a run of allocations is linear overall. When no page is free the file grows by an
+ * eighth (at least 32 pages): ftruncate (sparse) and mremap. A failed ftruncate changes nothing;
+ * a failed mremap after a successful ftruncate leaves the pager unavailable (QUIRE_EUNAVAIL) and
+ * the file at its last commit (the superblock still records the old page count).
+ */
+#include <string.h>
+
+#include "pager/internal.h"
+#include "pages/prim.h"
+
+static uint64_t ngroups(const quire_pager *p, uint64_t count) {
+    return (count + p->G - 1) / p->G;
+}
+
+/* Pages of group g below count. */
+static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
+    uint64_t first = g * p->G;
+    if (first >= count) return 0;
+    return count - first < p->G ? count - first : p->G;
+}
+
+void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
+    uint64_t in = group_pages(p, g, p->page_count);
+    leaf->ref.slot[0] = q_map_leaf_slot(p, g, 0);
+    leaf->ref.slot[1] = q_map_leaf_slot(p, g, 1);
+    uint64_t reserved = 2;
+    q_leaf_set(leaf->buf, leaf->ref.slot[0] - g * p->G, Q_INTERNAL);
+    q_leaf_set(leaf->buf, leaf->ref.slot[1] - g * p->G, Q_INTERNAL);
+    if (g == 0) { /* the superblock slots */
+        q_leaf_set(leaf->buf, 0, Q_INTERNAL);
+        q_leaf_set(leaf->buf, 1, Q_INTERNAL);
+        reserved = 4;
+    }
+    leaf->nfree = (uint32_t)(in - reserved);
+    /* Before: an absent group (pages - 2 free, 2 reserved). After: a leaf. */
+    if (g != 0) p->n_absent_free -= in - 2;
+    p->ntype[Q_FREE] += in - reserved;
+    p->ntype[Q_INTERNAL] += reserved;
+}
+
+unsigned q_map_type(const quire_pager *p, uint64_t id) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+    if (leaf) return q_leaf_type(leaf->buf, id - g * p->G);
+    return (id == q_map_leaf_slot(p, g, 0) || id == q_map_leaf_slot(p, g, 1)) ? Q_INTERNAL : Q_FREE;
+}
+
+int q_map_set(quire_pager *p, uint64_t id, unsigned type) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf;
+    int rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], g, &leaf);
+    if (rc) return rc;
+    uint64_t i = id - g * p->G;
+    unsigned old = q_leaf_type(leaf->buf, i);
+    q_leaf_set(leaf->buf, i, type);
+    p->ntype[old]--;
+    p->ntype[type]++;
+    if (old == Q_FREE) leaf->nfree--;
+    if (type == Q_FREE) {
+        leaf->nfree++;
+        if (id < p->alloc_hint) p->alloc_hint = id;
+    }
+    return 0;
+}
+
+/* First free page in [from, to), or UINT64_MAX. */
+static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
+    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    while (from < to) {
+        uint64_t g = from / p->G, base = g * p->G;
+        uint64_t end = base + p->G < to ? base + p->G : to;
+        struct q_node *leaf = q_table_leaf(p, t, g);
+        if (!leaf) {
+            uint64_t first = g == 0 ? 4 : base + 2;
+            uint64_t c = from > first ? from : first;
+            if (c < end) return c;
+        } else if (leaf->nfree) {
+            uint64_t i = from - base, e = end - base;
+            while (i < e) {
+                uint64_t w;
+                memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
+                uint64_t m = ~(w | (w >> 1)) & UINT64_C(0x5555555555555555);
+                m &= ~UINT64_C(0) << ((i & 31) * 2);
+                if (m) {
+                    uint64_t j = (i & ~UINT64_C(31)) + (uint64_t)(__builtin_ctzll(m) / 2);
+                    if (j < e) return base + j;
+                    break;
+                }
+                i = (i | 31) + 1;
+            }
+        }
+        from = end;
+    }
+    return UINT64_MAX;
+}
+
+static uint64_t q_map_free_count(const quire_pager *p) {
+    return p->ntype[Q_FREE] + p->n_absent_free;
+}
+
+int q_map_grow(quire_pager *p, uint64_t new_count) {
+    new_count = (new_count + Q_GROW_MIN - 1) / Q_GROW_MIN * Q_GROW_MIN;
+    if (new_count <= p->page_count) return 0;
+    if (new_count > Q_MAX_PAGES || new_count > (uint64_t)SIZE_MAX >> p->pshift) return QUIRE_EFULL;
+    uint64_t old = p->page_count;
+    int rc = p->io.truncate(p->io.ctx, p->fd, new_count << p->pshift);
+    if (rc) return rc;
+    if (q_pager_remap(p, (size_t)(new_count << p->pshift))) {
+        p->fatal = QUIRE_EUNAVAIL;
+        return QUIRE_EUNAVAIL;
+    }
+    /* Count the new pages: a materialized last group gains free pages; new groups are absent. */
+    for (uint64_t g = old / p->G; g < ngroups(p, new_count); g++) {
+        uint64_t before = group_pages(p, g, old), after = group_pages(p, g, new_count);
+        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        if (leaf) {
+            leaf->nfree += (uint32_t)(after - before);
+            p->ntype[Q_FREE] += after - before;
+        } else {
+            p->n_absent_free += before ? after - before : after - 2;
+        }
+    }
+    p->page_count = new_count;
+    p->meta_dirty = 1;
+    return 0;
+}
+
+static int grow_for(quire_pager *p, uint64_t need) {
+    uint64_t extra = p->page_count / 8;
+    if (extra < 32) extra = 32;
+    /* Absent groups keep two reserved pages each: ask for a little more than needed. */
+    uint64_t want = need + need / (p->G / 2) + 4;
+    if (extra < want) extra = want;
+    if (p->page_count + extra < p->page_count) return QUIRE_EFULL;
+    return q_map_grow(p, p->page_count + extra);
+}
+
+int q_map_reserve(quire_pager *p, uint64_t n) {
+    for (int tries = 0; q_map_free_count(p) < n; tries++) {
+        if (tries > 64) return QUIRE_EFULL;
+        int rc = grow_for(p, n - q_map_free_count(p));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
+    for (int tries = 0;; tries++) {
+        uint64_t lo = p->alloc_hint, id0 = UINT64_MAX;
+        if (hint > lo && hint < p->page_count) id0 = find_range(p, hint, p->page_count);
+        if (id0 == UINT64_MAX) id0 = find_range(p, lo, p->page_count);
+        if (id0 != UINT64_MAX) {
+            int rc = q_map_set(p, id0, type);
+            if (rc) return rc;
+            if (id0 >= lo && (hint <= lo || hint >= p->page_count)) p->alloc_hint = id0 + 1;
+            *id = id0;
+            return 0;
+        }
+        /* Nothing free at or above alloc_hint: remember it, then grow. */
+        p->alloc_hint = p->page_count;
+        if (tries > 64) return QUIRE_EFULL;
+        int rc = grow_for(p, 1);
+        if (rc) return rc;
+    }
+}
+
+int q_map_free_pending(quire_pager *p, uint64_t id) {
+    int rc = q_vec_push(&p->pending, id);
+    if (rc) return rc;
+    rc = q_map_set(p, id, Q_PENDING);
+    if (rc) p->pending.n--;
+    return rc;
+}
+
+void q_map_settle(quire_pager *p) {
+    for (size_t k = 0; k < p->pending.n; k++) {
+        uint64_t id = p->pending.v[k], g = id / p->G;
+        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        if (!leaf) continue;
+        uint64_t i = id - g * p->G;
+        if (q_leaf_type(leaf->buf, i) != Q_PENDING) continue;
+        q_leaf_set(leaf->buf, i, Q_FREE); /* already written as free: no dirtying */
+        p->ntype[Q_PENDING]--;
+        p->ntype[Q_FREE]++;
+        leaf->nfree++;
+        if (id < p->alloc_hint) p->alloc_hint = id;
+    }
+    p->pending.n = 0;
+}
+
+int q_map_count(quire_pager *p) {
+    memset(p->ntype, 0, sizeof p->ntype);
+    p->n_absent_free = 0;
+    uint64_t ng = ngroups(p, p->page_count);
+    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    if (!q_table_leaf(p, t, 0)) return QUIRE_EMETA;
+    for (uint64_t g = 0; g < ng; g++) {
+        struct q_node *leaf = q_table_leaf(p, t, g);
+        uint64_t in = group_pages(p, g, p->page_count);
+        if (!leaf) {
+            p->n_absent_free += in - 2;
+            continue;
+        }
+        uint64_t nfree = 0;
+        for (uint64_t i = 0; i < p->G; i++) {
+            unsigned ty = q_leaf_type(leaf->buf, i);
+            if (i >= in) {
+                if (ty) return QUIRE_EMETA; /* beyond the end of the file */
+                continue;
+            }
+            if (ty == Q_PENDING) return QUIRE_EMETA; /* never on disk */
+            p->ntype[ty]++;
+            nfree += ty == Q_FREE;
+        }
+        /* The leaf's own pages (and the superblock slots) must be internal. */
+        if (q_leaf_type(leaf->buf, leaf->ref.slot[0] - g * p->G) != Q_INTERNAL ||
+            q_leaf_type(leaf->buf, leaf->ref.slot[1] - g * p->G) != Q_INTERNAL)
+            return QUIRE_EMETA;
+        if (g == 0 &&
+            (q_leaf_type(leaf->buf, 0) != Q_INTERNAL || q_leaf_type(leaf->buf, 1) != Q_INTERNAL))
+            return QUIRE_EMETA;
+        leaf->nfree = (uint32_t)nfree;
+    }
+    p->alloc_hint = 0;
+    return 0;
+}
+
+void q_map_drop_private(quire_pager *p, uint64_t first, uint64_t n) {
+    if (!n || first >= p->page_count) return;
+    if (first + n > p->page_count) n = p->page_count - first;
+    size_t os = q_os_page_size();
+    uint64_t a = (first << p->pshift) & ~(uint64_t)(os - 1);
+    uint64_t b = ((first + n) << p->pshift);
+    b = (b + os - 1) & ~(uint64_t)(os - 1);
+    if (b > p->map_size) b = p->map_size;
+    if (b > a) (void)q_os_advise(p->map + a, (size_t)(b - a), Q_ADV_DONTNEED);
+}

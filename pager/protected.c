@@ -1,0 +1,305 @@
+/*
+ * pager/protected.c - protected pages: copy-on-write pairs of physical pages.
+ *
+ * A protected page is a record of table 1 (a struct q_ref): its two physical pages, which one
+ * is current, and the CRC32C of the current copy under the generation that wrote it. A writer
+ * copies the current contents into a private buffer; committing the writer pwrite()s the buffer
+ * into the copy the last commit does not use (or, if the page was already written in this
+ * transaction, into that same new copy), then flips the record. The record reaches the file with
+ * the metadata of the commit, so the new contents become visible to a later open atomically with
+ * it. Reads verify the CRC of the current copy every time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pager/internal.h"
+
+static const struct q_table *ptab(const quire_pager *p) {
+    return &p->tab[Q_TAB_PROT];
+}
+
+struct q_ref *q_prot_rec(quire_pager *p, uint64_t pid) {
+    const struct q_table *t = ptab(p);
+    struct q_node *leaf = q_table_leaf(p, t, pid / t->per_leaf);
+    if (!leaf) return NULL;
+    return (struct q_ref *)(leaf->buf + (pid % t->per_leaf) * 32);
+}
+
+static int rec_live(const struct q_ref *r) {
+    return r && (r->flags & Q_REF_PRESENT);
+}
+
+/* A writable record (its leaf and ancestors marked dirty). */
+static int rec_dirty(quire_pager *p, uint64_t pid, struct q_ref **out) {
+    struct q_table *t = &p->tab[Q_TAB_PROT];
+    struct q_node *leaf;
+    int rc = q_table_dirty(p, t, pid / t->per_leaf, &leaf);
+    if (rc) return rc;
+    *out = (struct q_ref *)(leaf->buf + (pid % t->per_leaf) * 32);
+    return 0;
+}
+
+struct count_ctx {
+    quire_pager *p;
+    uint64_t cnt, end;
+};
+
+static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
+    struct count_ctx *c = arg;
+    quire_pager *p = c->p;
+    const struct q_table *t = ptab(p);
+    if (!leaf) return 0;
+    for (uint64_t i = 0; i < t->per_leaf; i++) {
+        const struct q_ref *r = (const struct q_ref *)(n->buf + i * 32);
+        if (!(r->flags & Q_REF_PRESENT)) {
+            if (r->slot[0] || r->slot[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
+            continue;
+        }
+        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->slot[0] < 4 || r->slot[1] < 4 ||
+            r->slot[0] >= p->page_count || r->slot[1] >= p->page_count ||
+            r->slot[0] == r->slot[1] || r->gen > p->gen)
+            return QUIRE_EMETA;
+        c->cnt++;
+        c->end = l * t->per_leaf + i + 1;
+    }
+    return 0;
+}
+
+int q_prot_count(quire_pager *p, uint64_t *n) {
+    struct count_ctx c = {p, 0, 0};
+    int rc = q_table_walk(p, ptab(p), count_leaf, &c);
+    if (rc) return rc;
+    *n = c.cnt;
+    p->n_protected = c.cnt;
+    p->prot_end = c.end;
+    return 0;
+}
+
+static int valid_pid(const quire_pager *p, uint64_t pid) {
+    return pid < p->prot_end ? 0 : QUIRE_EBOUNDS;
+}
+
+/* Verifies the current copy of a live record and returns it. */
+static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data) {
+    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+    if (pg >= p->page_count) return QUIRE_ECHECKSUM;
+    const uint8_t *d = p->rmap + (pg << p->pshift);
+    if (q_node_crc(r->gen, d, p->P) != r->crc) return QUIRE_ECHECKSUM;
+    *data = d;
+    return 0;
+}
+
+static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
+    uint64_t i = p->prot_hint;
+    for (;; i++) {
+        struct q_ref *r = q_prot_rec(p, i);
+        if (!rec_live(r)) break;
+    }
+    uint64_t a, b;
+    int rc = q_map_alloc(p, Q_INTERNAL, 0, &a);
+    if (rc) return rc;
+    if ((rc = q_map_alloc(p, Q_INTERNAL, 0, &b))) {
+        (void)q_map_set(p, a, Q_FREE);
+        return rc;
+    }
+    uint64_t gen = p->gen + 1;
+    memset(p->scratch, 0, p->P);
+    struct q_ref *r;
+    rc = p->io.pwrite(p->io.ctx, p->fd, p->scratch, p->P, a << p->pshift);
+    if (!rc) rc = rec_dirty(p, i, &r);
+    if (rc) {
+        (void)q_map_set(p, a, Q_FREE);
+        (void)q_map_set(p, b, Q_FREE);
+        return rc;
+    }
+    r->slot[0] = a;
+    r->slot[1] = b;
+    r->gen = gen;
+    r->crc = q_node_crc(gen, p->scratch, p->P);
+    r->flags = Q_REF_PRESENT;
+    p->n_protected++;
+    p->prot_hint = i + 1;
+    if (i + 1 > p->prot_end) p->prot_end = i + 1;
+    *pid = i;
+    return 0;
+}
+
+int quire_pager_protected_alloc_bulk(quire_pager *p, size_t n, uint64_t *pids) {
+    if (!p || (!pids && n)) return QUIRE_EINVAL;
+    int rc = q_pager_writable(p);
+    if (rc || !n) return rc;
+    if (n > UINT64_MAX / 2) return QUIRE_EINVAL;
+    rc = q_map_reserve(p, 2 * (uint64_t)n);
+    size_t done = 0;
+    for (; done < n && !rc; done++) rc = prot_alloc_one(p, &pids[done]);
+    if (rc) {
+        if (!p->fatal) (void)q_pager_reload(p); /* rare (ENOMEM, EIO): abort the transaction */
+        return rc;
+    }
+    return q_pager_autocommit(p);
+}
+
+int quire_pager_protected_alloc(quire_pager *p, uint64_t *pid) {
+    return quire_pager_protected_alloc_bulk(p, 1, pid);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int check_free(quire_pager *p, uint64_t pid) {
+    int rc = valid_pid(p, pid);
+    if (rc) return rc;
+    if (!rec_live(q_prot_rec(p, pid))) return QUIRE_EDOUBLEFREE;
+    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    return 0;
+}
+
+int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pids) {
+    if (!p || (!pids && n)) return QUIRE_EINVAL;
+    int rc = q_pager_writable(p);
+    if (rc || !n) return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_free(p, pids[i]))) return rc;
+    if (n > 1) { /* the same id twice is a double free */
+        uint64_t *srt = malloc(n * sizeof *srt);
+        if (!srt) return QUIRE_ENOMEM;
+        memcpy(srt, pids, n * sizeof *srt);
+        qsort(srt, n, sizeof *srt, cmp_u64);
+        for (size_t i = 1; i < n && !rc; i++)
+            if (srt[i] == srt[i - 1]) rc = QUIRE_EDOUBLEFREE;
+        free(srt);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct q_ref *r;
+        rc = rec_dirty(p, pids[i], &r);
+        if (!rc) rc = q_map_free_pending(p, r->slot[0]);
+        if (!rc) rc = q_map_free_pending(p, r->slot[1]);
+        if (rc) break;
+        memset(r, 0, sizeof *r);
+        p->n_protected--;
+        if (pids[i] < p->prot_hint) p->prot_hint = pids[i];
+    }
+    if (rc) {
+        if (!p->fatal) (void)q_pager_reload(p);
+        return rc;
+    }
+    return q_pager_autocommit(p);
+}
+
+int quire_pager_protected_free(quire_pager *p, uint64_t pid) {
+    return quire_pager_protected_free_bulk(p, 1, &pid);
+}
+
+int quire_pager_protected_get(quire_pager *p, uint64_t pid, const void **data) {
+    if (!p || !data) return QUIRE_EINVAL;
+    if (p->fatal) return QUIRE_EUNAVAIL;
+    int rc = valid_pid(p, pid);
+    if (rc) return rc;
+    const struct q_ref *r = q_prot_rec(p, pid);
+    if (!rec_live(r)) return QUIRE_ENOTALLOC;
+    const uint8_t *d;
+    if ((rc = verified(p, r, &d))) return rc;
+    *data = d;
+    return 0;
+}
+
+int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer **w) {
+    if (!p || !w) return QUIRE_EINVAL;
+    *w = NULL;
+    int rc = q_pager_writable(p);
+    if (rc) return rc;
+    if ((rc = valid_pid(p, pid))) return rc;
+    const struct q_ref *r = q_prot_rec(p, pid);
+    if (!rec_live(r)) return QUIRE_ENOTALLOC;
+    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    const uint8_t *d;
+    if ((rc = verified(p, r, &d))) return rc;
+    quire_pager_writer *x = calloc(1, sizeof *x);
+    if (!x || !(x->buf = malloc(p->P))) {
+        free(x);
+        return QUIRE_ENOMEM;
+    }
+    rc = q_set_add(&p->writers_on, pid);
+    if (rc < 0) {
+        free(x->buf);
+        free(x);
+        return rc;
+    }
+    memcpy(x->buf, d, p->P);
+    x->p = p;
+    x->pid = pid;
+    x->next = p->writers;
+    if (p->writers) p->writers->prev = x;
+    p->writers = x;
+    *w = x;
+    return 0;
+}
+
+void *quire_pager_writer_data(quire_pager_writer *w) {
+    return w ? w->buf : NULL;
+}
+
+void quire_pager_writer_drop(quire_pager_writer *w) {
+    if (!w) return;
+    quire_pager *p = w->p;
+    q_set_del(&p->writers_on, w->pid);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->writers = w->next;
+    if (w->next) w->next->prev = w->prev;
+    free(w->buf);
+    free(w);
+}
+
+void q_writers_drop_all(quire_pager *p) {
+    while (p->writers) quire_pager_writer_drop(p->writers);
+}
+
+int quire_pager_writer_commit(quire_pager_writer *w) {
+    if (!w) return QUIRE_EINVAL;
+    quire_pager *p = w->p;
+    int rc = q_pager_writable(p);
+    struct q_ref *r = NULL;
+    if (!rc && !rec_live(q_prot_rec(p, w->pid))) rc = QUIRE_ENOTALLOC; /* aborted meanwhile */
+    if (!rc) rc = rec_dirty(p, w->pid, &r);
+    if (!rc) {
+        uint64_t gen = p->gen + 1;
+        /* Already written in this transaction: the current copy is not the committed one. */
+        uint32_t target = r->gen == gen ? (r->flags & Q_REF_SEL) : 1u - (r->flags & Q_REF_SEL);
+        rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->slot[target] << p->pshift);
+        if (rc) {
+            p->fatal = rc;
+        } else {
+            r->gen = gen;
+            r->crc = q_node_crc(gen, w->buf, p->P);
+            r->flags = Q_REF_PRESENT | target;
+        }
+    }
+    quire_pager_writer_drop(w);
+    if (!rc) rc = q_pager_autocommit(p);
+    return rc;
+}
+
+int quire_pager_next_protected(quire_pager *p, uint64_t *cursor, uint64_t *pid) {
+    if (!p || !cursor || !pid) return QUIRE_EINVAL;
+    if (p->fatal) return QUIRE_EUNAVAIL;
+    const struct q_table *t = ptab(p);
+    for (uint64_t i = *cursor; i < p->prot_end; i++) {
+        struct q_node *leaf = q_table_leaf(p, t, i / t->per_leaf);
+        if (!leaf) {
+            i = (i / t->per_leaf + 1) * t->per_leaf - 1;
+            continue;
+        }
+        if (rec_live((const struct q_ref *)(leaf->buf + (i % t->per_leaf) * 32))) {
+            *pid = i;
+            *cursor = i + 1;
+            return 1;
+        }
+    }
+    *cursor = p->prot_end;
+    return 0;
+}

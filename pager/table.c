@@ -1,0 +1,318 @@
+/*
+ * pager/table.c - copy-on-write radix trees of page pairs: the structure under the free-space
+ * map, the protected-page directory and the sub-page directory.
+ *
+ * A table is Q_ROOTS refs in the superblock, `height` levels of interior nodes (F = P / 32 refs
+ * each) and leaves (one page of records). Every node lives in a pair of pages; a node changed in
+ * a transaction is written to the copy the last commit does not use, and its parent's ref (CRC,
+ * generation, which copy) changes with it, up to the superblock. Nodes are materialized lazily:
+ * an absent ref is an all-zero subtree, so a 1 TiB sparse file has a handful of nodes.
+ * The whole tree is kept in memory once loaded (leaves as page buffers, interior nodes as child
+ * arrays; interior pages are rebuilt from the children's refs when written).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pager/internal.h"
+
+void q_table_init(quire_pager *p, struct q_table *t, uint32_t kind) {
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->rec_size = kind == Q_TAB_PROT ? 32u : kind == Q_TAB_SUB ? 64u : 0u;
+    t->per_leaf = kind == Q_TAB_MAP ? p->G : p->P / t->rec_size;
+}
+
+static void node_free(struct q_node *n, uint32_t level, uint32_t fanout) {
+    if (!n) return;
+    if (level > 0 && n->kid)
+        for (uint32_t i = 0; i < fanout; i++) node_free(n->kid[i], level - 1, fanout);
+    free(n->kid);
+    free(n->buf);
+    free(n);
+}
+
+void q_table_free(quire_pager *p, struct q_table *t) {
+    for (uint32_t i = 0; i < Q_ROOTS; i++) node_free(t->root[i], t->height, p->fanout);
+    memset(t->root, 0, sizeof t->root);
+    t->height = 0;
+}
+
+uint64_t q_table_capacity(const quire_pager *p, uint32_t height) {
+    uint64_t c = Q_ROOTS;
+    for (uint32_t i = 0; i < height; i++) {
+        if (c > UINT64_MAX / p->fanout) return UINT64_MAX;
+        c *= p->fanout;
+    }
+    return c;
+}
+
+/* F^level (saturating) */
+static uint64_t span(const quire_pager *p, uint32_t level) {
+    uint64_t s = 1;
+    for (uint32_t i = 0; i < level; i++) {
+        if (s > UINT64_MAX / p->fanout) return UINT64_MAX;
+        s *= p->fanout;
+    }
+    return s;
+}
+
+struct q_node *q_table_leaf(const quire_pager *p, const struct q_table *t, uint64_t leaf) {
+    if (leaf >= q_table_capacity(p, t->height)) return NULL;
+    uint64_t sp = span(p, t->height);
+    struct q_node *n = t->root[leaf / sp];
+    leaf %= sp;
+    for (uint32_t lvl = t->height; n && lvl > 0; lvl--) {
+        sp /= p->fanout;
+        n = n->kid[leaf / sp];
+        leaf %= sp;
+    }
+    return n;
+}
+
+static struct q_node *node_new(quire_pager *p, int leaf) {
+    struct q_node *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    if (leaf)
+        n->buf = calloc(1, p->P);
+    else
+        n->kid = calloc(p->fanout, sizeof *n->kid);
+    if (leaf ? !n->buf : !n->kid) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_node **out) {
+    while (leaf >= q_table_capacity(p, t->height)) {
+        if (t->height >= Q_MAX_HEIGHT) return QUIRE_EFULL;
+        int any = 0;
+        for (uint32_t i = 0; i < Q_ROOTS; i++) any |= t->root[i] != NULL;
+        if (any) {
+            struct q_node *n = node_new(p, 0);
+            if (!n) return QUIRE_ENOMEM;
+            for (uint32_t i = 0; i < Q_ROOTS; i++) n->kid[i] = t->root[i];
+            memset(t->root, 0, sizeof t->root);
+            t->root[0] = n;
+            n->flags |= Q_N_DIRTY;
+        }
+        t->height++;
+    }
+    uint64_t sp = span(p, t->height), idx = leaf;
+    struct q_node **slot = &t->root[idx / sp];
+    idx %= sp;
+    for (uint32_t lvl = t->height;; lvl--) {
+        if (!*slot) {
+            struct q_node *n = node_new(p, lvl == 0);
+            if (!n) return QUIRE_ENOMEM;
+            if (lvl == 0 && t->kind == Q_TAB_MAP) q_map_leaf_init(p, n, leaf);
+            *slot = n;
+        }
+        (*slot)->flags |= Q_N_DIRTY;
+        if (lvl == 0) break;
+        sp /= p->fanout;
+        slot = &(*slot)->kid[idx / sp];
+        idx %= sp;
+    }
+    p->meta_dirty = 1;
+    *out = *slot;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Loading
+ * ------------------------------------------------------------------------------------------- */
+
+static int ref_is_zero(const struct q_ref *r) {
+    return !r->slot[0] && !r->slot[1] && !r->gen && !r->crc && !r->flags;
+}
+
+/* Validates a present ref's fields and reads its current copy into buf. */
+static int read_ref(quire_pager *p, const struct q_ref *r, uint8_t *buf) {
+    if ((r->flags & ~(Q_REF_SEL | Q_REF_PRESENT)) || !(r->flags & Q_REF_PRESENT))
+        return QUIRE_EMETA;
+    if (r->gen > p->gen) return QUIRE_EMETA;
+    for (int i = 0; i < 2; i++)
+        if (r->slot[i] < 2 || r->slot[i] >= p->page_count) return QUIRE_EMETA;
+    if (r->slot[0] == r->slot[1]) return QUIRE_EMETA;
+    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+    int rc = p->io.pread(p->io.ctx, p->fd, buf, p->P, pg << p->pshift);
+    if (rc) return rc == QUIRE_EIO ? QUIRE_EFILESIZE : rc;
+    if (q_node_crc(r->gen, buf, p->P) != r->crc) return QUIRE_EMETA;
+    return 0;
+}
+
+static int load_node(quire_pager *p, struct q_table *t, const struct q_ref *r, uint32_t level,
+                     uint64_t first_leaf, struct q_node **out) {
+    int leaf = level == 0;
+    struct q_node *n = node_new(p, leaf);
+    if (!n) return QUIRE_ENOMEM;
+    n->ref = *r;
+    uint8_t *buf = leaf ? n->buf : p->scratch;
+    int rc = read_ref(p, r, buf);
+    if (rc) goto fail;
+    if (leaf) {
+        if (t->kind == Q_TAB_MAP) {
+            uint64_t g = first_leaf;
+            if (g >= (p->page_count + p->G - 1) / p->G || r->slot[0] != q_map_leaf_slot(p, g, 0) ||
+                r->slot[1] != q_map_leaf_slot(p, g, 1)) {
+                rc = QUIRE_EMETA;
+                goto fail;
+            }
+        }
+        *out = n;
+        return 0;
+    }
+    /* Interior: copy the refs out of the scratch page before recursing (it is reused). */
+    struct q_ref *refs = malloc(p->P);
+    if (!refs) {
+        rc = QUIRE_ENOMEM;
+        goto fail;
+    }
+    memcpy(refs, buf, p->P);
+    uint64_t sp = span(p, level - 1);
+    for (uint32_t i = 0; i < p->fanout && !rc; i++) {
+        if (!(refs[i].flags & Q_REF_PRESENT)) {
+            if (!ref_is_zero(&refs[i])) rc = QUIRE_EMETA;
+            continue;
+        }
+        rc = load_node(p, t, &refs[i], level - 1, first_leaf + i * sp, &n->kid[i]);
+    }
+    free(refs);
+    if (rc) goto fail;
+    *out = n;
+    return 0;
+fail:
+    node_free(n, level, p->fanout);
+    return rc;
+}
+
+int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, uint32_t height) {
+    q_table_free(p, t);
+    if (height > Q_MAX_HEIGHT) return QUIRE_EMETA;
+    uint64_t sp = span(p, height);
+    if (sp == UINT64_MAX || q_table_capacity(p, height) == UINT64_MAX) return QUIRE_EMETA;
+    t->height = height;
+    for (uint32_t i = 0; i < Q_ROOTS; i++) {
+        if (!(roots[i].flags & Q_REF_PRESENT)) {
+            if (!ref_is_zero(&roots[i])) return QUIRE_EMETA;
+            continue;
+        }
+        int rc = load_node(p, t, &roots[i], height, i * sp, &t->root[i]);
+        if (rc) {
+            q_table_free(p, t);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Commit: slot allocation and writing
+ * ------------------------------------------------------------------------------------------- */
+
+static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_vec *v) {
+    if (!n || !(n->flags & Q_N_DIRTY)) return 0;
+    if (!n->ref.slot[0]) {
+        int rc = q_vec_push(v, (uint64_t)(uintptr_t)n);
+        if (rc) return rc;
+    }
+    if (level > 0)
+        for (uint32_t i = 0; i < fanout; i++) {
+            int rc = collect(n->kid[i], level - 1, fanout, v);
+            if (rc) return rc;
+        }
+    return 0;
+}
+
+int q_table_prepare(quire_pager *p, struct q_table *t, int *changed) {
+    struct q_vec v = {0};
+    int rc = 0;
+    for (uint32_t i = 0; i < Q_ROOTS && !rc; i++)
+        rc = collect(t->root[i], t->height, p->fanout, &v);
+    /* Allocating may add nodes to this very table (map) or raise its height; the collected nodes
+     * stay where they are, so it is safe to fill them in afterwards. */
+    for (size_t i = 0; i < v.n && !rc; i++) {
+        struct q_node *n = (struct q_node *)(uintptr_t)v.v[i];
+        uint64_t a, b;
+        rc = q_map_alloc(p, Q_INTERNAL, 0, &a);
+        if (!rc) rc = q_map_alloc(p, Q_INTERNAL, 0, &b);
+        if (rc) break;
+        n->ref.slot[0] = a;
+        n->ref.slot[1] = b;
+        *changed = 1;
+    }
+    q_vec_free(&v);
+    return rc;
+}
+
+static int write_node(quire_pager *p, struct q_table *t, struct q_node *n, uint32_t level,
+                      uint64_t gen) {
+    if (!n || !(n->flags & Q_N_DIRTY)) return 0;
+    const uint8_t *src;
+    if (level > 0) {
+        for (uint32_t i = 0; i < p->fanout; i++) {
+            int rc = write_node(p, t, n->kid[i], level - 1, gen);
+            if (rc) return rc;
+        }
+        struct q_ref *refs = (struct q_ref *)p->scratch;
+        memset(refs, 0, p->P);
+        for (uint32_t i = 0; i < p->fanout; i++)
+            if (n->kid[i]) refs[i] = n->kid[i]->ref;
+        src = p->scratch;
+    } else if (t->kind == Q_TAB_MAP) {
+        /* Pages freed in this transaction are written as free. */
+        uint8_t *o = p->scratch;
+        for (uint32_t i = 0; i < p->P; i++) {
+            uint8_t b = n->buf[i], hi = b & 0xAA, lo = b & 0x55;
+            uint8_t pend = (uint8_t)((hi >> 1) & lo); /* low bit of each pair that is 3 */
+            o[i] = (uint8_t)(b & ~(pend | (uint8_t)(pend << 1)));
+        }
+        src = p->scratch;
+    } else {
+        src = n->buf;
+    }
+    if (!n->ref.slot[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
+    uint32_t target = (n->ref.flags & Q_REF_PRESENT) ? 1u - (n->ref.flags & Q_REF_SEL) : 0u;
+    int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.slot[target] << p->pshift);
+    if (rc) return rc;
+    n->ref.gen = gen;
+    n->ref.crc = q_node_crc(gen, src, p->P);
+    n->ref.flags = Q_REF_PRESENT | target;
+    n->flags &= ~Q_N_DIRTY;
+    return 0;
+}
+
+int q_table_write(quire_pager *p, struct q_table *t, uint64_t gen, struct q_ref *roots) {
+    for (uint32_t i = 0; i < Q_ROOTS; i++) {
+        int rc = write_node(p, t, t->root[i], t->height, gen);
+        if (rc) return rc;
+        if (t->root[i])
+            roots[i] = t->root[i]->ref;
+        else
+            memset(&roots[i], 0, sizeof roots[i]);
+    }
+    return 0;
+}
+
+static int walk(const quire_pager *p, const struct q_node *n, uint32_t level, uint64_t first,
+                int (*fn)(void *, const struct q_node *, int, uint64_t), void *arg) {
+    if (!n) return 0;
+    int rc = fn(arg, n, level == 0, level == 0 ? first : level);
+    if (rc || level == 0) return rc;
+    uint64_t sp = span(p, level - 1);
+    for (uint32_t i = 0; i < p->fanout && !rc; i++)
+        rc = walk(p, n->kid[i], level - 1, first + i * sp, fn, arg);
+    return rc;
+}
+
+int q_table_walk(const quire_pager *p, const struct q_table *t,
+                 int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index),
+                 void *arg) {
+    uint64_t sp = span(p, t->height);
+    for (uint32_t i = 0; i < Q_ROOTS; i++) {
+        int rc = walk(p, t->root[i], t->height, i * sp, fn, arg);
+        if (rc) return rc;
+    }
+    return 0;
+}

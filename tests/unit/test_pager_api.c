@@ -1,0 +1,488 @@
+/*
+ * tests/unit/test_pager_api.c - the pager's API: create/open validation, regular pages and their
+ * errors, bulk calls (all or nothing), transactions, protected pages and writers, sub-pages
+ * across reopen, iterators, locking, read-only opens, growth, flush, CRC32C vectors.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "test_pager_util.h"
+
+static int reopen(quire_pager **p, const char *path) {
+    quire_pager_close(*p);
+    return quire_pager_open(path, 0, 0, p);
+}
+
+static void test_crc(void) {
+    TEST("crc32c");
+    CHECK_EQ(q_crc32c(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ(q_crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    uint8_t zeros[32] = {0};
+    CHECK_EQ(q_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+    uint8_t buf[4096];
+    uint64_t s = 7;
+    for (int k = 0; k < 200; k++) {
+        size_t n = tp_rand(&s) % sizeof buf, off = tp_rand(&s) % 8;
+        if (off > n) off = n;
+        tp_fill(buf, sizeof buf, tp_rand(&s));
+        uint32_t a = q_crc32c(0, buf + off, n - off), b = q_crc32c_sw(0, buf + off, n - off);
+        CHECK_EQ(a, b);
+        /* incremental == whole */
+        size_t cut = (n - off) / 3;
+        CHECK_EQ(q_crc32c(q_crc32c(0, buf + off, cut), buf + off + cut, n - off - cut), a);
+    }
+}
+
+static void test_create_open(void) {
+    TEST("create/open");
+    char path[256];
+    tp_path(path, sizeof path, "api");
+    quire_pager *p = NULL;
+    CHECK_EQ(quire_pager_create(path, 1000, &p), QUIRE_EPAGESIZE);
+    CHECK_EQ(quire_pager_create(path, 512, &p), QUIRE_EPAGESIZE);
+    CHECK_EQ(quire_pager_create(path, 1u << 17, &p), QUIRE_EPAGESIZE);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_OK(quire_pager_create(path, 2048, &p));
+    CHECK_EQ(quire_pager_page_size(p), 2048);
+    CHECK_EQ(quire_pager_page_count(p), 16);
+    CHECK_EQ(quire_pager_free_page_count(p), 12);
+    quire_pager *q = NULL;
+    CHECK_EQ(quire_pager_create(path, 2048, &q), QUIRE_EEXIST);
+    CHECK_EQ(quire_pager_open(path, 0, 0, &q), QUIRE_EBUSY);                  /* second writer */
+    CHECK_EQ(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &q), QUIRE_EBUSY); /* writer active */
+    quire_pager_close(p);
+    CHECK_EQ(quire_pager_open(path, 0, 4096, &p), QUIRE_EPAGESIZE);
+    CHECK_EQ(quire_pager_open(path, 0, 3000, &p), QUIRE_EPAGESIZE);
+    CHECK_OK(quire_pager_open(path, 0, 2048, &p));
+    quire_pager_close(p);
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p));
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &q)); /* readers share */
+    uint64_t id;
+    CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_begin(p), QUIRE_ERDONLY);
+    quire_pager_close(q);
+    quire_pager_close(p);
+    CHECK_EQ(quire_pager_open("/nonexistent/x", 0, 0, &p), QUIRE_ENOENT);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    CHECK(r.slot_valid[0] && r.slot_valid[1]);
+    CHECK_EQ(r.page_size, 2048);
+    unlink(path);
+}
+
+static void test_regular(uint32_t ps) {
+    TEST("regular pages");
+    char path[256];
+    tp_path(path, sizeof path, "reg");
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t ids[40];
+    for (int i = 0; i < 40; i++) CHECK_OK(quire_pager_alloc(p, &ids[i]));
+    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 map leaf 0 */
+    for (int i = 1; i < 40; i++) CHECK(ids[i] > ids[i - 1]);
+    CHECK(quire_pager_page_count(p) >= 44); /* grew */
+    for (int i = 0; i < 40; i++) {
+        void *d;
+        CHECK_OK(quire_pager_get_write(p, ids[i], &d));
+        tp_fill(d, ps, ids[i]);
+    }
+    CHECK_OK(quire_pager_commit(p));
+    CHECK_EQ(quire_pager_free(p, 0), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_free(p, 3), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_free(p, quire_pager_page_count(p)), QUIRE_EBOUNDS);
+    CHECK_OK(quire_pager_free(p, ids[5]));
+    CHECK_EQ(quire_pager_free(p, ids[5]), QUIRE_EDOUBLEFREE);
+    const void *cd;
+    CHECK_EQ(quire_pager_get(p, ids[5], &cd), QUIRE_ENOTALLOC);
+    CHECK_EQ(quire_pager_get(p, 1, &cd), QUIRE_ERESERVED);
+    /* the freed page is reused after commit */
+    uint64_t again;
+    CHECK_OK(quire_pager_alloc(p, &again));
+    CHECK_EQ(again, ids[5]);
+    CHECK_OK(quire_pager_free(p, again));
+    /* bulk free: one bad id, nothing changes */
+    uint64_t bad[3] = {ids[1], ids[2], ids[5]};
+    uint64_t before = quire_pager_free_page_count(p);
+    CHECK_EQ(quire_pager_free_bulk(p, 3, bad), QUIRE_EDOUBLEFREE);
+    uint64_t dup[3] = {ids[1], ids[2], ids[1]};
+    CHECK_EQ(quire_pager_free_bulk(p, 3, dup), QUIRE_EDOUBLEFREE);
+    uint64_t res[2] = {ids[1], 2};
+    CHECK_EQ(quire_pager_free_bulk(p, 2, res), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_free_page_count(p), before);
+    CHECK_OK(quire_pager_get(p, ids[1], &cd));
+    uint64_t good[2] = {ids[1], ids[2]};
+    CHECK_OK(quire_pager_free_bulk(p, 2, good));
+    CHECK_EQ(quire_pager_free_page_count(p), before + 2);
+    /* reopen: contents and allocation survive */
+    CHECK_OK(reopen(&p, path));
+    uint64_t cur = 0, id, n = 0;
+    while (quire_pager_next_page(p, &cur, &id) == 1) {
+        n++;
+        CHECK(id != ids[1] && id != ids[2] && id != ids[5]);
+        const void *d;
+        CHECK_OK(quire_pager_get(p, id, &d));
+        uint8_t *exp = malloc(ps);
+        tp_fill(exp, ps, id);
+        CHECK(memcmp(d, exp, ps) == 0);
+        free(exp);
+    }
+    CHECK_EQ(n, 37);
+    struct quire_pager_stat st;
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.regular_pages, 37);
+    CHECK_EQ(st.page_count, st.free_pages + st.regular_pages + st.internal_pages);
+    /* bulk alloc */
+    uint64_t *many = malloc(5000 * sizeof *many);
+    CHECK_OK(quire_pager_alloc_bulk(p, 5000, many));
+    for (int i = 1; i < 5000; i++) CHECK(many[i] > many[i - 1]);
+    CHECK_OK(quire_pager_free_bulk(p, 5000, many));
+    free(many);
+    /* alloc_near */
+    CHECK_OK(quire_pager_grow(p, 20000));
+    CHECK(quire_pager_page_count(p) >= 20000);
+    CHECK_OK(quire_pager_alloc_near(p, 15000, &id));
+    CHECK_EQ(id, 15000);
+    /* flush makes contents durable without a commit */
+    void *w;
+    CHECK_OK(quire_pager_get_write(p, id, &w));
+    memset(w, 0x5A, ps);
+    CHECK_OK(quire_pager_flush(p, id));
+    CHECK_EQ(quire_pager_flush(p, 2), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_flush_range(p, quire_pager_page_count(p) - 1, 2), QUIRE_EBOUNDS);
+    quire_pager_close(p);
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p));
+    CHECK_OK(quire_pager_get(p, id, &cd));
+    CHECK_EQ(((const uint8_t *)cd)[ps - 1], 0x5A);
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    CHECK_EQ(r.problems, 0);
+    unlink(path);
+}
+
+static void test_txn(void) {
+    TEST("transactions");
+    char path[256];
+    tp_path(path, sizeof path, "txn");
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, 1024, &p));
+    uint64_t a, b, pid;
+    CHECK_OK(quire_pager_alloc(p, &a));
+    uint64_t gen0 = 0;
+    struct quire_pager_stat st;
+    quire_pager_stat(p, &st);
+    gen0 = st.generation;
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_EQ(quire_pager_begin(p), QUIRE_ESTATE);
+    CHECK_OK(quire_pager_alloc(p, &b));
+    CHECK_OK(quire_pager_protected_alloc(p, &pid));
+    quire_pager_writer *w;
+    CHECK_OK(quire_pager_protected_write(p, pid, &w));
+    memcpy(quire_pager_writer_data(w), &b, 8); /* record the id atomically with the alloc */
+    CHECK_OK(quire_pager_writer_commit(w));
+    CHECK_OK(quire_pager_free(p, a));
+    uint64_t c;
+    CHECK_OK(quire_pager_alloc(p, &c));
+    CHECK(c != a); /* freed in this txn: not reused before commit */
+    quire_pager_stat(p, &st);
+    CHECK_EQ(st.generation, gen0); /* nothing committed yet */
+    CHECK_EQ(st.pending_pages, 1);
+    CHECK_OK(quire_pager_abort(p));
+    const void *d;
+    CHECK_OK(quire_pager_get(p, a, &d));
+    CHECK_EQ(quire_pager_get(p, b, &d), QUIRE_ENOTALLOC);
+    CHECK_EQ(quire_pager_protected_get(p, pid, &d), QUIRE_EBOUNDS);
+    /* again, committed this time */
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_OK(quire_pager_alloc(p, &b));
+    CHECK_OK(quire_pager_protected_alloc(p, &pid));
+    CHECK_OK(quire_pager_protected_write(p, pid, &w));
+    memcpy(quire_pager_writer_data(w), &b, 8);
+    CHECK_OK(quire_pager_writer_commit(w));
+    CHECK_OK(quire_pager_free(p, a));
+    CHECK_OK(quire_pager_commit(p));
+    quire_pager_stat(p, &st);
+    CHECK_EQ(st.generation, gen0 + 1);
+    CHECK_OK(reopen(&p, path));
+    CHECK_OK(quire_pager_protected_get(p, pid, &d));
+    uint64_t rec;
+    memcpy(&rec, d, 8);
+    CHECK_EQ(rec, b);
+    CHECK_OK(quire_pager_get(p, b, &d));
+    CHECK_EQ(quire_pager_get(p, a, &d), QUIRE_ENOTALLOC);
+    quire_pager_close(p);
+    unlink(path);
+}
+
+static void test_protected(uint32_t ps) {
+    TEST("protected pages");
+    char path[256];
+    tp_path(path, sizeof path, "prot");
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t pids[300];
+    CHECK_OK(quire_pager_protected_alloc_bulk(p, 300, pids));
+    for (int i = 0; i < 300; i++) CHECK_EQ(pids[i], (uint64_t)i);
+    const void *d;
+    CHECK_OK(quire_pager_protected_get(p, 7, &d));
+    CHECK(((const uint8_t *)d)[0] == 0 && ((const uint8_t *)d)[ps - 1] == 0);
+    quire_pager_writer *w, *w2;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 300; i += 7) {
+            CHECK_OK(quire_pager_protected_write(p, (uint64_t)i, &w));
+            tp_fill(quire_pager_writer_data(w), ps, (uint64_t)(i * 10 + round));
+            CHECK_OK(quire_pager_writer_commit(w));
+        }
+    }
+    /* drop: nothing changes */
+    CHECK_OK(quire_pager_protected_write(p, 14, &w));
+    CHECK_EQ(quire_pager_protected_write(p, 14, &w2), QUIRE_EBUSY);
+    CHECK_EQ(quire_pager_protected_free(p, 14), QUIRE_EBUSY);
+    memset(quire_pager_writer_data(w), 0xEE, ps);
+    quire_pager_writer_drop(w);
+    uint8_t *exp = malloc(ps);
+    tp_fill(exp, ps, 14 * 10 + 2);
+    CHECK_OK(quire_pager_protected_get(p, 14, &d));
+    CHECK(memcmp(d, exp, ps) == 0);
+    /* writer starts from the current contents */
+    CHECK_OK(quire_pager_protected_write(p, 14, &w));
+    CHECK(memcmp(quire_pager_writer_data(w), exp, ps) == 0);
+    quire_pager_writer_drop(w);
+    /* bulk free validation */
+    uint64_t badp[2] = {3, 5000};
+    CHECK_EQ(quire_pager_protected_free_bulk(p, 2, badp), QUIRE_EBOUNDS);
+    uint64_t twice[2] = {3, 3};
+    CHECK_EQ(quire_pager_protected_free_bulk(p, 2, twice), QUIRE_EDOUBLEFREE);
+    CHECK_OK(quire_pager_protected_get(p, 3, &d));
+    uint64_t fr[3] = {3, 4, 5};
+    CHECK_OK(quire_pager_protected_free_bulk(p, 3, fr));
+    CHECK_EQ(quire_pager_protected_free(p, 4), QUIRE_EDOUBLEFREE);
+    CHECK_EQ(quire_pager_protected_get(p, 4, &d), QUIRE_ENOTALLOC);
+    uint64_t np;
+    CHECK_OK(quire_pager_protected_alloc(p, &np));
+    CHECK_EQ(np, 3); /* lowest free id reused */
+    CHECK_OK(reopen(&p, path));
+    CHECK_OK(quire_pager_protected_get(p, 14, &d));
+    CHECK(memcmp(d, exp, ps) == 0);
+    uint64_t cur = 0, pid, n = 0;
+    while (quire_pager_next_protected(p, &cur, &pid) == 1) {
+        n++;
+        CHECK(pid != 4 && pid != 5);
+    }
+    CHECK_EQ(n, 298);
+    /* no internal page shows up as a regular page */
+    cur = 0;
+    CHECK_EQ(quire_pager_next_page(p, &cur, &pid), 0);
+    /* corrupt the current copy of protected page 14 on disk: reads report, never return it */
+    const struct q_ref *ref = q_prot_rec(p, 14);
+    uint64_t phys = ref->slot[ref->flags & Q_REF_SEL];
+    quire_pager_close(p);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, "X", 1, (off_t)(phys * ps + 100)) == 1);
+    close(fd);
+    CHECK_OK(quire_pager_open(path, 0, 0, &p));
+    CHECK_EQ(quire_pager_protected_get(p, 14, &d), QUIRE_ECHECKSUM);
+    CHECK_EQ(quire_pager_protected_write(p, 14, &w), QUIRE_ECHECKSUM);
+    CHECK_OK(quire_pager_protected_get(p, 21, &d));
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_EQ(quire_pager_check(path, &r), QUIRE_ECHECKSUM);
+    CHECK_EQ(r.problems, 1);
+    free(exp);
+    unlink(path);
+}
+
+static void test_subpage(uint32_t ps) {
+    TEST("sub-pages");
+    char path[256];
+    tp_path(path, sizeof path, "sub");
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t h[600];
+    size_t sizes[600];
+    uint64_t s = 11;
+    CHECK_EQ(quire_pager_subpage_alloc(p, 0, &h[0]), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_subpage_alloc(p, ps / 2 + 1, &h[0]), QUIRE_EINVAL);
+    CHECK_OK(quire_pager_begin(p));
+    for (int i = 0; i < 600; i++) {
+        sizes[i] = 1 + tp_rand(&s) % (ps / 2);
+        CHECK_OK(quire_pager_subpage_alloc(p, sizes[i], &h[i]));
+        void *d;
+        size_t sz;
+        CHECK_OK(quire_pager_subpage_get_write(p, h[i], &d, &sz));
+        CHECK(sz >= sizes[i] && sz >= 16 && sz >= ps / 256);
+        tp_fill(d, sizes[i], h[i]);
+    }
+    CHECK_OK(quire_pager_commit(p));
+    /* distinct, non-overlapping */
+    for (int i = 0; i < 600; i++)
+        for (int j = i + 1; j < 600; j++) CHECK(h[i] != h[j]);
+    for (int i = 0; i < 600; i += 2) CHECK_OK(quire_pager_subpage_free(p, h[i]));
+    CHECK_EQ(quire_pager_subpage_free(p, h[0]), QUIRE_EDOUBLEFREE);
+    CHECK_EQ(quire_pager_subpage_free(p, 5), QUIRE_EBOUNDS);
+    CHECK_OK(reopen(&p, path));
+    uint8_t *exp = malloc(ps);
+    for (int i = 0; i < 600; i++) {
+        const void *d;
+        size_t sz;
+        int rc = quire_pager_subpage_get(p, h[i], &d, &sz);
+        if (i % 2 == 0) {
+            CHECK_EQ(rc, QUIRE_ENOTALLOC);
+            continue;
+        }
+        CHECK_OK(rc);
+        tp_fill(exp, sizes[i], h[i]);
+        CHECK(memcmp(d, exp, sizes[i]) == 0);
+    }
+    uint64_t cur = 0, x, n = 0;
+    while (quire_pager_next_subpage(p, &cur, &x) == 1) n++;
+    CHECK_EQ(n, 300);
+    /* free everything: the pages return */
+    for (int i = 1; i < 600; i += 2) CHECK_OK(quire_pager_subpage_free(p, h[i]));
+    struct quire_pager_stat st;
+    quire_pager_stat(p, &st);
+    CHECK_EQ(st.subpage_slots, 0);
+    CHECK_EQ(st.regular_pages, 0);
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    CHECK_EQ(r.stat.subpage_slots, 0);
+    free(exp);
+    unlink(path);
+}
+
+/* A failing I/O layer: truncate or remap fail on demand. */
+static int fail_truncate, fail_remap, fail_write;
+static int f_pread(void *c, int fd, void *b, size_t n, uint64_t o) {
+    return q_pager_default_io.pread(c, fd, b, n, o);
+}
+static int f_pwrite(void *c, int fd, const void *b, size_t n, uint64_t o) {
+    if (fail_write && --fail_write == 0) return QUIRE_EIO;
+    return q_pager_default_io.pwrite(c, fd, b, n, o);
+}
+static int f_sync(void *c, int fd) {
+    return q_pager_default_io.sync(c, fd);
+}
+static int f_truncate(void *c, int fd, uint64_t sz) {
+    if (fail_truncate) return QUIRE_ENOSPC;
+    return q_pager_default_io.truncate(c, fd, sz);
+}
+static int f_remap(void *c, void *o, size_t os, size_t ns, void **out) {
+    if (fail_remap) return QUIRE_ENOMEM;
+    return q_pager_default_io.remap(c, o, os, ns, out);
+}
+
+static void test_grow_failures(void) {
+    TEST("failed grow / remap");
+    char path[256];
+    tp_path(path, sizeof path, "fail");
+    struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL};
+    quire_pager *p;
+    CHECK_OK(q_pager_create_ex(path, 1024, &io, &p));
+    uint64_t id, first;
+    CHECK_OK(quire_pager_alloc(p, &first));
+    while (quire_pager_free_page_count(p) > 0) CHECK_OK(quire_pager_alloc(p, &id));
+    fail_truncate = 1;
+    CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ENOSPC); /* grow failed: reported, still usable */
+    fail_truncate = 0;
+    CHECK_OK(quire_pager_free(p, first));
+    CHECK_OK(quire_pager_alloc(p, &id));
+    CHECK_EQ(id, first);
+    fail_remap = 1;
+    CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_EUNAVAIL);
+    CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_EUNAVAIL); /* sticky */
+    const void *d;
+    CHECK_EQ(quire_pager_get(p, first, &d), QUIRE_EUNAVAIL);
+    fail_remap = 0;
+    CHECK_OK(quire_pager_close(p));
+    /* an I/O error in the middle of a commit: reported, then sticky; the file keeps the last
+     * commit */
+    CHECK_OK(q_pager_open_ex(path, 0, 0, &io, &p));
+    CHECK_OK(quire_pager_free(p, first));
+    uint64_t pid;
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_OK(quire_pager_protected_alloc(p, &pid));
+    CHECK_OK(quire_pager_alloc(p, &id));
+    fail_write = 2; /* the second write of the commit fails */
+    CHECK_EQ(quire_pager_commit(p), QUIRE_EIO);
+    CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_EUNAVAIL);
+    CHECK_EQ(quire_pager_commit(p), QUIRE_EUNAVAIL);
+    CHECK_EQ(quire_pager_abort(p), QUIRE_EUNAVAIL);
+    fail_write = 0;
+    quire_pager_close(p);
+    CHECK_OK(quire_pager_open(path, 0, 0, &p));
+    CHECK_EQ(quire_pager_get(p, first, &d), QUIRE_ENOTALLOC);     /* the free was committed */
+    CHECK_EQ(quire_pager_protected_get(p, 0, &d), QUIRE_EBOUNDS); /* the txn was not */
+    CHECK_OK(quire_pager_alloc(p, &id));
+    CHECK_EQ(id, first);
+    quire_pager_close(p);
+    /* the file is intact at its last commit */
+    CHECK_OK(quire_pager_open(path, 0, 0, &p));
+    CHECK_OK(quire_pager_get(p, first, &d));
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    unlink(path);
+}
+
+static void test_sparse_tib(uint32_t ps) {
+    TEST("1 TiB sparse file");
+    char path[256];
+    /* tmpfs and ext4 both keep sparse files sparse */
+    snprintf(path, sizeof path, "/tmp/quire-pager-tib-%d-%u", (int)getpid(), ps);
+    unlink(path);
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t tib_pages = (UINT64_C(1) << 40) / ps;
+    CHECK_OK(quire_pager_grow(p, tib_pages));
+    CHECK_EQ(quire_pager_page_count(p), tib_pages);
+    uint64_t ids[3];
+    CHECK_OK(quire_pager_alloc_near(p, tib_pages - 10, &ids[0]));
+    CHECK_EQ(ids[0], tib_pages - 10);
+    CHECK_OK(quire_pager_alloc_near(p, tib_pages / 2, &ids[1]));
+    CHECK_OK(quire_pager_alloc(p, &ids[2]));
+    CHECK(ids[2] >= 4 && ids[2] < 64); /* after the few metadata pages */
+    void *w;
+    CHECK_OK(quire_pager_get_write(p, ids[0], &w));
+    memset(w, 0x77, ps);
+    CHECK_OK(quire_pager_commit(p));
+    uint64_t pid;
+    CHECK_OK(quire_pager_protected_alloc(p, &pid));
+    quire_pager_close(p);
+    struct stat stt;
+    CHECK(stat(path, &stt) == 0);
+    CHECK((uint64_t)stt.st_size == (UINT64_C(1) << 40));
+    CHECK((uint64_t)stt.st_blocks * 512 < (UINT64_C(64) << 20)); /* not written eagerly */
+    CHECK_OK(quire_pager_open(path, 0, ps, &p));
+    const void *d;
+    CHECK_OK(quire_pager_get(p, ids[0], &d));
+    CHECK_EQ(((const uint8_t *)d)[ps - 1], 0x77);
+    uint64_t cur = 0, id, n = 0;
+    while (quire_pager_next_page(p, &cur, &id) == 1) n++;
+    CHECK_EQ(n, 3);
+    CHECK_EQ(quire_pager_free_page_count(p) + 3 + 2 < tib_pages, 1);
+    CHECK_OK(quire_pager_free(p, ids[0]));
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    CHECK_EQ(r.stat.regular_pages, 2);
+    unlink(path);
+}
+
+int main(void) {
+    test_crc();
+    test_create_open();
+    test_regular(1024);
+    test_regular(4096);
+    test_txn();
+    test_protected(1024);
+    test_protected(4096);
+    test_subpage(1024);
+    test_subpage(65536);
+    test_grow_failures();
+    test_sparse_tib(4096);
+    test_sparse_tib(1024);
+    return check_done();
+}
