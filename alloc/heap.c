@@ -1,0 +1,592 @@
+/*
+ * alloc/heap.c - thread heaps: the slow paths of malloc and free, slabs, abandon and reclaim.
+ *
+ * The fast paths (internal.h) pop from and push to the current slab of the calling thread's
+ * heap. Everything else happens here: refilling the current slab (swap in local_free, collect
+ * the thread_free list other threads pushed to, extend the slab's threaded capacity, move full
+ * slabs aside, make a new slab from one of the heap's segments, reclaim an abandoned segment or
+ * get a new one), frees of other threads' blocks (one CAS on the slab's thread_free), releasing
+ * empty slabs, delayed purge, and the hand-over of a heap's segments when its thread exits.
+ *
+ * Only the owner thread touches a heap and the slab fields marked "owner" in internal.h; other
+ * threads touch only thread_free, the pending bits, heap_fast (read) and remote_hint.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc/internal.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Slab lists
+ * ------------------------------------------------------------------------------------------- */
+
+static void sq_remove(struct q_slabq *q, struct q_slab *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        q->first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        q->last = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void sq_push_front(struct q_slabq *q, struct q_slab *s) {
+    s->prev = NULL;
+    s->next = q->first;
+    if (q->first)
+        q->first->prev = s;
+    else
+        q->last = s;
+    q->first = s;
+}
+
+static void sq_push_back(struct q_slabq *q, struct q_slab *s) {
+    s->next = NULL;
+    s->prev = q->last;
+    if (q->last)
+        q->last->next = s;
+    else
+        q->first = s;
+    q->last = s;
+}
+
+/* The value of heap_fast for slabs of h: the shared heap never frees on the fast path. */
+static inline struct q_heap *fast_of(struct q_heap *h) {
+    return h == &q_shared_heap ? NULL : h;
+}
+
+/* Points cur[cls] and the direct[] entries of cls at the class queue's first slab. */
+static void heap_set_cur(struct q_heap *h, unsigned cls) {
+    struct q_slab *s = h->queue[cls].first ? h->queue[cls].first : &q_slab_empty;
+    h->cur[cls] = s;
+    uint32_t size = q_class_size[cls];
+    if (size <= Q_SMALL_MAX) {
+        unsigned lo = cls == 0 ? 0 : q_class_size[cls - 1] / Q_GRANULE + 1;
+        for (unsigned i = lo; i <= size / Q_GRANULE; i++) h->direct[i] = s;
+    }
+}
+
+void q_heap_init(struct q_heap *h) {
+    struct q_heap *reg = h->reg_next;
+    /* A late free by another thread may still set remote_hint: leave it to atomics. */
+    memset(h, 0, offsetof(struct q_heap, remote_hint));
+    atomic_store_explicit(&h->remote_hint, 0, Q_RELAXED);
+    h->reg_next = reg;
+    for (unsigned i = 0; i < Q_DIRECT_N; i++) h->direct[i] = &q_slab_empty;
+    for (unsigned c = 0; c < Q_NCLASSES; c++) h->cur[c] = &q_slab_empty;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Slabs
+ * ------------------------------------------------------------------------------------------- */
+
+static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigned page,
+                                unsigned cls) {
+    struct q_slab *s = &seg->slabs[page];
+    unsigned n = q_class_pages[cls];
+    uint32_t size = q_class_size[cls];
+    s->free = s->local_free = NULL;
+    atomic_store_explicit(&s->thread_free, 0, Q_RELAXED);
+    s->used = 0;
+    s->capacity = 0;
+    s->reserved = (uint32_t)(((size_t)n * Q_PAGE_SIZE) / size);
+    s->slot_size = size;
+    s->cls = (uint8_t)cls;
+    s->in_full = 0;
+    s->npages = (uint8_t)n;
+    s->page = (uint8_t)page;
+    s->kept = 0;
+    s->start = (uint8_t *)seg + (size_t)page * Q_PAGE_SIZE;
+    s->next = s->prev = NULL;
+    s->div_magic = (((uint64_t)1 << 40) + size - 1) / size;
+    for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
+    seg->live_slabs++;
+    atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+    return s;
+}
+
+/* Threads the next run of never-used slots (about 8 KiB worth) onto the empty free list. */
+static void slab_extend(struct q_slab *s) {
+    uint32_t size = s->slot_size;
+    uint32_t k = size >= 8192 ? 1 : 8192 / size;
+    if (k > s->reserved - s->capacity) k = s->reserved - s->capacity;
+    uint8_t *p = s->start + (size_t)s->capacity * size;
+    for (uint32_t i = 0; i + 1 < k; i++)
+        ((struct q_block *)(p + (size_t)i * size))->next =
+            (struct q_block *)(p + (size_t)(i + 1) * size);
+    ((struct q_block *)(p + (size_t)(k - 1) * size))->next = s->free;
+    s->free = (struct q_block *)p;
+    s->capacity += k;
+}
+
+/* Owner: moves other threads' frees to local_free (clearing their bits), then refills free. */
+static void slab_collect(struct q_slab *s) {
+    if (atomic_load_explicit(&s->thread_free, Q_RELAXED) != 0) {
+        uintptr_t l = atomic_exchange_explicit(&s->thread_free, 0, memory_order_acquire);
+        struct q_block *lf = s->local_free;
+        uint32_t n = 0;
+        while (l) {
+            struct q_block *b = (struct q_block *)l;
+            l = (uintptr_t)b->next;
+            _Atomic uint64_t *w = q_bits_word((uintptr_t)b);
+            uint64_t bit = q_bit((uintptr_t)b);
+            atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) & ~bit, Q_RELAXED);
+            atomic_fetch_and_explicit(w + 1, ~bit, Q_RELAXED);
+            b->next = lf;
+            lf = b;
+            n++;
+        }
+        s->local_free = lf;
+        s->used -= n;
+    }
+    if (!s->free && s->local_free) {
+        s->free = s->local_free;
+        s->local_free = NULL;
+    }
+}
+
+/* Returns an empty slab's pages to its segment (not touching any list). */
+static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
+    struct q_segment *seg = q_seg_of(s);
+    unsigned n = s->npages;
+    for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
+    atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+    s->free = s->local_free = NULL;
+    s->npages = 0;
+    s->capacity = 0;
+    s->used = 0;
+    s->in_full = 0;
+    s->kept = 0;
+    s->next = s->prev = NULL;
+    seg->live_slabs--;
+    uint64_t now = q_opt.purge_delay_ns > 0 ? q_os_now_ns() : 0;
+    q_segment_pages_free(seg, s->page, n, now);
+    if (seg->purge_ns && (h->purge_ns == 0 || seg->purge_ns < h->purge_ns))
+        h->purge_ns = seg->purge_ns;
+}
+
+static void heap_unlink_seg(struct q_heap *h, struct q_segment *seg) {
+    if (seg->prev)
+        seg->prev->next = seg->next;
+    else
+        h->segs = seg->next;
+    if (seg->next) seg->next->prev = seg->prev;
+    seg->next = seg->prev = NULL;
+}
+
+/* Owner: an empty slab leaves its list and gives its pages back (maybe its segment too). */
+static void slab_release(struct q_heap *h, struct q_slab *s) {
+    unsigned cls = s->cls;
+    struct q_slabq *q = s->in_full ? &h->full[cls] : &h->queue[cls];
+    int was_first = !s->in_full && q->first == s;
+    sq_remove(q, s);
+    if (was_first) heap_set_cur(h, cls);
+    struct q_segment *seg = q_seg_of(s);
+    slab_free_pages(h, s);
+    if (seg->live_slabs == 0 && !(h->segs == seg && seg->next == NULL)) {
+        heap_unlink_seg(h, seg);
+        q_segment_release(seg);
+    }
+}
+
+void q_slab_emptied(struct q_heap *h, struct q_slab *s) {
+    if (s->kept) return;
+    unsigned cls = s->cls;
+    struct q_slabq *q = &h->queue[cls];
+    if (s->in_full) {
+        sq_remove(&h->full[cls], s);
+        s->in_full = 0;
+        sq_push_front(q, s);
+        heap_set_cur(h, cls);
+        atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+    }
+    if (q->first == s && s->next == NULL) {
+        /* The class's only slab: keep it (a malloc/free ping-pong must not churn slabs) until
+           the next purge. */
+        s->kept = 1;
+        if (q_opt.purge_delay_ns >= 0 && h->purge_ns == 0)
+            h->purge_ns = q_os_now_ns() + (uint64_t)q_opt.purge_delay_ns;
+        return;
+    }
+    slab_release(h, s);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Segments of a heap: new slabs, reclaim
+ * ------------------------------------------------------------------------------------------- */
+
+static void heap_link_seg(struct q_heap *h, struct q_segment *seg) {
+    seg->prev = NULL;
+    seg->next = h->segs;
+    if (h->segs) h->segs->prev = seg;
+    h->segs = seg;
+}
+
+/* Takes over a segment abandoned by an exited thread. */
+static void heap_reclaim(struct q_heap *h, struct q_segment *seg) {
+    atomic_store_explicit(&seg->heap, h, memory_order_release);
+    heap_link_seg(h, seg);
+    for (unsigned i = Q_SEG_META_PAGES; i < Q_SEG_PAGES; i++) {
+        struct q_slab *s = &seg->slabs[i];
+        if (!s->npages) continue;
+        s->in_full = 0;
+        s->kept = 0;
+        s->next = s->prev = NULL;
+        slab_collect(s);
+        if (s->used == 0) {
+            slab_free_pages(h, s);
+            continue;
+        }
+        unsigned cls = s->cls;
+        sq_push_back(&h->queue[cls], s);
+        if (h->queue[cls].first == s) heap_set_cur(h, cls);
+        atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+    }
+    atomic_fetch_add_explicit(&q_gs.reclaimed, 1, Q_RELAXED);
+    q_verbose("reclaimed an abandoned segment", seg, seg->live_slabs);
+}
+
+static struct q_slab *slab_new(struct q_heap *h, unsigned cls) {
+    unsigned n = q_class_pages[cls];
+    struct q_segment *seg;
+    for (seg = h->segs; seg; seg = seg->next) {
+        if ((unsigned)__builtin_popcountll(seg->free_mask) < n) continue;
+        int i = q_segment_pages_alloc(seg, n);
+        if (i >= 0) return slab_init(h, seg, (unsigned)i, cls);
+    }
+    while ((seg = q_segment_take_abandoned()) != NULL) {
+        heap_reclaim(h, seg);
+        int i = q_segment_pages_alloc(seg, n);
+        if (i >= 0) return slab_init(h, seg, (unsigned)i, cls);
+    }
+    seg = q_segment_alloc(h);
+    if (!seg) return NULL;
+    heap_link_seg(h, seg);
+    int i = q_segment_pages_alloc(seg, n);
+    return slab_init(h, seg, (unsigned)i, cls);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Malloc slow path
+ * ------------------------------------------------------------------------------------------- */
+
+/* Other threads freed into our full slabs: give those with room back to their queues. */
+static void heap_collect_full(struct q_heap *h) {
+    atomic_store_explicit(&h->remote_hint, 0, Q_RELAXED);
+    for (unsigned c = 0; c < Q_NCLASSES; c++) {
+        struct q_slab *s = h->full[c].first;
+        while (s) {
+            struct q_slab *next = s->next;
+            if (atomic_load_explicit(&s->thread_free, Q_RELAXED) != 0) {
+                slab_collect(s);
+                if (s->free) {
+                    sq_remove(&h->full[c], s);
+                    s->in_full = 0;
+                    sq_push_back(&h->queue[c], s);
+                    atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+                    if (s->used == 0 && h->queue[c].first != s)
+                        slab_release(h, s);
+                    else if (h->queue[c].first == s)
+                        heap_set_cur(h, c);
+                }
+            }
+            s = next;
+        }
+    }
+}
+
+static void heap_maintain(struct q_heap *h) {
+    if (h->purge_ns == 0 && q_segment_cache_due() == 0 && q_large_due() == 0) return;
+    q_heap_purge(h, q_os_now_ns(), 0);
+}
+
+static void *heap_refill(struct q_heap *h, unsigned cls) {
+    heap_maintain(h);
+    for (int round = 0; round < 2; round++) {
+        struct q_slabq *q = &h->queue[cls];
+        struct q_slab *s = q->first;
+        while (s) {
+            struct q_slab *next = s->next;
+            slab_collect(s);
+            if (!s->free && s->capacity < s->reserved) slab_extend(s);
+            if (s->free) {
+                if (q->first != s) {
+                    sq_remove(q, s);
+                    sq_push_front(q, s);
+                }
+                heap_set_cur(h, cls);
+                return q_slab_pop(h, s);
+            }
+            sq_remove(q, s);
+            sq_push_back(&h->full[cls], s);
+            s->in_full = 1;
+            s->kept = 0;
+            atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+            s = next;
+        }
+        heap_set_cur(h, cls);
+        if (round == 0 && atomic_load_explicit(&h->remote_hint, Q_RELAXED)) {
+            heap_collect_full(h);
+            continue;
+        }
+        break;
+    }
+    struct q_slab *s = slab_new(h, cls);
+    if (!s) return NULL;
+    sq_push_front(&h->queue[cls], s);
+    heap_set_cur(h, cls);
+    slab_extend(s);
+    return q_slab_pop(h, s);
+}
+
+void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) {
+    struct q_slab *s = h->cur[cls];
+    if (Q_LIKELY(s->free != NULL)) return q_slab_pop(h, s);
+    return heap_refill(h, cls);
+}
+
+/* Allocation in heap h (a thread heap or the locked shared heap); align 0 = none. */
+static void *heap_alloc(struct q_heap *h, size_t size, size_t align, int zero) {
+    if (align <= Q_GRANULE) {
+        if (size > Q_MEDIUM_MAX) return q_large_alloc(size, 0, zero);
+        void *p = q_heap_alloc_cls(h, q_size_class(size));
+        if (p && zero) memset(p, 0, size);
+        return p;
+    }
+    size_t need = size > align ? size : align;
+    if (align <= Q_PAGE_SIZE && need <= Q_MEDIUM_MAX) {
+        /* A class whose slot size is a multiple of align: every slot is aligned (slabs start on
+           64 KiB boundaries). The power-of-two class >= need always qualifies. */
+        for (unsigned c = q_size_class(need); c < Q_NCLASSES; c++)
+            if ((q_class_size[c] & (align - 1)) == 0) return q_heap_alloc_cls(h, c);
+    }
+    return q_large_alloc(size, align, zero);
+}
+
+static int shared_ready; /* q_shared_heap initialized (under q_shared_lock) */
+
+/* Threads whose heap is gone (after their exit destructor) allocate from the shared heap. */
+static void *alloc_dead(size_t size, size_t align, int zero) {
+    q_lock(&q_shared_lock);
+    if (!shared_ready) {
+        q_heap_init(&q_shared_heap);
+        shared_ready = 1;
+    }
+    void *p = heap_alloc(&q_shared_heap, size, align, zero);
+    q_unlock(&q_shared_lock);
+    return p;
+}
+
+void *q_alloc_generic(size_t size, size_t align, int zero) {
+    int saved = errno;
+    void *p;
+    struct q_heap *h = q_tls_heap;
+    if (Q_UNLIKELY(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create();
+    if (Q_UNLIKELY(h == NULL || h == &q_heap_dead))
+        p = alloc_dead(size, align, zero);
+    else
+        p = heap_alloc(h, size, align, zero);
+    errno = p ? saved : ENOMEM;
+    return p;
+}
+
+void *q_malloc_slow(struct q_heap *h, size_t size) {
+    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead)) {
+        unsigned cls = q_size_class(size);
+        struct q_slab *s = h->cur[cls];
+        if (Q_LIKELY(s->free != NULL)) return q_slab_pop(h, s);
+        int saved = errno;
+        void *p = heap_refill(h, cls);
+        errno = p ? saved : ENOMEM;
+        return p;
+    }
+    return q_alloc_generic(size, 0, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Free slow path
+ * ------------------------------------------------------------------------------------------- */
+
+/* Explains why the small-block pointer p failed validation, then aborts. */
+__attribute__((noreturn)) static void report_small(const char *fn, const void *p, uint64_t pend) {
+    uintptr_t a = (uintptr_t)p;
+    if (a & (Q_GRANULE - 1)) q_report_invalid(fn, p, "misaligned pointer (not a block start)");
+    if (pend & q_bit(a)) q_report_invalid(fn, p, "double free (already freed by another thread)");
+    struct q_segment *seg = q_seg_of(p);
+    size_t page = (a & Q_SEG_MASK) >> Q_PAGE_SHIFT;
+    if (page < Q_SEG_META_PAGES) q_report_invalid(fn, p, "pointer into allocator metadata");
+    struct q_slab *s = seg->pagemap[page];
+    if (!s || !s->npages) q_report_invalid(fn, p, "pointer into unused memory (stale or bogus)");
+    size_t off = (size_t)(a - (uintptr_t)s->start);
+    if (off % s->slot_size != 0) q_report_invalid(fn, p, "interior pointer (not a block start)");
+    if (off / s->slot_size >= s->capacity)
+        q_report_invalid(fn, p, "pointer into never-allocated memory");
+    q_report_invalid(fn, p, "double free");
+}
+
+/* Validates a small-block pointer; aborts with a report when it is not a live block. */
+static struct q_slab *small_check(const char *fn, const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (a & (Q_GRANULE - 1)) report_small(fn, p, 0);
+    _Atomic uint64_t *w = q_bits_word(a);
+    uint64_t in = atomic_load_explicit(w, Q_RELAXED), pend = atomic_load_explicit(w + 1, Q_RELAXED);
+    if (!(in & ~pend & q_bit(a))) report_small(fn, p, pend);
+    return q_seg_of(p)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+}
+
+static void small_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    struct q_slab *s = small_check("free", p);
+    struct q_segment *seg = q_seg_of(p);
+    struct q_heap *h = q_tls_heap;
+    _Atomic uint64_t *w = q_bits_word(a);
+    uint64_t bit = q_bit(a);
+    if (atomic_load_explicit(&seg->heap, memory_order_acquire) == h) {
+        /* Our own block (a full slab, or the slab empties). */
+        atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) & ~bit, Q_RELAXED);
+        struct q_block *b = p;
+        b->next = s->local_free;
+        s->local_free = b;
+        s->used--;
+        if (s->in_full) {
+            unsigned cls = s->cls;
+            sq_remove(&h->full[cls], s);
+            s->in_full = 0;
+            sq_push_back(&h->queue[cls], s);
+            if (h->queue[cls].first == s) heap_set_cur(h, cls);
+            atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+        }
+        if (s->used == 0) q_slab_emptied(h, s);
+        return;
+    }
+    /* Another thread's (or an abandoned) block: mark it pending, push it with one CAS. */
+    uint64_t old = atomic_fetch_or_explicit(w + 1, bit, Q_RELAXED);
+    if (old & bit) q_report_invalid("free", p, "double free (already freed by another thread)");
+    struct q_block *b = p;
+    uintptr_t tf = atomic_load_explicit(&s->thread_free, Q_RELAXED);
+    do {
+        b->next = (struct q_block *)tf;
+    } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &tf, a, memory_order_release,
+                                                    Q_RELAXED));
+    struct q_heap *owner = atomic_load_explicit(&seg->heap, Q_RELAXED);
+    if (owner && !atomic_load_explicit(&owner->remote_hint, Q_RELAXED))
+        atomic_store_explicit(&owner->remote_hint, 1, Q_RELAXED);
+}
+
+void q_free_slow(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (!p) return;
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        small_free(p);
+        return;
+    }
+    if (q_large_free(p)) return;
+    q_report_invalid("free", p, "pointer not allocated by quire");
+}
+
+size_t q_block_usable(const char *fn, const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) return small_check(fn, p)->slot_size;
+    size_t n = q_large_usable(p);
+    if (!n) q_report_invalid(fn, p, "pointer not allocated by quire");
+    return n;
+}
+
+int q_block_owned(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (!p) return 0;
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        if (a & (Q_GRANULE - 1)) return 0;
+        _Atomic uint64_t *w = q_bits_word(a);
+        uint64_t in = atomic_load_explicit(w, Q_RELAXED);
+        uint64_t pend = atomic_load_explicit(w + 1, Q_RELAXED);
+        return (in & ~pend & q_bit(a)) != 0;
+    }
+    return q_large_usable(p) != 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Purge, collect, abandon
+ * ------------------------------------------------------------------------------------------- */
+
+int q_heap_purge(struct q_heap *h, uint64_t now, int force) {
+    size_t total = 0;
+    if (h != &q_heap_empty && h != &q_heap_dead) {
+        if (force || (h->purge_ns && now >= h->purge_ns)) {
+            /* Kept empty slabs had their grace period. */
+            for (unsigned c = 0; c < Q_NCLASSES; c++) {
+                struct q_slab *s = h->queue[c].first;
+                if (s && s->kept) {
+                    if (s->used == 0)
+                        slab_release(h, s);
+                    else
+                        s->kept = 0;
+                }
+            }
+            uint64_t next = 0;
+            for (struct q_segment *seg = h->segs; seg; seg = seg->next) {
+                total += q_segment_purge(seg, now, force);
+                if (seg->purge_ns && (next == 0 || seg->purge_ns < next)) next = seg->purge_ns;
+            }
+            h->purge_ns = next;
+        }
+    }
+    total += q_segment_cache_purge(now, force);
+    total += q_large_trim(now, force);
+    if (total) q_stats_note_resident();
+    return total != 0;
+}
+
+void q_heap_collect(struct q_heap *h, int force) {
+    (void)force;
+    for (unsigned c = 0; c < Q_NCLASSES; c++) {
+        struct q_slabq *lists[2] = {&h->queue[c], &h->full[c]};
+        for (int l = 0; l < 2; l++) {
+            struct q_slab *s = lists[l]->first;
+            while (s) {
+                struct q_slab *next = s->next;
+                slab_collect(s);
+                if (s->used == 0) slab_release(h, s);
+                s = next;
+            }
+        }
+    }
+}
+
+void q_heap_abandon(struct q_heap *h) {
+    q_heap_collect(h, 1);
+    struct q_segment *seg = h->segs;
+    while (seg) {
+        struct q_segment *next = seg->next;
+        seg->next = seg->prev = NULL;
+        if (seg->live_slabs == 0) {
+            q_segment_release(seg);
+        } else {
+            for (unsigned i = Q_SEG_META_PAGES; i < Q_SEG_PAGES; i++) {
+                struct q_slab *s = &seg->slabs[i];
+                if (!s->npages) continue;
+                atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+                s->in_full = 0;
+                s->kept = 0;
+                s->next = s->prev = NULL;
+            }
+            atomic_store_explicit(&seg->heap, NULL, memory_order_release);
+            q_segment_abandon(seg);
+            atomic_fetch_add_explicit(&q_gs.abandoned, 1, Q_RELAXED);
+            q_verbose("abandoned a segment at thread exit", seg, seg->live_slabs);
+        }
+        seg = next;
+    }
+    h->segs = NULL;
+    for (unsigned c = 0; c < Q_NCLASSES; c++) {
+        h->queue[c].first = h->queue[c].last = NULL;
+        h->full[c].first = h->full[c].last = NULL;
+        heap_set_cur(h, c);
+    }
+}

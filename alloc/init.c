@@ -1,0 +1,200 @@
+/*
+ * alloc/init.c - process and thread life cycle of the malloc engine: options, the static empty
+ * heaps, heap creation on a thread's first allocation, abandon at thread exit, fork handlers and
+ * the statistics report at exit.
+ *
+ * Nothing here depends on constructors having run: the first malloc may come from the dynamic
+ * loader or another library's constructor. Every thread starts on q_heap_empty, a static heap
+ * whose free lists are all empty, so its first allocation falls into the slow path, which
+ * initializes the process once (size classes, options from the environment, read without
+ * allocating) and gives the thread a heap struct from a pool of mmap'd memory. The heap is
+ * registered with a pthread key whose destructor abandons it when the thread exits; the thread
+ * then runs on q_heap_dead and allocates from a locked shared heap. pthread_atfork handlers take
+ * every global lock around fork() so the child starts with consistent, unlocked state.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "alloc/internal.h"
+
+#define EMPTY_HEAP                                                                                 \
+    {                                                                                              \
+        .direct = {[0 ... Q_DIRECT_N - 1] = &q_slab_empty},                                        \
+        .cur = {[0 ... Q_NCLASSES - 1] = &q_slab_empty},                                           \
+    }
+
+__thread struct q_heap *q_tls_heap __attribute__((tls_model("initial-exec"))) = &q_heap_empty;
+struct q_slab q_slab_empty;
+struct q_heap q_heap_empty = EMPTY_HEAP;
+struct q_heap q_heap_dead = EMPTY_HEAP;
+struct q_heap q_shared_heap;
+q_lock_t q_shared_lock;
+q_lock_t q_heap_lock;
+struct q_heap *q_heap_registry;
+struct q_options q_opt = {0, 0, 100 * 1000 * 1000, 0, 2};
+_Atomic int q_process_state;
+
+static struct q_heap *heap_pool;
+static uint8_t *heap_chunk;
+static size_t heap_chunk_left;
+static pthread_key_t heap_key;
+static int heap_key_ok;
+static _Atomic int atfork_state;
+
+void q_lock(q_lock_t *l) {
+    for (unsigned i = 0; atomic_exchange_explicit(&l->v, 1, memory_order_acquire); i++) {
+        if (i < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            q_os_yield();
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+/* Parses an optionally negative decimal integer; returns 0 when absent or malformed. */
+static int env_int(const char *name, int64_t *out) {
+    const char *s = q_os_getenv(name);
+    if (!s || !*s) return 0;
+    int neg = 0;
+    if (*s == '-') {
+        neg = 1;
+        s++;
+    }
+    int64_t v = 0;
+    if (*s < '0' || *s > '9') return 0;
+    while (*s >= '0' && *s <= '9') {
+        if (v < INT64_MAX / 10) v = v * 10 + (*s - '0');
+        s++;
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
+static void read_options(void) {
+    int64_t v;
+    if (env_int("QUIRE_STATS", &v)) q_opt.stats = v != 0;
+    if (env_int("QUIRE_VERBOSE", &v)) q_opt.verbose = v != 0;
+    if (env_int("QUIRE_PURGE_DELAY_MS", &v))
+        q_opt.purge_delay_ns = v < 0 ? -1 : (v > 1000000000 ? 1000000000 : v) * 1000000;
+    const char *p = q_os_getenv("QUIRE_PURGE");
+    if (p && strcmp(p, "free") == 0) q_opt.purge_free = 1;
+    /* Programs may close stderr before exit (coreutils do): keep our own copy for the report. */
+    int fd;
+    if (q_opt.stats && q_os_dup(2, &fd) == 0) q_opt.stats_fd = fd;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Thread exit and fork
+ * ------------------------------------------------------------------------------------------- */
+
+static void thread_done(void *arg) {
+    struct q_heap *h = arg;
+    if (!h || h == &q_heap_empty || h == &q_heap_dead) return;
+    q_heap_abandon(h);
+    q_lock(&q_heap_lock);
+    for (unsigned c = 0; c < Q_NCLASSES; c++) {
+        atomic_fetch_add_explicit(&q_gs.retired_nalloc[c], h->nalloc[c], Q_RELAXED);
+        h->nalloc[c] = 0;
+    }
+    h->live = 0;
+    h->pool_next = heap_pool;
+    heap_pool = h;
+    q_unlock(&q_heap_lock);
+    if (q_tls_heap == h) q_tls_heap = &q_heap_dead;
+}
+
+static void fork_prepare(void) {
+    q_lock(&q_shared_lock);
+    q_lock(&q_heap_lock);
+    q_lock(&q_seg_lock);
+    q_lock(&q_large_lock);
+}
+
+static void fork_parent(void) {
+    q_unlock(&q_large_lock);
+    q_unlock(&q_seg_lock);
+    q_unlock(&q_heap_lock);
+    q_unlock(&q_shared_lock);
+}
+
+static void fork_child(void) {
+    /* Only the forking thread exists in the child: the locks it holds are simply reset. */
+    atomic_store_explicit(&q_large_lock.v, 0, Q_RELAXED);
+    atomic_store_explicit(&q_seg_lock.v, 0, Q_RELAXED);
+    atomic_store_explicit(&q_heap_lock.v, 0, Q_RELAXED);
+    atomic_store_explicit(&q_shared_lock.v, 0, Q_RELAXED);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Process and heaps
+ * ------------------------------------------------------------------------------------------- */
+
+void q_process_init(void) {
+    if (atomic_load_explicit(&q_process_state, memory_order_acquire) == 2) return;
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&q_process_state, &expect, 1)) {
+        q_classes_init();
+        read_options();
+        heap_key_ok = pthread_key_create(&heap_key, thread_done) == 0;
+        atomic_store_explicit(&q_process_state, 2, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&q_process_state, memory_order_acquire) != 2) q_os_yield();
+}
+
+static struct q_heap *heap_struct_alloc(void) {
+    const size_t sz = (sizeof(struct q_heap) + 63) & ~(size_t)63;
+    const size_t chunk = 256 * 1024;
+    q_lock(&q_heap_lock);
+    struct q_heap *h = heap_pool;
+    if (h) {
+        heap_pool = h->pool_next;
+    } else {
+        if (heap_chunk_left < sz) {
+            void *m = NULL;
+            if (q_os_map(&m, chunk, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0) != 0) {
+                q_unlock(&q_heap_lock);
+                q_verbose("mmap of heap structures failed", NULL, chunk);
+                return NULL;
+            }
+            atomic_fetch_add_explicit(&q_gs.mappings, 1, Q_RELAXED);
+            q_stats_note_mapped((int64_t)chunk);
+            heap_chunk = m;
+            heap_chunk_left = chunk;
+        }
+        h = (struct q_heap *)heap_chunk;
+        heap_chunk += sz;
+        heap_chunk_left -= sz;
+        h->reg_next = q_heap_registry;
+        q_heap_registry = h;
+    }
+    q_heap_init(h);
+    h->live = 1;
+    q_unlock(&q_heap_lock);
+    return h;
+}
+
+struct q_heap *q_thread_heap_create(void) {
+    q_process_init();
+    struct q_heap *h = heap_struct_alloc();
+    if (!h) return NULL;
+    q_tls_heap = h;
+    atomic_fetch_add_explicit(&q_gs.threads, 1, Q_RELAXED);
+    if (heap_key_ok) pthread_setspecific(heap_key, h);
+    /* pthread_atfork may allocate: register once this thread's heap is usable. */
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&atfork_state, &expect, 1))
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+    return h;
+}
+
+__attribute__((destructor)) static void at_exit_report(void) {
+    if (atomic_load_explicit(&q_process_state, memory_order_acquire) != 2) q_process_init();
+    if (q_opt.stats) q_stats_print();
+}

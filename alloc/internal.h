@@ -1,0 +1,386 @@
+/*
+ * alloc/internal.h - the malloc engine's glossary: types, invariants, cross-file prototypes and
+ * the inline fast paths.
+ *
+ * Glossary
+ * --------
+ *   segment  a 4 MiB mapping aligned to 4 MiB (Q_SEG_SIZE). Its first Q_SEG_META_PAGES pages hold
+ *            struct q_segment (metadata, never handed out); the rest is cut into 64 KiB pages.
+ *            A pointer's segment is `p & ~Q_SEG_MASK`; a global bitmap (q_segmap, one bit per
+ *            4 MiB of address space) says which segments are quire's, so free() never reads
+ *            memory quire does not own.
+ *   page     64 KiB (Q_PAGE_SIZE) unit of a segment: free, metadata, or part of one slab.
+ *   slab     a run of 1..4 pages holding `reserved` slots of one size class. Its descriptor is
+ *            seg->slabs[first page]; seg->pagemap[i] points to it for every page i of the run.
+ *   slot     one block of a slab; slots start at slab->start + k * slot_size (16-aligned).
+ *   granule  16 bytes. Each segment keeps two bits per granule, in interleaved 64-bit words
+ *            (bits[2w] = in-use, bits[2w+1] = pending), w = offset >> 10, bit = (offset >> 4) & 63:
+ *              in-use  set exactly at the start of every live slot; written only by the
+ *                      segment's owner thread (relaxed atomic stores, plain instructions).
+ *                      Aligned requests use a class whose slot size is a multiple of the
+ *                      alignment, so every block is a slot start (no interior blocks).
+ *              pending set by another thread's free (atomic fetch_or) while the block waits in
+ *                      the slab's thread_free list; cleared by the owner when it collects it.
+ *            free(p) is valid iff in-use(p) && !pending(p): an interior pointer, a double free,
+ *            a pointer into a free page or into metadata all fail this O(1) test.
+ *   heap     per-thread allocator state (struct q_heap): for each class a queue of slabs with
+ *            free slots (first = current) and a list of full slabs; direct[] maps small request
+ *            sizes straight to the current slab (mimalloc's pages_free_direct).
+ *   owner    the heap in seg->heap; NULL while the segment is abandoned (its thread exited).
+ *
+ * Invariants (per slab, owner's view)
+ *   used == live blocks + |thread_free|        (blocks out of the free and local_free lists)
+ *   capacity == used + |free| + |local_free|   (slots threaded so far; capacity <= reserved)
+ *   heap_fast == owner heap  iff  owned by a thread heap && !in_full, else NULL; the free fast
+ *     path takes a block only when heap_fast equals the calling thread's heap.
+ *   a slab is on exactly one list of its owner: queue[cls] (may have free slots) or full[cls]
+ *     (in_full: free, local_free and the bump area were empty when it was moved there).
+ *   q_tls_heap is never NULL: a thread starts on q_heap_empty (every direct[] entry is the
+ *     empty slab, so the fast path falls into the slow path, which creates the heap) and ends on
+ *     q_heap_dead (after its heap was abandoned; it then allocates from the locked shared heap).
+ *
+ * Files: sizeclass.c (classes), segment.c (segments, pages, purge, segment cache), heap.c (thread
+ * heaps, slow paths, abandon/reclaim), large.c (large blocks), api.c (the public quire_*
+ * family), report.c (error reports and verbose messages), stats.c (statistics), init.c (options,
+ * process init, fork and thread exit).
+ */
+#ifndef QUIRE_ALLOC_INTERNAL_H
+#define QUIRE_ALLOC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pages/prim.h"
+#include "quire/alloc.h"
+
+#define Q_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define Q_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define Q_HIDDEN      __attribute__((visibility("hidden")))
+#define Q_NOINLINE    __attribute__((noinline))
+
+/* ---------------------------------------------------------------------------------------------
+ * Geometry
+ * ------------------------------------------------------------------------------------------- */
+
+#define Q_SEG_SHIFT      22
+#define Q_SEG_SIZE       ((size_t)1 << Q_SEG_SHIFT)
+#define Q_SEG_MASK       (Q_SEG_SIZE - 1)
+#define Q_PAGE_SHIFT     16
+#define Q_PAGE_SIZE      ((size_t)1 << Q_PAGE_SHIFT)
+#define Q_SEG_PAGES      (Q_SEG_SIZE / Q_PAGE_SIZE) /* 64 */
+#define Q_SEG_META_PAGES 2                          /* pages 0..1 hold struct q_segment */
+#define Q_GRANULE        16
+#define Q_BITWORDS       (Q_SEG_SIZE / Q_GRANULE / 64) /* 4096 in-use words (and as many pending) */
+#define Q_ADDR_BITS      47                            /* user address space quire maps in */
+/* A pointer with any of these bits set is not a quire slot address (misaligned or too high). */
+#define Q_BAD_PTR_BITS (~(((uintptr_t)1 << Q_ADDR_BITS) - 1) | (uintptr_t)(Q_GRANULE - 1))
+
+#define Q_NCLASSES       52   /* 16..128 by 16, then four per power of two up to 256 KiB */
+#define Q_SMALL_MAX      1024 /* sizes up to this use heap->direct[] */
+#define Q_DIRECT_N       (Q_SMALL_MAX / Q_GRANULE + 1)
+#define Q_MEDIUM_MAX     (256u * 1024u) /* largest slot; bigger blocks are large blocks */
+#define Q_MAX_SLAB_PAGES 4
+#define Q_SINGLE_MIN     32768 /* larger slots get a slab of their own */
+
+/* ---------------------------------------------------------------------------------------------
+ * Types
+ * ------------------------------------------------------------------------------------------- */
+
+struct q_heap;
+
+/* A free slot: the first word links the free lists. */
+struct q_block {
+    struct q_block *next;
+};
+
+/* A slab descriptor (lives in the segment header, never in the slab's pages). */
+struct q_slab {
+    struct q_block *free;               /* owner's malloc pops from here */
+    struct q_block *local_free;         /* owner's frees push here */
+    _Atomic(uintptr_t) thread_free;     /* other threads' frees push here (one CAS) */
+    _Atomic(struct q_heap *) heap_fast; /* owner heap if the free fast path may run, else NULL */
+    uint32_t used;                      /* live blocks + blocks waiting in thread_free */
+    uint32_t capacity;                  /* slots threaded into the lists so far */
+    uint32_t reserved;                  /* slots the slab holds */
+    uint32_t slot_size;                 /* bytes per slot (the class size) */
+    uint8_t cls;                        /* size class index */
+    uint8_t in_full;                    /* on the owner's full list */
+    uint8_t npages;                     /* length of the page run, 0 for a free descriptor */
+    uint8_t page;                       /* index of the first page in the segment */
+    uint8_t kept;                       /* exempt from release-when-empty until the next purge */
+    uint8_t pad_[3];
+    uint8_t *start;             /* first slot (the first page's address) */
+    struct q_slab *next, *prev; /* links in queue[cls] or full[cls] */
+    uint64_t div_magic;         /* ceil(2^40 / slot_size): slot index by multiply */
+};
+
+/* The segment header, at the segment's start. */
+struct q_segment {
+    uint64_t cookie;                       /* Q_SEG_COOKIE ^ address: sanity check */
+    _Atomic(struct q_heap *) heap;         /* owner; NULL while abandoned or cached */
+    struct q_segment *next, *prev;         /* in the owner's list, the abandoned list or cache */
+    struct q_segment *all_next, *all_prev; /* registry of every mapped segment (stats) */
+    uint64_t free_mask;                    /* bit i: page i is free */
+    uint64_t dirty_mask;                   /* bit i: free page i holds memory not yet purged */
+    uint64_t purge_ns;                     /* earliest purge deadline of a dirty page, 0 none */
+    uint64_t page_due[Q_SEG_PAGES];        /* dirty free page i may be purged from this time */
+    uint32_t live_slabs;                   /* slabs carved from this segment */
+    uint32_t pad_;
+    struct q_slab *pagemap[Q_SEG_PAGES]; /* page -> its slab (NULL for free/meta pages) */
+    struct q_slab slabs[Q_SEG_PAGES];    /* descriptor of the slab starting at page i */
+    _Alignas(64) _Atomic uint64_t bits[2 * Q_BITWORDS]; /* in-use/pending, interleaved */
+};
+
+/* A per-class list of slabs. */
+struct q_slabq {
+    struct q_slab *first, *last;
+};
+
+/* Per-thread heap. */
+struct q_heap {
+    struct q_slab *direct[Q_DIRECT_N]; /* (size + 15) >> 4 -> current slab of its class */
+    struct q_slab *cur[Q_NCLASSES];    /* class -> current slab (queue first or empty) */
+    uint64_t nalloc[Q_NCLASSES];       /* allocations per class (owner writes, plain) */
+    struct q_slabq queue[Q_NCLASSES];  /* slabs that may have free slots */
+    struct q_slabq full[Q_NCLASSES];   /* slabs found full */
+    struct q_segment *segs;            /* owned segments (doubly linked) */
+    uint64_t purge_ns;                 /* earliest pending purge deadline, 0 if none */
+    int live;                          /* 1 while owned by a thread (registry, heap lock) */
+    int pad_;
+    struct q_heap *reg_next;  /* registry of all heap structs (never unlinked) */
+    struct q_heap *pool_next; /* free heap structs (heap lock) */
+    _Atomic int remote_hint;  /* another thread freed into one of our slabs; last
+                                 field: q_heap_init clears what precedes it */
+};
+
+/* A tiny lock for the slow paths (spin, then yield); fork handlers take and reset it. */
+typedef struct {
+    _Atomic int v;
+} q_lock_t;
+
+void q_lock(q_lock_t *l) Q_HIDDEN;
+static inline void q_unlock(q_lock_t *l) {
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Globals
+ * ------------------------------------------------------------------------------------------- */
+
+extern __thread struct q_heap *q_tls_heap __attribute__((tls_model("initial-exec"))) Q_HIDDEN;
+extern struct q_heap q_heap_empty Q_HIDDEN;
+extern struct q_heap q_heap_dead Q_HIDDEN;
+extern struct q_slab q_slab_empty Q_HIDDEN;
+extern _Atomic uint64_t q_segmap[] Q_HIDDEN;
+
+/* Options (init.c), read once at process init. */
+struct q_options {
+    int stats;              /* QUIRE_STATS */
+    int verbose;            /* QUIRE_VERBOSE */
+    int64_t purge_delay_ns; /* QUIRE_PURGE_DELAY_MS; < 0 never */
+    int purge_free;         /* QUIRE_PURGE=free: MADV_FREE */
+    int stats_fd;           /* where the exit report goes (a dup of stderr with QUIRE_STATS) */
+};
+extern struct q_options q_opt Q_HIDDEN;
+
+/* Global counters (stats.c); updated on slow paths with relaxed atomics. */
+struct q_gstats {
+    _Atomic uint64_t mapped, peak_mapped, peak_resident, segments, large_blocks, large_bytes;
+    _Atomic uint64_t mappings, unmappings, purges, purged_bytes, remaps, threads, abandoned;
+    _Atomic uint64_t reclaimed, large_allocs, large_alloc_bytes;
+    _Atomic uint64_t retired_nalloc[Q_NCLASSES]; /* allocations of heaps already released */
+};
+extern struct q_gstats q_gs Q_HIDDEN;
+
+/* ---------------------------------------------------------------------------------------------
+ * Prototypes by file
+ * ------------------------------------------------------------------------------------------- */
+
+/* sizeclass.c */
+extern uint32_t q_class_size[Q_NCLASSES] Q_HIDDEN;
+extern uint8_t q_class_pages[Q_NCLASSES] Q_HIDDEN;
+void q_classes_init(void) Q_HIDDEN;
+
+/* segment.c */
+struct q_segment *q_segment_alloc(struct q_heap *h) Q_HIDDEN;
+void q_segment_release(struct q_segment *seg) Q_HIDDEN;
+int q_segment_pages_alloc(struct q_segment *seg, unsigned n) Q_HIDDEN;
+void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now) Q_HIDDEN;
+size_t q_segment_purge(struct q_segment *seg, uint64_t now, int force) Q_HIDDEN;
+size_t q_segment_cache_purge(uint64_t now, int force) Q_HIDDEN;
+uint64_t q_segment_cache_due(void) Q_HIDDEN;
+void q_segment_abandon(struct q_segment *seg) Q_HIDDEN;
+struct q_segment *q_segment_take_abandoned(void) Q_HIDDEN;
+extern q_lock_t q_seg_lock Q_HIDDEN;
+extern struct q_segment *q_seg_all Q_HIDDEN;
+
+/* heap.c */
+void *q_malloc_slow(struct q_heap *h, size_t size) Q_NOINLINE Q_HIDDEN;
+void q_free_slow(void *p) Q_NOINLINE Q_HIDDEN;
+void q_slab_emptied(struct q_heap *h, struct q_slab *s) Q_NOINLINE Q_HIDDEN;
+void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) Q_HIDDEN;
+void *q_heap_alloc_aligned(struct q_heap *h, size_t size, size_t align) Q_HIDDEN;
+void q_heap_init(struct q_heap *h) Q_HIDDEN;
+void q_heap_abandon(struct q_heap *h) Q_HIDDEN;
+void q_heap_collect(struct q_heap *h, int force) Q_HIDDEN;
+int q_heap_purge(struct q_heap *h, uint64_t now, int force) Q_HIDDEN;
+size_t q_small_usable(const void *p, int validate) Q_HIDDEN;
+void *q_alloc_generic(size_t size, size_t align, int zero) Q_HIDDEN;
+size_t q_block_usable(const char *fn, const void *p) Q_HIDDEN;
+int q_block_owned(const void *p) Q_HIDDEN;
+
+/* large.c */
+void *q_large_alloc(size_t size, size_t align, int zero) Q_HIDDEN;
+int q_large_free(void *p) Q_HIDDEN;
+size_t q_large_usable(const void *p) Q_HIDDEN;
+int q_large_realloc(void *p, size_t size, void **out) Q_HIDDEN;
+size_t q_large_trim(uint64_t now, int force) Q_HIDDEN;
+uint64_t q_large_due(void) Q_HIDDEN;
+extern q_lock_t q_large_lock Q_HIDDEN;
+
+/* report.c */
+__attribute__((noreturn)) void q_report_invalid(const char *fn, const void *p,
+                                                const char *why) Q_HIDDEN;
+void q_verbose(const char *msg, const void *addr, uint64_t n) Q_HIDDEN;
+void q_write_hex(char *buf, size_t *len, uint64_t v) Q_HIDDEN;
+void q_write_dec(char *buf, size_t *len, uint64_t v) Q_HIDDEN;
+void q_write_str(char *buf, size_t *len, const char *s) Q_HIDDEN;
+
+/* stats.c */
+void q_stats_note_mapped(int64_t delta) Q_HIDDEN;
+void q_stats_note_resident(void) Q_HIDDEN;
+void q_stats_print(void) Q_HIDDEN;
+
+/* init.c */
+void q_process_init(void) Q_HIDDEN;
+struct q_heap *q_thread_heap_create(void) Q_HIDDEN;
+extern _Atomic int q_process_state Q_HIDDEN; /* 0 none, 1 initializing, 2 ready */
+extern q_lock_t q_heap_lock Q_HIDDEN;
+extern q_lock_t q_shared_lock Q_HIDDEN;
+extern struct q_heap q_shared_heap Q_HIDDEN;
+extern struct q_heap *q_heap_registry Q_HIDDEN;
+
+/* api.c: the hidden entry points the preload layer forwards to (no PLT). */
+void *q_malloc(size_t size) Q_HIDDEN;
+void q_free(void *p) Q_HIDDEN;
+void *q_calloc(size_t n, size_t size) Q_HIDDEN;
+void *q_realloc(void *p, size_t size) Q_HIDDEN;
+void *q_reallocarray(void *p, size_t n, size_t size) Q_HIDDEN;
+int q_posix_memalign(void **out, size_t align, size_t size) Q_HIDDEN;
+void *q_aligned_alloc(size_t align, size_t size) Q_HIDDEN;
+void *q_memalign(size_t align, size_t size) Q_HIDDEN;
+void *q_valloc(size_t size) Q_HIDDEN;
+void *q_pvalloc(size_t size) Q_HIDDEN;
+size_t q_malloc_usable_size(const void *p) Q_HIDDEN;
+void q_free_sized(void *p, size_t size) Q_HIDDEN;
+void q_free_aligned_sized(void *p, size_t align, size_t size) Q_HIDDEN;
+int q_malloc_trim(size_t pad) Q_HIDDEN;
+void q_malloc_stats(void) Q_HIDDEN;
+
+/* ---------------------------------------------------------------------------------------------
+ * Inline helpers
+ * ------------------------------------------------------------------------------------------- */
+
+#define Q_RELAXED memory_order_relaxed
+
+static inline struct q_segment *q_seg_of(const void *p) {
+    return (struct q_segment *)((uintptr_t)p & ~(uintptr_t)Q_SEG_MASK);
+}
+
+/* Whether the 4 MiB segment holding address a is a mapped quire segment (a < 2^47). */
+static inline int q_segmap_has(uintptr_t a) {
+    uint64_t w = atomic_load_explicit(&q_segmap[a >> (Q_SEG_SHIFT + 6)], Q_RELAXED);
+    return (int)((w >> ((a >> Q_SEG_SHIFT) & 63)) & 1);
+}
+
+/* The in-use word of the granule at address a (pending word is the next one). */
+static inline _Atomic uint64_t *q_bits_word(uintptr_t a) {
+    uintptr_t seg = a & ~(uintptr_t)Q_SEG_MASK;
+    /* ((a & MASK) >> 10) * 2 words of 8 bytes = ((a >> 6) & ~15) & (MASK >> 6) */
+    return (_Atomic uint64_t *)(seg + offsetof(struct q_segment, bits) +
+                                ((a >> 6) & ((Q_SEG_MASK >> 6) & ~(uintptr_t)15)));
+}
+
+static inline uint64_t q_bit(uintptr_t a) {
+    return (uint64_t)1 << ((a >> 4) & 63);
+}
+
+/* Owner-only: sets the in-use bit of a (plain load/or/store; only the owner writes it). */
+static inline void q_inuse_set(uintptr_t a) {
+    _Atomic uint64_t *w = q_bits_word(a);
+    atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) | q_bit(a), Q_RELAXED);
+}
+
+static inline void q_inuse_clear(uintptr_t a) {
+    _Atomic uint64_t *w = q_bits_word(a);
+    atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) & ~q_bit(a), Q_RELAXED);
+}
+
+/* Size class of a size in (0, Q_MEDIUM_MAX]; 0 maps to class 0. */
+static inline unsigned q_size_class(size_t size) {
+    if (size <= 128) return size ? (unsigned)((size - 1) >> 4) : 0;
+    size_t s = size - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzl(s);
+    return 8u + (b - 7u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
+}
+
+/* Slot index of byte offset off in a slab (off < 1 MiB, slot_size <= 256 KiB). */
+static inline size_t q_slot_index(const struct q_slab *s, size_t off) {
+    return (size_t)(((uint64_t)off * s->div_magic) >> 40);
+}
+
+/* Pops a block from the slab's free list; marks it in use. The list must be non-empty. */
+static inline void *q_slab_pop(struct q_heap *h, struct q_slab *s) {
+    struct q_block *b = s->free;
+    s->free = b->next;
+    s->used++;
+    h->nalloc[s->cls]++;
+    q_inuse_set((uintptr_t)b);
+    return b;
+}
+
+/*
+ * The malloc fast path. Budget (x86-64, counted with callgrind, see alloc/api.c): TLS load,
+ * size compare, direct[] load, free-list load and test, next load, two stores, used++,
+ * nalloc[cls]++, and the in-use bit (about 8 ALU ops): ~22 instructions.
+ */
+static inline void *q_malloc_inline(size_t size) {
+    struct q_heap *h = q_tls_heap;
+    if (Q_LIKELY(size <= Q_SMALL_MAX)) {
+        struct q_slab *s = h->direct[(size + 15) >> 4];
+        if (Q_LIKELY(s->free != NULL)) return q_slab_pop(h, s);
+    }
+    return q_malloc_slow(h, size);
+}
+
+/*
+ * The free fast path: a quire segment (bitmap test), a 16-aligned address, in-use and not
+ * pending (double/interior free check), a slab the calling thread owns with no aligned blocks
+ * and not full; then push on local_free. Everything else (NULL, large blocks, other threads'
+ * blocks, errors, the slab becoming empty) goes to q_free_slow. Budget ~25 instructions.
+ */
+static inline void q_free_inline(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (Q_LIKELY(!(a & Q_BAD_PTR_BITS) && q_segmap_has(a))) {
+        _Atomic uint64_t *w = q_bits_word(a);
+        uint64_t bit = q_bit(a);
+        uint64_t in = atomic_load_explicit(w, Q_RELAXED);
+        uint64_t pend = atomic_load_explicit(w + 1, Q_RELAXED);
+        if (Q_LIKELY(in & ~pend & bit)) {
+            struct q_slab *s = q_seg_of(p)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+            struct q_heap *h = q_tls_heap;
+            if (Q_LIKELY(atomic_load_explicit(&s->heap_fast, Q_RELAXED) == h)) {
+                atomic_store_explicit(w, in & ~bit, Q_RELAXED);
+                struct q_block *b = (struct q_block *)p;
+                b->next = s->local_free;
+                s->local_free = b;
+                if (Q_UNLIKELY(--s->used == 0) && !s->kept) q_slab_emptied(h, s);
+                return;
+            }
+        }
+    }
+    q_free_slow(p);
+}
+
+#endif /* QUIRE_ALLOC_INTERNAL_H */

@@ -1,0 +1,307 @@
+/*
+ * alloc/large.c - large blocks (more than Q_MEDIUM_MAX bytes): each is its own page-aligned
+ * mapping, a "paged vector" that realloc grows or shrinks with mremap(MREMAP_MAYMOVE), so its
+ * contents are never copied.
+ *
+ * Each live large block has an out-of-line record in an open-addressing hash table keyed by the
+ * block's address (the user pointer is the mapping's start: no header page). free() of a pointer
+ * outside every segment looks it up here; a miss is an invalid free. A few freed mappings are
+ * kept in a small cache for a purge delay, so that programs that allocate and free big buffers
+ * in a loop do not pay an mmap, a munmap and the page faults each time.
+ *
+ * q_large_lock protects the table and the cache; system calls are made outside it.
+ */
+#include <string.h>
+
+#include "alloc/internal.h"
+
+#define CACHE_N         16
+#define CACHE_MAX_BLOCK ((size_t)32 << 20)
+#define CACHE_MAX_BYTES ((size_t)64 << 20)
+#define TOMB            ((uintptr_t)1)
+
+struct lrec {
+    uintptr_t ptr; /* block address (0 empty, 1 tombstone) */
+    size_t map;    /* mapping length, a multiple of the page size */
+};
+
+struct lcache {
+    uintptr_t ptr;
+    size_t map;
+    uint64_t expire_ns;
+};
+
+q_lock_t q_large_lock;
+static struct lrec *tab;
+static size_t tab_cap, tab_used, tab_live; /* used counts tombstones too */
+static struct lcache cache[CACHE_N];
+static unsigned cache_n;
+static size_t cache_bytes;
+static _Atomic uint64_t cache_due; /* earliest expiry, 0 when the cache is empty */
+
+static size_t slot_of(uintptr_t p, size_t cap) {
+    return (size_t)(((p >> 12) * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static long tab_find(uintptr_t p) {
+    if (!tab_cap) return -1;
+    for (size_t i = slot_of(p, tab_cap), n = 0; n < tab_cap; i = (i + 1) & (tab_cap - 1), n++) {
+        if (tab[i].ptr == p) return (long)i;
+        if (tab[i].ptr == 0) return -1;
+    }
+    return -1;
+}
+
+/* Rehashes into a table of cap entries (called with the lock held; maps memory). */
+static int tab_rehash(size_t cap) {
+    void *mem = NULL;
+    if (q_os_map(&mem, cap * sizeof(struct lrec), Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0)) return -1;
+    struct lrec *nt = mem;
+    for (size_t i = 0; i < tab_cap; i++) {
+        if (tab[i].ptr <= TOMB) continue;
+        size_t j = slot_of(tab[i].ptr, cap);
+        while (nt[j].ptr) j = (j + 1) & (cap - 1);
+        nt[j] = tab[i];
+    }
+    if (tab) q_os_unmap(tab, tab_cap * sizeof(struct lrec));
+    tab = nt;
+    tab_cap = cap;
+    tab_used = tab_live;
+    return 0;
+}
+
+static int tab_insert(uintptr_t p, size_t map) {
+    if ((tab_used + 1) * 4 > tab_cap * 3) {
+        size_t cap = tab_cap ? tab_cap : 256;
+        while ((tab_live + 1) * 2 > cap) cap *= 2;
+        if (tab_rehash(cap) != 0 && tab_used + 1 >= tab_cap) return -1;
+    }
+    size_t i = slot_of(p, tab_cap);
+    while (tab[i].ptr > TOMB) i = (i + 1) & (tab_cap - 1);
+    if (tab[i].ptr == 0) tab_used++;
+    tab[i].ptr = p;
+    tab[i].map = map;
+    tab_live++;
+    return 0;
+}
+
+static void tab_remove(long i) {
+    tab[i].ptr = TOMB;
+    tab_live--;
+}
+
+/*
+ * Takes a cached mapping to serve `need` bytes (lock held): the smallest one at least that big
+ * and at most twice as big, else the largest smaller one of at least half the size (the caller
+ * grows it with mremap: its pages are already faulted in). Returns 0 when none fits.
+ */
+static uintptr_t cache_take(size_t need, size_t *map) {
+    int best = -1, grow = -1;
+    for (unsigned i = 0; i < cache_n; i++) {
+        size_t m = cache[i].map;
+        if (m >= need && m / 2 <= need) {
+            if (best < 0 || m < cache[best].map) best = (int)i;
+        } else if (m < need && m >= need / 2) {
+            if (grow < 0 || m > cache[grow].map) grow = (int)i;
+        }
+    }
+    if (best < 0) best = grow;
+    if (best < 0) return 0;
+    uintptr_t p = cache[best].ptr;
+    *map = cache[best].map;
+    cache_bytes -= cache[best].map;
+    cache[best] = cache[--cache_n];
+    return p;
+}
+
+static void update_due(void) {
+    uint64_t due = 0;
+    for (unsigned i = 0; i < cache_n; i++)
+        if (due == 0 || cache[i].expire_ns < due) due = cache[i].expire_ns;
+    atomic_store_explicit(&cache_due, due, Q_RELAXED);
+}
+
+static void unmap_block(uintptr_t p, size_t map) {
+    q_os_unmap((void *)p, map);
+    atomic_fetch_add_explicit(&q_gs.unmappings, 1, Q_RELAXED);
+    q_stats_note_mapped(-(int64_t)map);
+}
+
+void *q_large_alloc(size_t size, size_t align, int zero) {
+    size_t ps = q_os_page_size();
+    size_t map = q_os_page_round(size ? size : 1);
+    if (!map || map > (size_t)PTRDIFF_MAX) return NULL;
+    uintptr_t p = 0;
+    if (align <= ps) {
+        size_t got = 0;
+        q_lock(&q_large_lock);
+        p = cache_take(map, &got);
+        update_due();
+        q_unlock(&q_large_lock);
+        if (p && got != map && (got < map || got - map > map / 4)) {
+            /* Resize the cached mapping to fit: shrinking frees the tail, growing keeps the
+               faulted-in pages (and may move them). */
+            void *np = NULL;
+            if (q_os_remap((void *)p, got, map, Q_REMAP_MAYMOVE, &np) == 0) {
+                atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
+                q_stats_note_mapped((int64_t)map - (int64_t)got);
+                p = (uintptr_t)np;
+            } else {
+                unmap_block(p, got);
+                p = 0;
+            }
+        } else if (p) {
+            map = got;
+        }
+    }
+    int fresh = p == 0;
+    if (fresh) {
+        void *m = NULL;
+        int rc = align > ps ? q_os_map_aligned(&m, map, align, 0)
+                            : q_os_map(&m, map, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0);
+        if (rc) {
+            q_verbose("mmap of a large block failed", NULL, map);
+            return NULL;
+        }
+        p = (uintptr_t)m;
+        atomic_fetch_add_explicit(&q_gs.mappings, 1, Q_RELAXED);
+        q_stats_note_mapped((int64_t)map);
+    }
+    q_lock(&q_large_lock);
+    int rc = tab_insert(p, map);
+    q_unlock(&q_large_lock);
+    if (rc) {
+        unmap_block(p, map);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_bytes, map, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_allocs, 1, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_alloc_bytes, map, Q_RELAXED);
+    if (zero && !fresh) memset((void *)p, 0, size);
+    return (void *)p;
+}
+
+int q_large_free(void *ptr) {
+    uintptr_t p = (uintptr_t)ptr;
+    struct lcache victims[CACHE_N + 1];
+    unsigned nv = 0;
+    q_lock(&q_large_lock);
+    long i = tab_find(p);
+    if (i < 0) {
+        q_unlock(&q_large_lock);
+        return 0;
+    }
+    size_t map = tab[i].map;
+    tab_remove(i);
+    if (q_opt.purge_delay_ns != 0 && map <= CACHE_MAX_BLOCK) {
+        /* Make room (oldest first), then keep the mapping for reuse. */
+        while (cache_n && (cache_n == CACHE_N || cache_bytes + map > CACHE_MAX_BYTES)) {
+            unsigned o = 0;
+            for (unsigned k = 1; k < cache_n; k++)
+                if (cache[k].expire_ns < cache[o].expire_ns) o = k;
+            victims[nv++] = cache[o];
+            cache_bytes -= cache[o].map;
+            cache[o] = cache[--cache_n];
+        }
+        uint64_t delay = q_opt.purge_delay_ns > 0 ? (uint64_t)q_opt.purge_delay_ns : UINT64_MAX / 2;
+        cache[cache_n].ptr = p;
+        cache[cache_n].map = map;
+        cache[cache_n].expire_ns = q_os_now_ns() + delay;
+        cache_n++;
+        cache_bytes += map;
+        update_due();
+    } else {
+        victims[nv].ptr = p;
+        victims[nv++].map = map;
+    }
+    q_unlock(&q_large_lock);
+    atomic_fetch_sub_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
+    atomic_fetch_sub_explicit(&q_gs.large_bytes, map, Q_RELAXED);
+    for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
+    return 1;
+}
+
+size_t q_large_usable(const void *ptr) {
+    q_lock(&q_large_lock);
+    long i = tab_find((uintptr_t)ptr);
+    size_t n = i < 0 ? 0 : tab[i].map;
+    q_unlock(&q_large_lock);
+    return n;
+}
+
+int q_large_realloc(void *ptr, size_t size, void **out) {
+    uintptr_t p = (uintptr_t)ptr;
+    size_t new_map = q_os_page_round(size);
+    q_lock(&q_large_lock);
+    long i = tab_find(p);
+    if (i < 0) {
+        q_unlock(&q_large_lock);
+        return -1;
+    }
+    size_t map = tab[i].map;
+    if (!new_map || new_map > (size_t)PTRDIFF_MAX) {
+        q_unlock(&q_large_lock);
+        return 1;
+    }
+    if (new_map <= map && map - new_map <= map / 4) {
+        q_unlock(&q_large_lock); /* small shrink: keep the pages */
+        *out = ptr;
+        return 0;
+    }
+    if (new_map > map) {
+        /* Growing: reserve slack so a buffer that keeps growing mostly stays in place. The
+           slack is address space only; its pages are not touched (no memory) until used. */
+        size_t slack = map < ((size_t)64 << 20) ? map : ((size_t)64 << 20);
+        if (new_map < map + slack && map + slack <= (size_t)PTRDIFF_MAX) new_map = map + slack;
+    }
+    tab_remove(i);
+    q_unlock(&q_large_lock);
+    void *np = NULL;
+    int rc = q_os_remap(ptr, map, new_map, Q_REMAP_MAYMOVE, &np);
+    q_lock(&q_large_lock);
+    if (rc) {
+        tab_insert(p, map);
+        q_unlock(&q_large_lock);
+        q_verbose("mremap of a large block failed", ptr, new_map);
+        return 1;
+    }
+    rc = tab_insert((uintptr_t)np, new_map);
+    q_unlock(&q_large_lock);
+    if (rc) q_report_invalid("realloc", np, "large-block table full (out of memory)");
+    atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
+    q_stats_note_mapped((int64_t)new_map - (int64_t)map);
+    atomic_fetch_add_explicit(&q_gs.large_bytes, new_map - map, Q_RELAXED); /* wraps on shrink */
+    *out = np;
+    return 0;
+}
+
+uint64_t q_large_due(void) {
+    return atomic_load_explicit(&cache_due, Q_RELAXED);
+}
+
+size_t q_large_trim(uint64_t now, int force) {
+    uint64_t due = atomic_load_explicit(&cache_due, Q_RELAXED);
+    if (due == 0 || (!force && now < due)) return 0;
+    struct lcache victims[CACHE_N];
+    unsigned nv = 0;
+    q_lock(&q_large_lock);
+    for (unsigned k = 0; k < cache_n;) {
+        if (force || cache[k].expire_ns <= now) {
+            victims[nv++] = cache[k];
+            cache_bytes -= cache[k].map;
+            cache[k] = cache[--cache_n];
+        } else {
+            k++;
+        }
+    }
+    update_due();
+    q_unlock(&q_large_lock);
+    size_t total = 0;
+    for (unsigned k = 0; k < nv; k++) {
+        unmap_block(victims[k].ptr, victims[k].map);
+        total += victims[k].map;
+    }
+    if (total) q_verbose("unmapped cached large blocks", NULL, total);
+    return total;
+}

@@ -1,0 +1,226 @@
+/*
+ * quire/alloc.h - quire's malloc engine.
+ *
+ * Overview
+ * --------
+ * A general-purpose, thread-caching, hardened memory allocator in the style of mimalloc:
+ *
+ *  - Small and medium blocks (up to QUIRE_ALLOC_LARGE_MIN - 1 bytes, rounded to one of about four
+ *    size classes per power of two) live in slabs: runs of 64 KiB pages holding slots of one
+ *    class, carved from 4 MiB segments aligned to their size. Metadata lives at the start of the
+ *    segment, away from user data, and free() finds it by masking the pointer.
+ *  - Each thread owns a heap; the fast paths of malloc and free touch only that thread's memory
+ *    (no locks, no atomic read-modify-write). Blocks freed by another thread go to the owning slab
+ *    with one compare-and-swap and are collected by the owner.
+ *  - Large blocks (QUIRE_ALLOC_LARGE_MIN bytes and up) are their own page-aligned mappings;
+ *    realloc grows or shrinks them in place or with mremap, never by copying.
+ *  - Empty slabs are reused first and purged (their pages returned to the system) after a short
+ *    delay. A thread's heap is abandoned at thread exit and its segments reclaimed by others.
+ *  - Every free is validated in O(1): a pointer that quire never returned, an interior pointer
+ *    and a double free are reported on stderr with the address, then the process aborts.
+ *
+ * The quire_* functions below are the engine itself; build/libquire.so (and libquire.a) also
+ * export the standard names (malloc, free, ..., operator new/delete) as forwarders to them, so
+ * `LD_PRELOAD=libquire.so program` or linking with -lquire replaces the system allocator.
+ *
+ * Semantics follow POSIX and glibc (errors through NULL and errno, not QUIRE_E* codes):
+ *  - quire_malloc(0) returns a unique, freeable, non-NULL pointer.
+ *  - Impossible sizes (beyond PTRDIFF_MAX, or a failed mapping) return NULL with errno ENOMEM;
+ *    calloc and reallocarray overflow of n * size likewise.
+ *  - quire_realloc(p, 0) with p != NULL frees p and returns NULL (glibc's behaviour);
+ *    quire_realloc(NULL, n) is quire_malloc(n). On failure the old block is left untouched.
+ *  - errno is never modified by a call that succeeds.
+ *  - Every returned block is aligned to at least 16 bytes.
+ *
+ * Environment (read once, without allocating):
+ *   QUIRE_STATS=1            print the statistics summary on stderr at exit
+ *   QUIRE_VERBOSE=1          report unusual events (mapping failures, purges, reclaims)
+ *   QUIRE_PURGE_DELAY_MS=n   delay before unused pages are returned to the system (default 100;
+ *                            0 purges at once, -1 never purges)
+ *   QUIRE_PURGE=free         purge with MADV_FREE instead of MADV_DONTNEED
+ *
+ * Thread safety: every function may be called from any thread at any time, including before
+ * main, from signal-free atexit handlers and after fork in the child.
+ */
+#ifndef QUIRE_ALLOC_H
+#define QUIRE_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Blocks of this many bytes and more are large blocks: their own mapping. */
+#define QUIRE_ALLOC_LARGE_MIN (256u * 1024u + 1u)
+
+/** Number of size classes reported in struct quire_alloc_stats. */
+#define QUIRE_ALLOC_NCLASSES 64
+
+/* ---------------------------------------------------------------------------------------------
+ * Allocation
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Allocates `size` bytes, aligned to at least 16 bytes.
+ * @param size bytes wanted; 0 gives a unique minimal block.
+ * @return the block, or NULL with errno ENOMEM when size is impossible or memory is exhausted.
+ */
+QUIRE_API void *quire_malloc(size_t size);
+
+/**
+ * @brief Frees a block returned by any quire allocation function. NULL is ignored.
+ *
+ * The pointer is validated first: a pointer quire never returned (including an interior
+ * pointer into a block) or a block already freed is reported on stderr with its address and the
+ * process aborts (SIGABRT). Heap structures are never corrupted by such a call.
+ * @param p the block or NULL.
+ */
+QUIRE_API void quire_free(void *p);
+
+/**
+ * @brief Allocates an array of n elements of `size` bytes, zero-filled.
+ * @return the block, or NULL with errno ENOMEM when n * size overflows or memory is exhausted.
+ */
+QUIRE_API void *quire_calloc(size_t n, size_t size);
+
+/**
+ * @brief Resizes a block, keeping its contents up to the smaller size.
+ *
+ * quire_realloc(NULL, size) is quire_malloc(size); quire_realloc(p, 0) frees p and returns NULL.
+ * Large blocks grow and shrink in place or by remapping their pages (no copy). p is validated
+ * like quire_free().
+ * @param p the block or NULL.
+ * @param size the new size.
+ * @return the (possibly moved) block, or NULL with errno ENOMEM (p is then unchanged).
+ */
+QUIRE_API void *quire_realloc(void *p, size_t size);
+
+/**
+ * @brief quire_realloc(p, n * size) with overflow checking (OpenBSD/glibc reallocarray).
+ * @return as quire_realloc; NULL with errno ENOMEM on overflow (p unchanged).
+ */
+QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size);
+
+/**
+ * @brief Allocates `size` bytes aligned to `align` (POSIX posix_memalign).
+ * @param out receives the block (untouched on failure).
+ * @param align a power of two, multiple of sizeof(void *).
+ * @param size bytes wanted (0 allowed).
+ * @return 0, EINVAL for a bad alignment, or ENOMEM. errno is not modified.
+ */
+QUIRE_API int quire_posix_memalign(void **out, size_t align, size_t size);
+
+/**
+ * @brief C11 aligned_alloc: `size` bytes aligned to `align`.
+ * @param align a power of two (any size is accepted, as glibc does).
+ * @return the block, NULL with errno EINVAL for a bad alignment, NULL with errno ENOMEM.
+ */
+QUIRE_API void *quire_aligned_alloc(size_t align, size_t size);
+
+/**
+ * @brief memalign: like quire_aligned_alloc. An alignment below 16 gives 16.
+ * @return the block, NULL with errno EINVAL when align is not a power of two, or ENOMEM.
+ */
+QUIRE_API void *quire_memalign(size_t align, size_t size);
+
+/** @brief valloc: `size` bytes aligned to the page size. NULL with errno ENOMEM on failure. */
+QUIRE_API void *quire_valloc(size_t size);
+
+/**
+ * @brief pvalloc: size rounded up to a multiple of the page size (one page for 0), page-aligned.
+ * @return the block, or NULL with errno ENOMEM.
+ */
+QUIRE_API void *quire_pvalloc(size_t size);
+
+/**
+ * @brief The number of usable bytes in a block (at least the size asked for).
+ * @param p a live block, or NULL (gives 0). Validated like quire_free (invalid -> abort).
+ */
+QUIRE_API size_t quire_malloc_usable_size(const void *p);
+
+/**
+ * @brief C23 free_sized: frees p, which was allocated with `size` bytes.
+ *
+ * The size is a hint that quire checks against the block: a size larger than the block's usable
+ * size is reported as an invalid free (abort).
+ */
+QUIRE_API void quire_free_sized(void *p, size_t size);
+
+/**
+ * @brief C23 free_aligned_sized: frees p, allocated with alignment `align` and `size` bytes.
+ * A pointer not aligned to `align` or a size too large is reported as an invalid free (abort).
+ */
+QUIRE_API void quire_free_aligned_sized(void *p, size_t align, size_t size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Maintenance and statistics
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Returns unused memory to the system now: collects the calling thread's deferred frees,
+ *        frees empty slabs and cached segments and large blocks, purges every unused page.
+ * @param pad ignored (glibc keeps `pad` bytes at the top of its heap; quire has no such top).
+ * @return 1 if some memory was returned to the system, 0 otherwise.
+ */
+QUIRE_API int quire_malloc_trim(size_t pad);
+
+/**
+ * @brief Prints the statistics summary (the QUIRE_STATS=1 report) on stderr. Never allocates.
+ */
+QUIRE_API void quire_malloc_stats(void);
+
+/**
+ * Statistics of the whole process (all threads). Counters of other running threads are read
+ * without stopping them, so the figures are a consistent-enough snapshot, not an atomic one.
+ */
+struct quire_alloc_stats {
+    uint64_t allocs;            /**< allocations made since start (all sizes) */
+    uint64_t frees;             /**< blocks freed since start */
+    uint64_t bytes_allocated;   /**< bytes handed out since start (slot sizes, large: page runs) */
+    uint64_t live_blocks;       /**< blocks currently allocated */
+    uint64_t live_bytes;        /**< bytes currently allocated (slot sizes and large page runs) */
+    uint64_t mapped_bytes;      /**< bytes currently mapped from the system (segments, large) */
+    uint64_t peak_mapped_bytes; /**< largest mapped_bytes since start */
+    uint64_t resident_bytes;    /**< process resident set (/proc/self/statm) */
+    uint64_t peak_resident_bytes; /**< largest resident set seen by quire (purge, stats, exit) */
+    uint64_t segments;            /**< segments currently mapped (4 MiB each) */
+    uint64_t large_blocks;        /**< large blocks currently mapped */
+    uint64_t mappings;            /**< mmap calls made since start (segments and large blocks) */
+    uint64_t unmappings;          /**< munmap calls made since start */
+    uint64_t purges;              /**< madvise purge calls made since start */
+    uint64_t purged_bytes;        /**< bytes returned to the system by purges since start */
+    uint64_t remaps;              /**< mremap calls (large realloc) since start */
+    uint64_t threads;             /**< thread heaps created since start */
+    uint64_t abandoned;           /**< segments abandoned by exiting threads since start */
+    uint64_t reclaimed;           /**< abandoned segments reclaimed by other threads since start */
+    unsigned nclasses;            /**< number of valid entries in the per-class arrays */
+    uint32_t class_size[QUIRE_ALLOC_NCLASSES];   /**< slot size of each class, bytes */
+    uint64_t class_allocs[QUIRE_ALLOC_NCLASSES]; /**< allocations served by each class */
+    uint64_t class_live[QUIRE_ALLOC_NCLASSES];   /**< live blocks of each class */
+    uint64_t large_allocs;                       /**< large-block allocations since start */
+};
+
+/**
+ * @brief Fills `out` with the current statistics. Never allocates.
+ * @param out the structure to fill.
+ * @return 0, or QUIRE_EINVAL when out is NULL.
+ */
+QUIRE_API int quire_alloc_stats_get(struct quire_alloc_stats *out);
+
+/**
+ * @brief Whether p is a live block that quire returned (exactly its start, not freed since).
+ *
+ * Never aborts and never dereferences memory that quire does not own: any pointer value may be
+ * asked about. Meant for diagnostics and tests (it takes a lock for large blocks).
+ * @return 1 if p is a live quire block, 0 otherwise (NULL gives 0).
+ */
+QUIRE_API int quire_owns(const void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUIRE_ALLOC_H */

@@ -1,0 +1,114 @@
+/*
+ * preload/override.c - interposes the C malloc family: each standard name forwards to the
+ * engine's hidden entry point (alloc/api.c), so `LD_PRELOAD=libquire.so program` or linking
+ * with -lquire makes every allocation of the program and of libc quire's.
+ *
+ * Forwarders only, no logic. Nothing here allocates or calls libc, so these functions are safe
+ * before main (the dynamic loader's first malloc) and after the heap of a thread is gone. The
+ * glibc-internal aliases (__libc_malloc, ...) are overridden too, so code that calls them never
+ * mixes allocators. mallinfo2/mallinfo report quire's own figures.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "alloc/internal.h"
+
+#define Q_EXPORT __attribute__((visibility("default")))
+
+Q_EXPORT void *malloc(size_t size) {
+    return q_malloc(size);
+}
+Q_EXPORT void free(void *p) {
+    q_free(p);
+}
+Q_EXPORT void *calloc(size_t n, size_t size) {
+    return q_calloc(n, size);
+}
+Q_EXPORT void *realloc(void *p, size_t size) {
+    return q_realloc(p, size);
+}
+Q_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
+    return q_reallocarray(p, n, size);
+}
+Q_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    return q_posix_memalign(out, align, size);
+}
+Q_EXPORT void *aligned_alloc(size_t align, size_t size) {
+    return q_aligned_alloc(align, size);
+}
+Q_EXPORT void *memalign(size_t align, size_t size) {
+    return q_memalign(align, size);
+}
+Q_EXPORT void *valloc(size_t size) {
+    return q_valloc(size);
+}
+Q_EXPORT void *pvalloc(size_t size) {
+    return q_pvalloc(size);
+}
+Q_EXPORT size_t malloc_usable_size(void *p) {
+    return q_malloc_usable_size(p);
+}
+Q_EXPORT void free_sized(void *p, size_t size) {
+    q_free_sized(p, size);
+}
+Q_EXPORT void free_aligned_sized(void *p, size_t align, size_t size) {
+    q_free_aligned_sized(p, align, size);
+}
+Q_EXPORT int malloc_trim(size_t pad) {
+    return q_malloc_trim(pad);
+}
+Q_EXPORT void malloc_stats(void) {
+    q_malloc_stats();
+}
+Q_EXPORT void cfree(void *p) {
+    q_free(p);
+}
+
+/* glibc's internal names, used by a few programs and libraries directly. */
+Q_EXPORT void *__libc_malloc(size_t size) {
+    return q_malloc(size);
+}
+Q_EXPORT void __libc_free(void *p) {
+    q_free(p);
+}
+Q_EXPORT void *__libc_calloc(size_t n, size_t size) {
+    return q_calloc(n, size);
+}
+Q_EXPORT void *__libc_realloc(void *p, size_t size) {
+    return q_realloc(p, size);
+}
+Q_EXPORT void *__libc_memalign(size_t align, size_t size) {
+    return q_memalign(align, size);
+}
+Q_EXPORT void *__libc_valloc(size_t size) {
+    return q_valloc(size);
+}
+Q_EXPORT void *__libc_pvalloc(size_t size) {
+    return q_pvalloc(size);
+}
+
+Q_EXPORT struct mallinfo2 mallinfo2(void) {
+    struct quire_alloc_stats st;
+    struct mallinfo2 mi = {0};
+    quire_alloc_stats_get(&st);
+    mi.arena = st.mapped_bytes;
+    mi.ordblks = st.live_blocks;
+    mi.hblks = st.large_blocks;
+    mi.uordblks = st.live_bytes;
+    mi.fordblks = st.mapped_bytes > st.live_bytes ? st.mapped_bytes - st.live_bytes : 0;
+    mi.usmblks = st.peak_mapped_bytes;
+    mi.keepcost = 0;
+    return mi;
+}
+
+Q_EXPORT struct mallinfo mallinfo(void) {
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi = {0};
+    mi.arena = (int)m2.arena;
+    mi.ordblks = (int)m2.ordblks;
+    mi.hblks = (int)m2.hblks;
+    mi.uordblks = (int)m2.uordblks;
+    mi.fordblks = (int)m2.fordblks;
+    mi.usmblks = (int)m2.usmblks;
+    return mi;
+}
