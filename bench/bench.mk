@@ -1,0 +1,81 @@
+# bench/bench.mk - benchmark targets (included by the top Makefile).
+#
+#   make bench            install what is missing (as root), build, run the full comparison;
+#                         results in bench/results/ and the README's bench section
+#   make bench-quick      the same, short (a few minutes at most); results in $(BUILD)/bench/results
+#   make bench-callgrind  instructions per malloc/free pair under valgrind, per allocator
+#   make bench-build      build the workloads and the micro-benchmarks only
+#   BENCH_ARGS="..."      extra options for bench/run (e.g. --only larson,frag --reps 3)
+#
+# The benchmark programs call the system malloc family and never link quire: bench/run swaps the
+# allocator with LD_PRELOAD. They are built with -O2 and without sanitizers, whatever OPT and SAN
+# say, so they use their own flags rather than CFLAGS.
+
+BENCH_DIR      := $(BUILD)/bench
+BENCH_CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE
+BENCH_CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
+BENCH_WL       := larson xmalloc cache_scratch alloc_test glibc_simple mstress frag \
+                  realloc_heavy pairloop
+BENCH_WL_ONLY  := $(addprefix $(BENCH_DIR)/,$(BENCH_WL))
+BENCH_WL_BIN   := $(BENCH_WL_ONLY) $(BENCH_DIR)/timeit
+BENCH_MICRO    := $(BENCH_DIR)/micro
+BENCH_HAVE_GB  := $(wildcard /usr/include/benchmark/benchmark.h)
+BENCH_PY       := python3
+
+.PHONY: bench bench-quick bench-callgrind bench-deps bench-build bench-workloads
+
+bench-deps:
+	@sh bench/deps.sh
+
+bench-workloads: $(BENCH_WL_BIN)
+
+bench-build: $(BENCH_WL_BIN) $(if $(BENCH_HAVE_GB),$(BENCH_MICRO))
+
+$(BENCH_WL_ONLY): $(BENCH_DIR)/%: bench/workloads/%.c bench/workloads/wl.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
+
+$(BENCH_DIR)/timeit: bench/timeit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/obj/micro.o: bench/micro.c bench/gbench_shim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/obj/gbench_shim.o: bench/gbench_shim.cc bench/gbench_shim.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BENCH_CXXFLAGS) -c $< -o $@
+
+$(BENCH_MICRO): $(BENCH_DIR)/obj/micro.o $(BENCH_DIR)/obj/gbench_shim.o
+	$(CXX) -o $@ $^ -lbenchmark -lpthread
+
+# Build the benchmarks (in a sub-make, so that what bench-deps just installed is seen) and
+# libquire.so; when the library does not build, run without quire rather than with a stale one.
+define bench_prepare
+	@$(MAKE) --no-print-directory bench-build
+	@if $(MAKE) --no-print-directory $(LIB_SO); then :; else \
+	    echo "bench: warning: $(LIB_SO) did not build - quire is left out" >&2; \
+	    touch $(BENCH_DIR)/.no-quire; fi
+endef
+
+bench: bench-deps
+	@rm -f $(BENCH_DIR)/.no-quire
+	$(bench_prepare)
+	$(BENCH_PY) bench/run --build $(BUILD) --out bench/results --readme README.md \
+	    --command "make bench" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) $(BENCH_ARGS)
+
+bench-quick: bench-deps
+	@rm -f $(BENCH_DIR)/.no-quire
+	$(bench_prepare)
+	$(BENCH_PY) bench/run --quick --build $(BUILD) --out $(BENCH_DIR)/results \
+	    --command "make bench-quick" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) \
+	    $(BENCH_ARGS)
+
+bench-callgrind:
+	@sh bench/deps.sh libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev valgrind
+	@rm -f $(BENCH_DIR)/.no-quire
+	$(bench_prepare)
+	$(BENCH_PY) bench/run --callgrind --build $(BUILD) --out bench/results \
+	    --command "make bench-callgrind" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) \
+	    $(BENCH_ARGS)

@@ -1,0 +1,17 @@
+# bench/pager.mk - `make bench-pager`: durable commit rates of quire's pager, LMDB and SQLite on
+# one file system (PAGER_BENCH_DIR, default /tmp), and a 100,000-page bulk allocation.
+# Installs liblmdb-dev / libsqlite3-dev with apt-get when their headers are missing.
+
+PAGER_BENCH_DIR  ?= /tmp
+PAGER_BENCH_SECS ?= 3
+
+.PHONY: bench-pager
+
+$(BUILD)/bench/pager/bench_pager: bench/pager/bench_pager.c $(LIB_CORE)
+	@test -f /usr/include/lmdb.h || apt-get install -y liblmdb-dev
+	@test -f /usr/include/sqlite3.h || apt-get install -y libsqlite3-dev
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 -O2 -g -Wall -Wextra -o $@ $< $(LIB_CORE) -llmdb -lsqlite3 -pthread
+
+bench-pager: $(BUILD)/bench/pager/bench_pager
+	$(BUILD)/bench/pager/bench_pager $(PAGER_BENCH_DIR) $(PAGER_BENCH_SECS)
