@@ -53,13 +53,14 @@ static void sq_push_back(struct q_slabq *q, struct q_slab *s) {
 }
 
 /* The value of heap_fast for slabs of h: the shared heap never frees on the fast path. */
-static inline struct q_heap *fast_of(struct q_heap *h) {
-    return h == &q_shared_heap ? NULL : h;
+static inline uintptr_t fast_of(struct q_heap *h) {
+    return h == &q_shared_heap ? 0 : h->tid;
 }
 
 /* Points cur[cls] and the direct[] entries of cls at the class queue's first slab. */
 static void heap_set_cur(struct q_heap *h, unsigned cls) {
     struct q_slab *s = h->queue[cls].first ? h->queue[cls].first : &q_slab_empty;
+    if (h->cur[cls] == s) return; /* direct[] already points there */
     h->cur[cls] = s;
     uint32_t size = q_class_size[cls];
     if (size <= Q_SMALL_MAX) {
@@ -90,6 +91,7 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->free = s->local_free = NULL;
     atomic_store_explicit(&s->thread_free, 0, Q_RELAXED);
     s->used = 0;
+    s->nalloc = 0;
     s->capacity = 0;
     s->reserved = (uint32_t)(((size_t)n * Q_PAGE_SIZE) / size);
     s->slot_size = size;
@@ -99,6 +101,7 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->page = (uint8_t)page;
     s->kept = 0;
     s->start = (uint8_t *)seg + (size_t)page * Q_PAGE_SIZE;
+    s->bits = (uintptr_t)seg + offsetof(struct q_segment, bits);
     s->next = s->prev = NULL;
     s->div_magic = (((uint64_t)1 << 40) + size - 1) / size;
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
@@ -127,16 +130,31 @@ static void slab_collect(struct q_slab *s) {
         uintptr_t l = atomic_exchange_explicit(&s->thread_free, 0, memory_order_acquire);
         struct q_block *lf = s->local_free;
         uint32_t n = 0;
+        /* Blocks freed in a row often share a bitmap word: clear their bits with one atomic
+           and per run of the same word rather than one per block. */
+        _Atomic uint64_t *cw = NULL;
+        uint64_t mask = 0;
         while (l) {
             struct q_block *b = (struct q_block *)l;
             l = (uintptr_t)b->next;
             _Atomic uint64_t *w = q_bits_word((uintptr_t)b);
-            uint64_t bit = q_bit((uintptr_t)b);
-            atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) & ~bit, Q_RELAXED);
-            atomic_fetch_and_explicit(w + 1, ~bit, Q_RELAXED);
+            if (w != cw) {
+                if (cw) {
+                    atomic_store_explicit(cw, atomic_load_explicit(cw, Q_RELAXED) & ~mask,
+                                          Q_RELAXED);
+                    atomic_fetch_and_explicit(cw + 1, ~mask, Q_RELAXED);
+                }
+                cw = w;
+                mask = 0;
+            }
+            mask |= q_bit((uintptr_t)b);
             b->next = lf;
             lf = b;
             n++;
+        }
+        if (cw) {
+            atomic_store_explicit(cw, atomic_load_explicit(cw, Q_RELAXED) & ~mask, Q_RELAXED);
+            atomic_fetch_and_explicit(cw + 1, ~mask, Q_RELAXED);
         }
         s->local_free = lf;
         s->used -= n;
@@ -152,7 +170,9 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     struct q_segment *seg = q_seg_of(s);
     unsigned n = s->npages;
     for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
-    atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+    atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
+    h->nalloc[s->cls] += s->nalloc;
+    s->nalloc = 0;
     s->free = s->local_free = NULL;
     s->npages = 0;
     s->capacity = 0;
@@ -303,6 +323,13 @@ static void heap_maintain(struct q_heap *h) {
 }
 
 static void *heap_refill(struct q_heap *h, unsigned cls) {
+    /* The common case: the current slab's own frees (local_free) refill it. Purge deadlines are
+       then checked only every 64th time (reading the clock costs more than the refill). */
+    struct q_slab *cur = h->queue[cls].first;
+    if (cur) {
+        slab_collect(cur);
+        if (cur->free && (++h->maint_tick & 63) != 0) return q_slab_pop(cur);
+    }
     heap_maintain(h);
     for (int round = 0; round < 2; round++) {
         struct q_slabq *q = &h->queue[cls];
@@ -317,13 +344,13 @@ static void *heap_refill(struct q_heap *h, unsigned cls) {
                     sq_push_front(q, s);
                 }
                 heap_set_cur(h, cls);
-                return q_slab_pop(h, s);
+                return q_slab_pop(s);
             }
             sq_remove(q, s);
             sq_push_back(&h->full[cls], s);
             s->in_full = 1;
             s->kept = 0;
-            atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+            atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
             s = next;
         }
         heap_set_cur(h, cls);
@@ -338,12 +365,12 @@ static void *heap_refill(struct q_heap *h, unsigned cls) {
     sq_push_front(&h->queue[cls], s);
     heap_set_cur(h, cls);
     slab_extend(s);
-    return q_slab_pop(h, s);
+    return q_slab_pop(s);
 }
 
 void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) {
     struct q_slab *s = h->cur[cls];
-    if (Q_LIKELY(s->free != NULL)) return q_slab_pop(h, s);
+    if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);
     return heap_refill(h, cls);
 }
 
@@ -400,7 +427,7 @@ void *q_malloc_slow(struct q_heap *h, size_t size) {
     if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead)) {
         unsigned cls = q_size_class(size);
         struct q_slab *s = h->cur[cls];
-        if (Q_LIKELY(s->free != NULL)) return q_slab_pop(h, s);
+        if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);
         int saved = errno;
         void *p = heap_refill(h, cls);
         errno = p ? saved : ENOMEM;
@@ -571,7 +598,7 @@ void q_heap_abandon(struct q_heap *h) {
             for (unsigned i = Q_SEG_META_PAGES; i < Q_SEG_PAGES; i++) {
                 struct q_slab *s = &seg->slabs[i];
                 if (!s->npages) continue;
-                atomic_store_explicit(&s->heap_fast, NULL, Q_RELAXED);
+                atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
                 s->in_full = 0;
                 s->kept = 0;
                 s->next = s->prev = NULL;

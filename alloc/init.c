@@ -184,6 +184,7 @@ struct q_heap *q_thread_heap_create(void) {
     q_process_init();
     struct q_heap *h = heap_struct_alloc();
     if (!h) return NULL;
+    h->tid = q_tid();
     q_tls_heap = h;
     atomic_fetch_add_explicit(&q_gs.threads, 1, Q_RELAXED);
     if (heap_key_ok) pthread_setspecific(heap_key, h);
@@ -194,7 +195,14 @@ struct q_heap *q_thread_heap_create(void) {
     return h;
 }
 
+/* Defined by preload/override.c: absent when the engine is linked without the malloc override
+   (the quire tool, unit tests), whose process then reports only if it used the engine. */
+extern const int q_override_linked __attribute__((weak)) Q_HIDDEN;
+
 __attribute__((destructor)) static void at_exit_report(void) {
-    if (atomic_load_explicit(&q_process_state, memory_order_acquire) != 2) q_process_init();
+    if (atomic_load_explicit(&q_process_state, memory_order_acquire) != 2) {
+        if (!&q_override_linked) return; /* the engine never ran in this process */
+        q_process_init();
+    }
     if (q_opt.stats) q_stats_print();
 }

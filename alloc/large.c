@@ -23,6 +23,7 @@
 struct lrec {
     uintptr_t ptr; /* block address (0 empty, 1 tombstone) */
     size_t map;    /* mapping length, a multiple of the page size */
+    size_t usable; /* the last requested size, page-rounded (<= map; the rest is slack) */
 };
 
 struct lcache {
@@ -70,7 +71,7 @@ static int tab_rehash(size_t cap) {
     return 0;
 }
 
-static int tab_insert(uintptr_t p, size_t map) {
+static int tab_insert(uintptr_t p, size_t map, size_t usable) {
     if ((tab_used + 1) * 4 > tab_cap * 3) {
         size_t cap = tab_cap ? tab_cap : 256;
         while ((tab_live + 1) * 2 > cap) cap *= 2;
@@ -81,6 +82,7 @@ static int tab_insert(uintptr_t p, size_t map) {
     if (tab[i].ptr == 0) tab_used++;
     tab[i].ptr = p;
     tab[i].map = map;
+    tab[i].usable = usable;
     tab_live++;
     return 0;
 }
@@ -90,18 +92,27 @@ static void tab_remove(long i) {
     tab_live--;
 }
 
+/* The largest cached mapping handed out whole for a request of `need` bytes: its pages are
+   already faulted in, so the block can then grow in place without page faults. */
+static size_t take_bound(size_t need) {
+    size_t b = need + ((size_t)4 << 20);
+    return b > need * 4 ? b : need * 4;
+}
+
 /*
  * Takes a cached mapping to serve `need` bytes (lock held): the smallest one at least that big
- * and at most twice as big, else the largest smaller one of at least half the size (the caller
- * grows it with mremap: its pages are already faulted in). Returns 0 when none fits.
+ * (and at most take_bound(need)), else, when allow_grow, the largest smaller one of at least
+ * half the size (the caller grows it with mremap: its pages are already faulted in). Returns 0
+ * when none fits.
  */
-static uintptr_t cache_take(size_t need, size_t *map) {
+static uintptr_t cache_take(size_t need, int allow_grow, size_t *map) {
     int best = -1, grow = -1;
+    size_t bound = take_bound(need);
     for (unsigned i = 0; i < cache_n; i++) {
         size_t m = cache[i].map;
-        if (m >= need && m / 2 <= need) {
+        if (m >= need && m <= bound) {
             if (best < 0 || m < cache[best].map) best = (int)i;
-        } else if (m < need && m >= need / 2) {
+        } else if (allow_grow && m < need && m >= need / 2) {
             if (grow < 0 || m > cache[grow].map) grow = (int)i;
         }
     }
@@ -127,6 +138,33 @@ static void unmap_block(uintptr_t p, size_t map) {
     q_stats_note_mapped(-(int64_t)map);
 }
 
+/* Keeps a freed mapping for reuse (lock held), evicting the oldest ones into victims[]
+   (which has room for CACHE_N + 1 entries); a mapping that is not cached becomes a victim. */
+static unsigned cache_put(uintptr_t p, size_t map, struct lcache *victims) {
+    unsigned nv = 0;
+    if (q_opt.purge_delay_ns == 0 || map > CACHE_MAX_BLOCK) {
+        victims[0].ptr = p;
+        victims[0].map = map;
+        return 1;
+    }
+    while (cache_n && (cache_n == CACHE_N || cache_bytes + map > CACHE_MAX_BYTES)) {
+        unsigned o = 0;
+        for (unsigned k = 1; k < cache_n; k++)
+            if (cache[k].expire_ns < cache[o].expire_ns) o = k;
+        victims[nv++] = cache[o];
+        cache_bytes -= cache[o].map;
+        cache[o] = cache[--cache_n];
+    }
+    uint64_t delay = q_opt.purge_delay_ns > 0 ? (uint64_t)q_opt.purge_delay_ns : UINT64_MAX / 2;
+    cache[cache_n].ptr = p;
+    cache[cache_n].map = map;
+    cache[cache_n].expire_ns = q_os_now_ns() + delay;
+    cache_n++;
+    cache_bytes += map;
+    update_due();
+    return nv;
+}
+
 void *q_large_alloc(size_t size, size_t align, int zero) {
     size_t ps = q_os_page_size();
     size_t map = q_os_page_round(size ? size : 1);
@@ -135,12 +173,11 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
     if (align <= ps) {
         size_t got = 0;
         q_lock(&q_large_lock);
-        p = cache_take(map, &got);
+        p = cache_take(map, 1, &got);
         update_due();
         q_unlock(&q_large_lock);
-        if (p && got != map && (got < map || got - map > map / 4)) {
-            /* Resize the cached mapping to fit: shrinking frees the tail, growing keeps the
-               faulted-in pages (and may move them). */
+        if (p && got < map) {
+            /* Grow the cached mapping to fit: its faulted-in pages are kept (and may move). */
             void *np = NULL;
             if (q_os_remap((void *)p, got, map, Q_REMAP_MAYMOVE, &np) == 0) {
                 atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
@@ -154,6 +191,7 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
             map = got;
         }
     }
+    size_t usable = q_os_page_round(size ? size : 1);
     int fresh = p == 0;
     if (fresh) {
         void *m = NULL;
@@ -168,7 +206,7 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
         q_stats_note_mapped((int64_t)map);
     }
     q_lock(&q_large_lock);
-    int rc = tab_insert(p, map);
+    int rc = tab_insert(p, map, usable);
     q_unlock(&q_large_lock);
     if (rc) {
         unmap_block(p, map);
@@ -194,27 +232,7 @@ int q_large_free(void *ptr) {
     }
     size_t map = tab[i].map;
     tab_remove(i);
-    if (q_opt.purge_delay_ns != 0 && map <= CACHE_MAX_BLOCK) {
-        /* Make room (oldest first), then keep the mapping for reuse. */
-        while (cache_n && (cache_n == CACHE_N || cache_bytes + map > CACHE_MAX_BYTES)) {
-            unsigned o = 0;
-            for (unsigned k = 1; k < cache_n; k++)
-                if (cache[k].expire_ns < cache[o].expire_ns) o = k;
-            victims[nv++] = cache[o];
-            cache_bytes -= cache[o].map;
-            cache[o] = cache[--cache_n];
-        }
-        uint64_t delay = q_opt.purge_delay_ns > 0 ? (uint64_t)q_opt.purge_delay_ns : UINT64_MAX / 2;
-        cache[cache_n].ptr = p;
-        cache[cache_n].map = map;
-        cache[cache_n].expire_ns = q_os_now_ns() + delay;
-        cache_n++;
-        cache_bytes += map;
-        update_due();
-    } else {
-        victims[nv].ptr = p;
-        victims[nv++].map = map;
-    }
+    nv = cache_put(p, map, victims);
     q_unlock(&q_large_lock);
     atomic_fetch_sub_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
     atomic_fetch_sub_explicit(&q_gs.large_bytes, map, Q_RELAXED);
@@ -225,35 +243,62 @@ int q_large_free(void *ptr) {
 size_t q_large_usable(const void *ptr) {
     q_lock(&q_large_lock);
     long i = tab_find((uintptr_t)ptr);
-    size_t n = i < 0 ? 0 : tab[i].map;
+    size_t n = i < 0 ? 0 : tab[i].usable;
     q_unlock(&q_large_lock);
     return n;
 }
 
 int q_large_realloc(void *ptr, size_t size, void **out) {
     uintptr_t p = (uintptr_t)ptr;
-    size_t new_map = q_os_page_round(size);
+    size_t want = q_os_page_round(size);
     q_lock(&q_large_lock);
     long i = tab_find(p);
     if (i < 0) {
         q_unlock(&q_large_lock);
         return -1;
     }
-    size_t map = tab[i].map;
-    if (!new_map || new_map > (size_t)PTRDIFF_MAX) {
+    size_t map = tab[i].map, old_usable = tab[i].usable;
+    if (!want || want > (size_t)PTRDIFF_MAX) {
         q_unlock(&q_large_lock);
         return 1;
     }
-    if (new_map <= map && map - new_map <= map / 4) {
-        q_unlock(&q_large_lock); /* small shrink: keep the pages */
+    if (want <= map && want >= map / 4) {
+        /* Growth into the slack reserved by an earlier growth, or a moderate shrink: no system
+           call. (Growth doubles the mapping, so a block that grew lives in the upper half of
+           it; only a shrink below a quarter gives memory back.) */
+        tab[i].usable = want;
+        q_unlock(&q_large_lock);
         *out = ptr;
         return 0;
     }
-    if (new_map > map) {
+    size_t new_map = want;
+    if (want > map) {
         /* Growing: reserve slack so a buffer that keeps growing mostly stays in place. The
            slack is address space only; its pages are not touched (no memory) until used. */
         size_t slack = map < ((size_t)64 << 20) ? map : ((size_t)64 << 20);
         if (new_map < map + slack && map + slack <= (size_t)PTRDIFF_MAX) new_map = map + slack;
+        /* A cached mapping already holds faulted-in pages: copying the contents there costs
+           less than faulting in fresh ones (and the old mapping is cached in turn). */
+        size_t got = 0;
+        uintptr_t c = cache_take(want, 0, &got);
+        if (c) {
+            struct lcache victims[CACHE_N + 1];
+            tab_remove(i);
+            unsigned nv = 0;
+            int rc = tab_insert(c, got, want);
+            if (rc == 0) nv = cache_put(p, map, victims);
+            update_due();
+            q_unlock(&q_large_lock);
+            if (rc) q_report_invalid("realloc", ptr, "large-block table full (out of memory)");
+            memcpy((void *)c, ptr, old_usable);
+            for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
+            atomic_fetch_add_explicit(&q_gs.large_bytes, got - map, Q_RELAXED); /* may wrap */
+            *out = (void *)c;
+            return 0;
+        }
+    } else {
+        /* Large shrink: keep as much slack as the new size, give the rest back. */
+        new_map *= 2;
     }
     tab_remove(i);
     q_unlock(&q_large_lock);
@@ -261,12 +306,12 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
     int rc = q_os_remap(ptr, map, new_map, Q_REMAP_MAYMOVE, &np);
     q_lock(&q_large_lock);
     if (rc) {
-        tab_insert(p, map);
+        tab_insert(p, map, old_usable);
         q_unlock(&q_large_lock);
         q_verbose("mremap of a large block failed", ptr, new_map);
         return 1;
     }
-    rc = tab_insert((uintptr_t)np, new_map);
+    rc = tab_insert((uintptr_t)np, new_map, want);
     q_unlock(&q_large_lock);
     if (rc) q_report_invalid("realloc", np, "large-block table full (out of memory)");
     atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);

@@ -21,8 +21,10 @@
 #define Q_META_MASK  (((uint64_t)1 << Q_SEG_META_PAGES) - 1)
 #define Q_ALL_PAGES  (~(uint64_t)0)
 
-/* One bit per 4 MiB of the 2^47-byte user address space: 2^25 bits in 4 MiB of zero pages. */
-_Atomic uint64_t q_segmap[(size_t)1 << (Q_ADDR_BITS - Q_SEG_SHIFT - 6)];
+/* One byte per 4 MiB of the 2^47-byte user address space: 2^25 bytes of zero pages, of which
+   only those covering mapped segments are ever written (a byte, not a bit: free() tests it
+   with a single compare). */
+_Atomic uint8_t q_segmap[(size_t)1 << (Q_ADDR_BITS - Q_SEG_SHIFT)];
 
 q_lock_t q_seg_lock;
 struct q_segment *q_seg_all;        /* every mapped segment (stats walk) */
@@ -34,12 +36,7 @@ static _Atomic uint64_t cache_purge_ns; /* earliest purge deadline in the cache,
 static _Atomic uintptr_t seg_hint;      /* where the next segment will probably fit */
 
 static void segmap_set(uintptr_t seg, int on) {
-    size_t idx = seg >> Q_SEG_SHIFT;
-    uint64_t bit = (uint64_t)1 << (idx & 63);
-    if (on)
-        atomic_fetch_or_explicit(&q_segmap[idx >> 6], bit, memory_order_release);
-    else
-        atomic_fetch_and_explicit(&q_segmap[idx >> 6], ~bit, memory_order_release);
+    atomic_store_explicit(&q_segmap[seg >> Q_SEG_SHIFT], (uint8_t)(on != 0), memory_order_release);
 }
 
 /* Maps a fresh, zeroed, aligned segment below 2^47. */

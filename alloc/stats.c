@@ -40,7 +40,10 @@ __attribute__((no_sanitize("thread"))) static void sum_segment(const struct q_se
     for (unsigned i = Q_SEG_META_PAGES; i < Q_SEG_PAGES; i++) {
         const struct q_slab *s = &seg->slabs[i];
         unsigned cls = s->cls;
-        if (s->npages && cls < Q_NCLASSES) out->class_live[cls] += s->used;
+        if (s->npages && cls < Q_NCLASSES) {
+            out->class_live[cls] += s->used;
+            out->class_allocs[cls] += s->nalloc;
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 # Installs liblmdb-dev / libsqlite3-dev with apt-get when their headers are missing.
 
 PAGER_BENCH_DIR  ?= /tmp
-PAGER_BENCH_SECS ?= 3
+PAGER_BENCH_SECS ?= 2
+PAGER_BENCH_ROUNDS ?= 5
 
 .PHONY: bench-pager
 
@@ -14,4 +15,4 @@ $(BUILD)/bench/pager/bench_pager: bench/pager/bench_pager.c $(LIB_CORE)
 	$(CC) $(CPPFLAGS) -std=c11 -O2 -g -Wall -Wextra -o $@ $< $(LIB_CORE) -llmdb -lsqlite3 -pthread
 
 bench-pager: $(BUILD)/bench/pager/bench_pager
-	$(BUILD)/bench/pager/bench_pager $(PAGER_BENCH_DIR) $(PAGER_BENCH_SECS)
+	$(BUILD)/bench/pager/bench_pager $(PAGER_BENCH_DIR) $(PAGER_BENCH_SECS) $(PAGER_BENCH_ROUNDS)

@@ -257,6 +257,10 @@ unsigned q_map_type(const quire_pager *p, uint64_t id);
 int q_map_set(quire_pager *p, uint64_t id, unsigned type);
 /* Allocates one page of `type` at or after hint (wrapping, then growing). */
 int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id);
+/* Allocates the n lowest free pages as `type` into ids[] (increasing), one leaf at a time; the
+ * caller reserved them with q_map_reserve(). *done: pages taken (the caller undoes them on error).
+ */
+int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, size_t *done);
 /* Makes sure at least n pages are free, growing the file if needed. */
 int q_map_reserve(quire_pager *p, uint64_t n);
 /* Grows to at least new_count pages (rounded to Q_GROW_MIN): ftruncate, remap, map height. */

@@ -520,10 +520,10 @@ int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids) {
     if (rc || !n) return rc;
     rc = q_map_reserve(p, n);
     size_t done = 0;
-    for (; done < n && !rc; done++) rc = q_map_alloc(p, Q_REGULAR, 0, &ids[done]);
+    if (!rc) rc = q_map_alloc_many(p, Q_REGULAR, n, ids, &done);
     if (rc) {
         /* All or nothing: give back what this call took (only ENOMEM can get here). */
-        for (size_t k = 0; k + 1 < done; k++) (void)q_map_set(p, ids[k], Q_FREE);
+        for (size_t k = 0; k < done; k++) (void)q_map_set(p, ids[k], Q_FREE);
         return rc;
     }
     return q_pager_autocommit(p);

@@ -635,3 +635,19 @@ int q_os_peak_rss(size_t *peak) {
     *peak = (size_t)ru.ru_maxrss * 1024;
     return 0;
 }
+
+int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns) {
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns != UINT64_MAX) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+        tp = &ts;
+    }
+    long r = syscall(SYS_futex, addr, 0 /* FUTEX_WAIT */, expected, tp, NULL, 0);
+    if (r == 0 || errno == EAGAIN || errno == EINTR) return 0;
+    return errno == ETIMEDOUT ? QUIRE_EAGAIN : q_os_error(errno);
+}
+
+void q_os_futex_wake(const uint32_t *addr, int n) {
+    (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
+}

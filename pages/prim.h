@@ -189,4 +189,14 @@ int q_os_dup(int fd, int *out);
 /** The process's peak resident set in bytes (getrusage ru_maxrss, kept by the kernel). */
 int q_os_peak_rss(size_t *peak);
 
+/* Appended for the rings: futexes on shared memory (FUTEX_WAIT/FUTEX_WAKE without
+ * FUTEX_PRIVATE_FLAG, so they work across processes that map the same file). */
+
+/** Sleeps while *addr == expected, at most timeout_ns (UINT64_MAX: no limit). Returns 0 when
+ *  woken, when *addr differed already, or on a signal (callers re-check their condition);
+ *  QUIRE_EAGAIN when the timeout passed. */
+int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns);
+/** Wakes up to n waiters on addr. */
+void q_os_futex_wake(const uint32_t *addr, int n);
+
 #endif /* QUIRE_PAGES_PRIM_H */

@@ -32,9 +32,14 @@ static int live(const quire_pvec *v) {
     return v && v->elem_ != 0;
 }
 
+/* 1 if the vector uses huge pages. */
+static int is_huge(const quire_pvec *v) {
+    return (v->flags_ & QUIRE_PVEC_HUGE) != 0;
+}
+
 /* The unit mappings are sized in. */
 static size_t granule(const quire_pvec *v) {
-    if (v->flags_ & QUIRE_PVEC_HUGE) {
+    if (is_huge(v)) {
         size_t h = q_os_huge_page_size();
         if (h >= q_os_page_size()) return h;
     }
@@ -78,7 +83,7 @@ static void prefault(quire_pvec *v, size_t need) {
 
 /* Maps a fresh range of `bytes` (huge-aligned for huge vectors). */
 static int map_fresh(const quire_pvec *v, size_t bytes, void **out) {
-    if (v->flags_ & QUIRE_PVEC_HUGE) {
+    if (is_huge(v)) {
         int rc = q_os_map_aligned(out, bytes, granule(v), 0);
         if (rc == 0) (void)q_os_advise(*out, bytes, Q_ADV_HUGEPAGE);
         return rc;
@@ -95,13 +100,17 @@ static int grow_bytes(quire_pvec *v, size_t bytes) {
         rc = map_fresh(v, bytes, &p);
     } else {
         rc = q_os_remap(v->data_, v->bytes_, bytes, 0, &p);
+        if (rc == 0 && is_huge(v)) (void)q_os_advise(p, bytes, Q_ADV_HUGEPAGE);
         if (rc) {
-            if (v->flags_ & QUIRE_PVEC_HUGE) {
+            if (is_huge(v)) {
                 rc = map_fresh(v, bytes, &p);
                 if (rc == 0) {
                     void *dst = p;
                     rc = q_os_remap(v->data_, v->bytes_, v->bytes_, Q_REMAP_FIXED, &dst);
-                    if (rc) q_os_unmap(p, bytes);
+                    if (rc)
+                        q_os_unmap(p, bytes);
+                    else /* one advice over the moved part and the new tail */
+                        (void)q_os_advise(p, bytes, Q_ADV_HUGEPAGE);
                 }
             } else {
                 rc = q_os_remap(v->data_, v->bytes_, bytes, Q_REMAP_MAYMOVE, &p);
@@ -119,8 +128,8 @@ static int grow_bytes(quire_pvec *v, size_t bytes) {
 static int ensure(quire_pvec *v, size_t need) {
     if (need <= mapped_cap(v)) return 0;
     if (need > SIZE_MAX / v->elem_) return QUIRE_EOVERFLOW;
-    size_t g = granule(v);
     size_t want = need * v->elem_;
+    size_t g = granule(v);
     size_t dbl = v->bytes_ > SIZE_MAX / 2 ? SIZE_MAX : v->bytes_ * 2;
     if (dbl > want) want = dbl;
     size_t bytes = round_to(want, g);

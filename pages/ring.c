@@ -35,11 +35,32 @@
 struct ring_ctl {
     uint64_t magic; /* RING_MAGIC once initialised */
     uint64_t cap;   /* data capacity in bytes */
-    alignas(64) _Atomic uint64_t head;
+    /* 128-byte separation: the adjacent-line prefetcher of some CPUs pulls lines in pairs. */
+    alignas(128) _Atomic uint64_t head;
     uint64_t tail_seen; /* writer's cache of tail (writer-private) */
-    alignas(64) _Atomic uint64_t tail;
+    alignas(128) _Atomic uint64_t tail;
     uint64_t head_seen; /* reader's cache of head (reader-private) */
+    /* Sleepers (quire_ring_wait_*): set by a side about to sleep on a futex, read by the other
+     * side after each publication; a line of their own, so it stays clean in both caches. */
+    alignas(128) _Atomic uint32_t reader_sleeps; /* waits for head to move */
+    _Atomic uint32_t writer_sleeps;              /* waits for tail to move */
 };
+
+/* The futex word of a 64-bit counter: its low 32 bits. */
+static const uint32_t *low32(const _Atomic uint64_t *p) {
+    return (const uint32_t *)(const void *)p + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+}
+
+/* After publishing a counter: wakes the other side if it sleeps on it. The seq_cst fences here
+ * and in wait_for() make sure that either the sleeper sees the new counter before it sleeps
+ * or the publisher sees the sleeper's flag. */
+static void wake(_Atomic uint32_t *flag, const _Atomic uint64_t *counter) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(flag, memory_order_relaxed)) {
+        atomic_store_explicit(flag, 0, memory_order_relaxed);
+        q_os_futex_wake(low32(counter), INT32_MAX);
+    }
+}
 
 static struct ring_ctl *ctl_of(const quire_ring *r) {
     return (struct ring_ctl *)r->ctl_;
@@ -194,6 +215,7 @@ int quire_ring_commit(quire_ring *r, size_t n) {
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
     if (n > writer_space(r, h, n)) return QUIRE_ERANGE;
     atomic_store_explicit(&c->head, h + n, memory_order_release);
+    wake(&c->reader_sleeps, &c->head);
     return 0;
 }
 
@@ -222,11 +244,13 @@ int quire_ring_write(quire_ring *r, const void *buf, size_t n) {
         make_room(r, h, n);
         memcpy(r->data_ + (size_t)(h % r->cap_), src, n);
         atomic_store_explicit(&c->head, h + n, memory_order_release);
+        wake(&c->reader_sleeps, &c->head);
         return 0;
     }
     if (writer_space(r, h, n) < n) return QUIRE_EAGAIN;
     memcpy(r->data_ + (size_t)(h % r->cap_), buf, n);
     atomic_store_explicit(&c->head, h + n, memory_order_release);
+    wake(&c->reader_sleeps, &c->head);
     return 0;
 }
 
@@ -243,11 +267,15 @@ int quire_ring_vprintf(quire_ring *r, size_t *written, const char *fmt, va_list 
         n = vsnprintf(NULL, 0, fmt, aq);
         va_end(aq);
         if (n < 0) return QUIRE_EINVAL;
-        /* vsnprintf stores a NUL after the text: that byte must be free too. */
+        /* The text must leave one byte of the ring for vsnprintf's NUL, which lands on the
+         * oldest byte kept: save that byte and put it back (one thread at a time on an
+         * overwriting ring, so nobody reads it meanwhile). */
         if ((size_t)n >= r->cap_) return QUIRE_ERANGE;
-        make_room(r, h, (size_t)n + 1);
-        n = vsnprintf(dst, (size_t)n + 1, fmt, ap);
-        if (n < 0) return QUIRE_EINVAL;
+        make_room(r, h, (size_t)n);
+        char keep = dst[n];
+        int n2 = vsnprintf(dst, (size_t)n + 1, fmt, ap);
+        dst[n] = keep;
+        if (n2 != n) return QUIRE_EINVAL;
     } else {
         size_t space = writer_space(r, h, 0);
         n = vsnprintf(dst, space, fmt, ap);
@@ -256,6 +284,7 @@ int quire_ring_vprintf(quire_ring *r, size_t *written, const char *fmt, va_list 
         if ((size_t)n >= space) return QUIRE_EAGAIN; /* text and its NUL did not fit */
     }
     atomic_store_explicit(&c->head, h + (size_t)n, memory_order_release);
+    wake(&c->reader_sleeps, &c->head);
     if (written) *written = (size_t)n;
     return 0;
 }
@@ -312,6 +341,7 @@ int quire_ring_consume(quire_ring *r, size_t n) {
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     if (n > reader_avail(r, t, n)) return QUIRE_ERANGE;
     atomic_store_explicit(&c->tail, t + n, memory_order_release);
+    wake(&c->writer_sleeps, &c->tail);
     return 0;
 }
 
@@ -334,7 +364,10 @@ int quire_ring_read(quire_ring *r, void *buf, size_t n, size_t *got) {
     size_t avail = reader_avail(r, t, n);
     if (n > avail) n = avail;
     if (n) memcpy(buf, r->data_ + (size_t)(t % r->cap_), n);
-    atomic_store_explicit(&c->tail, t + n, memory_order_release);
+    if (n) {
+        atomic_store_explicit(&c->tail, t + n, memory_order_release);
+        wake(&c->writer_sleeps, &c->tail);
+    }
     *got = n;
     return 0;
 }
@@ -375,4 +408,58 @@ int quire_ring_drain_to_fd(quire_ring *r, int fd, size_t *put) {
     rc = q_os_write(fd, p, avail, put);
     if (rc) return rc;
     return quire_ring_consume(r, *put);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Waiting
+ * ------------------------------------------------------------------------------------------- */
+
+/* Bytes readable (reader) or writable (writer) now. */
+static size_t ready_now(const quire_ring *r, int writer) {
+    struct ring_ctl *c = ctl_of(r);
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_acquire);
+    return writer ? r->cap_ - (size_t)(h - t) : (size_t)(h - t);
+}
+
+/* Waits until ready_now(r, writer) >= n: a short spin, then sleeps on the futex of the counter
+ * the other side moves (head for a reader, tail for a writer). */
+static int wait_for(quire_ring *r, size_t n, uint64_t timeout_ns, int writer) {
+    struct ring_ctl *c = ctl_of(r);
+    _Atomic uint32_t *flag = writer ? &c->writer_sleeps : &c->reader_sleeps;
+    const _Atomic uint64_t *counter = writer ? &c->tail : &c->head;
+    for (int spin = 0; spin < 64; spin++) {
+        if (ready_now(r, writer) >= n) return 0;
+        if (timeout_ns == 0) return QUIRE_EAGAIN;
+    }
+    uint64_t start = q_os_now_ns();
+    for (;;) {
+        uint64_t left = UINT64_MAX;
+        if (timeout_ns != UINT64_MAX) {
+            uint64_t spent = q_os_now_ns() - start;
+            if (spent >= timeout_ns) return ready_now(r, writer) >= n ? 0 : QUIRE_EAGAIN;
+            left = timeout_ns - spent;
+        }
+        atomic_store_explicit(flag, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        uint32_t seen = (uint32_t)atomic_load_explicit(counter, memory_order_relaxed);
+        if (ready_now(r, writer) >= n) return 0; /* the flag may stay set: costs one wake */
+        int rc = q_os_futex_wait(low32(counter), seen, left);
+        if (rc && rc != QUIRE_EAGAIN) return rc;
+        if (ready_now(r, writer) >= n) return 0;
+    }
+}
+
+int quire_ring_wait_readable(quire_ring *r, size_t n, uint64_t timeout_ns) {
+    if (!ok(r)) return QUIRE_EINVAL;
+    if (n > r->cap_) return QUIRE_ERANGE;
+    if (n == 0) return 0;
+    return wait_for(r, n, timeout_ns, 0);
+}
+
+int quire_ring_wait_writable(quire_ring *r, size_t n, uint64_t timeout_ns) {
+    if (!ok(r)) return QUIRE_EINVAL;
+    if (n > r->cap_) return QUIRE_ERANGE;
+    if (n == 0 || (r->flags_ & QUIRE_RING_OVERWRITE)) return 0; /* writes always succeed */
+    return wait_for(r, n, timeout_ns, 1);
 }

@@ -3,9 +3,11 @@
  * engine's hidden entry point (alloc/api.c), so `LD_PRELOAD=libquire.so program` or linking
  * with -lquire makes every allocation of the program and of libc quire's.
  *
- * Forwarders only, no logic. Nothing here allocates or calls libc, so these functions are safe
- * before main (the dynamic loader's first malloc) and after the heap of a thread is gone. The
- * glibc-internal aliases (__libc_malloc, ...) are overridden too, so code that calls them never
+ * Forwarders only, no logic: malloc and free expand the engine's inline fast paths
+ * (alloc/internal.h) in place, so the common case costs no extra call or jump; everything else
+ * calls the engine's hidden entry points. Nothing here allocates or calls libc, so these functions
+ * are safe before main (the dynamic loader's first malloc) and after the heap of a thread is gone.
+ * The glibc-internal aliases (__libc_malloc, ...) are overridden too, so code that calls them never
  * mixes allocators. mallinfo2/mallinfo report quire's own figures.
  */
 #include <malloc.h>
@@ -15,11 +17,16 @@
 
 #define Q_EXPORT __attribute__((visibility("default")))
 
+/* Tells the engine (alloc/init.c) that it is the process's malloc: the exit report is due even
+   when the program never allocated. */
+extern const int q_override_linked Q_HIDDEN;
+const int q_override_linked = 1;
+
 Q_EXPORT void *malloc(size_t size) {
-    return q_malloc(size);
+    return q_malloc_inline(size);
 }
 Q_EXPORT void free(void *p) {
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void *calloc(size_t n, size_t size) {
     return q_calloc(n, size);
@@ -61,15 +68,15 @@ Q_EXPORT void malloc_stats(void) {
     q_malloc_stats();
 }
 Q_EXPORT void cfree(void *p) {
-    q_free(p);
+    q_free_inline(p);
 }
 
 /* glibc's internal names, used by a few programs and libraries directly. */
 Q_EXPORT void *__libc_malloc(size_t size) {
-    return q_malloc(size);
+    return q_malloc_inline(size);
 }
 Q_EXPORT void __libc_free(void *p) {
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void *__libc_calloc(size_t n, size_t size) {
     return q_calloc(n, size);

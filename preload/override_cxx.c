@@ -21,7 +21,7 @@ extern q_new_handler _ZSt15get_new_handlerv(void) __attribute__((weak));
 extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
 static void *alloc_a(size_t n, size_t align) {
-    if (align <= 16) return q_malloc(n);
+    if (align <= 16) return q_malloc_inline(n);
     void *p = NULL;
     return q_posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) == 0 ? p : NULL;
 }
@@ -40,7 +40,7 @@ __attribute__((noinline)) static void *new_fail(size_t n, size_t align) {
 }
 
 static inline void *new_t(size_t n) {
-    void *p = q_malloc(n);
+    void *p = q_malloc_inline(n);
     return Q_LIKELY(p != NULL) ? p : new_fail(n, 0);
 }
 
@@ -58,11 +58,11 @@ Q_EXPORT void *_Znam(size_t n) {
 }
 Q_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt) {
     (void)nt;
-    return q_malloc(n);
+    return q_malloc_inline(n);
 }
 Q_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt) {
     (void)nt;
-    return q_malloc(n);
+    return q_malloc_inline(n);
 }
 Q_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al) {
     return new_at(n, al);
@@ -81,52 +81,52 @@ Q_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const voi
 
 /* operator delete / delete[] */
 Q_EXPORT void _ZdlPv(void *p) {
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPv(void *p) {
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdlPvm(void *p, size_t n) {
     (void)n;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPvm(void *p, size_t n) {
     (void)n;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) {
     (void)nt;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) {
     (void)nt;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) {
     (void)al;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) {
     (void)al;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) {
     (void)n;
     (void)al;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) {
     (void)n;
     (void)al;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
     (void)al;
     (void)nt;
-    q_free(p);
+    q_free_inline(p);
 }
 Q_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
     (void)al;
     (void)nt;
-    q_free(p);
+    q_free_inline(p);
 }

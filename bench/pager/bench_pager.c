@@ -2,11 +2,21 @@
  * bench/pager/bench_pager.c - durable commits per second: quire's pager vs LMDB vs SQLite, on the
  * same file system in one run; and a 100,000-page bulk allocation against fallocate + fdatasync.
  *
- *   quire   quire_pager_alloc() of one page: one durable commit (two fdatasyncs)
- *   LMDB    one 4 KiB value put in its own write transaction (default durability: fdatasync)
- *   SQLite  one 4 KiB-blob row inserted per transaction, synchronous=FULL, WAL and rollback
- *           journal modes
- * Usage: bench_pager [DIR] [SECONDS]   (DIR default /tmp, SECONDS per engine default 3)
+ *   quire alloc        quire_pager_alloc() of one page: one durable commit
+ *   quire alloc+write  begin, alloc one page, fill its 4 KiB through a write view, commit
+ *                      (the page's bytes are durable too: the same work as an LMDB put)
+ *   LMDB put           one 4 KiB value put in its own write transaction (default durability)
+ *   SQLite WAL/DELETE  one 4 KiB-blob row inserted per transaction, synchronous=FULL
+ *
+ * The engines run interleaved, ROUNDS times (SECONDS each per round), so that load from other
+ * processes on a shared machine hits them alike; the table shows the median, min and max rate.
+ * The bulk row is the median of ROUNDS runs of each.
+ *
+ * Usage: bench_pager [DIR] [SECONDS] [ROUNDS]           (defaults: /tmp, 2, 5)
+ *        bench_pager --only ENGINE COUNT [DIR]          (COUNT commits of one engine, no table:
+ *                                                        for `strace -c -f`; bulk and fallocate
+ *                                                        run once whatever COUNT)
+ * ENGINE: quire, quire-write, lmdb, sqlite-wal, sqlite-delete, bulk, fallocate.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,10 +39,21 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static char dir[512];
-static double secs = 3;
+static char dir[512] = "/tmp";
+static double secs = 2;
+static long max_count; /* > 0: stop after this many commits (--only) */
 
-static double bench_quire(void) {
+static int keep_going(long n, double t0, double *t) {
+    *t = now();
+    if (max_count) return n < max_count;
+    return *t - t0 < secs;
+}
+
+static char page4k[4096];
+
+/* Commits per second of quire_pager_alloc() (with_write 0), or of a transaction that allocates a
+ * page and writes its 4 KiB (with_write 1). */
+static double bench_quire(int with_write) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-quire.pager", dir);
     unlink(path);
@@ -42,130 +63,233 @@ static double bench_quire(void) {
     double t0 = now(), t;
     uint64_t id;
     do {
-        if (quire_pager_alloc(p, &id)) return -1;
+        if (with_write) {
+            void *d;
+            if (quire_pager_begin(p) || quire_pager_alloc(p, &id) ||
+                quire_pager_get_write(p, id, &d))
+                return -1;
+            memcpy(d, page4k, sizeof page4k);
+            memcpy(d, &n, sizeof n);
+            if (quire_pager_commit(p)) return -1;
+        } else if (quire_pager_alloc(p, &id)) {
+            return -1;
+        }
         n++;
-    } while ((t = now()) - t0 < secs);
+    } while (keep_going(n, t0, &t));
     quire_pager_close(p);
     unlink(path);
     return (double)n / (t - t0);
+}
+
+static void lmdb_clean(const char *path) {
+    char f[700];
+    snprintf(f, sizeof f, "%s/data.mdb", path);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/lock.mdb", path);
+    unlink(f);
 }
 
 static double bench_lmdb(void) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-lmdb", dir);
     mkdir(path, 0755);
-    char f[700];
-    snprintf(f, sizeof f, "%s/data.mdb", path);
-    unlink(f);
-    snprintf(f, sizeof f, "%s/lock.mdb", path);
-    unlink(f);
+    lmdb_clean(path);
     MDB_env *env;
     MDB_dbi dbi;
     MDB_txn *txn;
     if (mdb_env_create(&env) || mdb_env_set_mapsize(env, (size_t)1 << 32) ||
         mdb_env_open(env, path, 0, 0644))
         return -1;
-    mdb_txn_begin(env, NULL, 0, &txn);
-    mdb_dbi_open(txn, NULL, 0, &dbi);
-    mdb_txn_commit(txn);
-    static char page[4096];
-    memset(page, 7, sizeof page);
+    if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, NULL, 0, &dbi) ||
+        mdb_txn_commit(txn))
+        return -1;
     long n = 0;
     double t0 = now(), t;
     do {
         uint64_t k = (uint64_t)n;
-        MDB_val key = {sizeof k, &k}, val = {sizeof page, page};
+        MDB_val key = {sizeof k, &k}, val = {sizeof page4k, page4k};
         if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_put(txn, dbi, &key, &val, 0) ||
             mdb_txn_commit(txn))
             return -1;
         n++;
-    } while ((t = now()) - t0 < secs);
+    } while (keep_going(n, t0, &t));
     mdb_env_close(env);
-    snprintf(f, sizeof f, "%s/data.mdb", path);
-    unlink(f);
-    snprintf(f, sizeof f, "%s/lock.mdb", path);
-    unlink(f);
+    lmdb_clean(path);
     rmdir(path);
     return (double)n / (t - t0);
 }
 
-static double bench_sqlite(const char *journal) {
-    char path[600], x[700];
-    snprintf(path, sizeof path, "%s/bench-sqlite.db", dir);
+static void sqlite_clean(const char *path) {
+    char x[700];
     unlink(path);
     snprintf(x, sizeof x, "%s-wal", path);
     unlink(x);
     snprintf(x, sizeof x, "%s-shm", path);
     unlink(x);
+    snprintf(x, sizeof x, "%s-journal", path);
+    unlink(x);
+}
+
+static double bench_sqlite(const char *journal) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/bench-sqlite.db", dir);
+    sqlite_clean(path);
     sqlite3 *db;
     if (sqlite3_open(path, &db)) return -1;
     char sql[200];
     snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s; PRAGMA synchronous=FULL;", journal);
-    sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)", NULL, NULL, NULL);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) ||
+        sqlite3_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)", NULL, NULL, NULL))
+        return -1;
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES(?)", -1, &st, NULL);
-    static char page[4096];
-    memset(page, 7, sizeof page);
+    if (sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES(?)", -1, &st, NULL)) return -1;
     long n = 0;
     double t0 = now(), t;
     do {
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-        sqlite3_bind_blob(st, 1, page, sizeof page, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 1, page4k, sizeof page4k, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) return -1;
         sqlite3_reset(st);
         if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) return -1;
         n++;
-    } while ((t = now()) - t0 < secs);
+    } while (keep_going(n, t0, &t));
     sqlite3_finalize(st);
     sqlite3_close(db);
-    unlink(path);
-    snprintf(x, sizeof x, "%s-wal", path);
-    unlink(x);
-    snprintf(x, sizeof x, "%s-shm", path);
-    unlink(x);
+    sqlite_clean(path);
     return (double)n / (t - t0);
 }
 
-static void bench_bulk(void) {
-    const size_t N = 100000;
+enum { BULK_N = 100000 };
+
+/* Seconds for quire_pager_alloc_bulk() of BULK_N pages on a fresh file (one commit). */
+static double bench_bulk_quire(void) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-bulk.pager", dir);
     unlink(path);
     quire_pager *p;
-    if (quire_pager_create(path, 4096, &p)) return;
-    uint64_t *ids = malloc(N * sizeof *ids);
+    if (quire_pager_create(path, 4096, &p)) return -1;
+    uint64_t *ids = malloc(BULK_N * sizeof *ids);
+    struct quire_pager_stat st0, st1;
+    quire_pager_stat(p, &st0);
     double t0 = now();
-    int rc = quire_pager_alloc_bulk(p, N, ids);
-    double tq = now() - t0;
+    int rc = quire_pager_alloc_bulk(p, BULK_N, ids);
+    double t = now() - t0;
+    quire_pager_stat(p, &st1);
+    if (st1.generation != st0.generation + 1 || st1.regular_pages != BULK_N) rc = -1;
     quire_pager_close(p);
     unlink(path);
     free(ids);
+    return rc ? -1 : t;
+}
+
+/* Seconds for posix_fallocate() of the same bytes + one fdatasync(). */
+static double bench_bulk_fallocate(void) {
+    char path[600];
     snprintf(path, sizeof path, "%s/bench-bulk.raw", dir);
     unlink(path);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    t0 = now();
-    int frc = posix_fallocate(fd, 0, (off_t)(N * 4096));
-    fdatasync(fd);
-    double tf = now() - t0;
+    if (fd < 0) return -1;
+    double t0 = now();
+    int rc = posix_fallocate(fd, 0, (off_t)BULK_N * 4096);
+    if (!rc) rc = fdatasync(fd);
+    double t = now() - t0;
     close(fd);
     unlink(path);
-    printf("bulk: 100,000 pages (400 MiB) in one commit: quire %.2f ms%s; fallocate + fdatasync "
-           "%.2f ms%s; ratio %.2fx\n",
-           tq * 1e3, rc ? " (FAILED)" : "", tf * 1e3, frc ? " (FAILED)" : "", tq / tf);
+    return rc ? -1 : t;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_ROUNDS 64
+
+struct engine {
+    const char *name, *label;
+    double r[MAX_ROUNDS];
+};
+
+static double run_engine(const char *name) {
+    if (!strcmp(name, "quire")) return bench_quire(0);
+    if (!strcmp(name, "quire-write")) return bench_quire(1);
+    if (!strcmp(name, "lmdb")) return bench_lmdb();
+    if (!strcmp(name, "sqlite-wal")) return bench_sqlite("WAL");
+    if (!strcmp(name, "sqlite-delete")) return bench_sqlite("DELETE");
+    if (!strcmp(name, "bulk")) return bench_bulk_quire();
+    if (!strcmp(name, "fallocate")) return bench_bulk_fallocate();
+    return -2;
 }
 
 int main(int argc, char **argv) {
-    snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : "/tmp");
+    memset(page4k, 7, sizeof page4k);
+    if (argc >= 4 && !strcmp(argv[1], "--only")) {
+        max_count = atol(argv[3]);
+        if (argc > 4) snprintf(dir, sizeof dir, "%s", argv[4]);
+        if (max_count <= 0) max_count = 1;
+        double r = run_engine(argv[2]);
+        if (r == -2) {
+            fprintf(stderr, "bench_pager: unknown engine %s\n", argv[2]);
+            return 2;
+        }
+        if (!strcmp(argv[2], "bulk") || !strcmp(argv[2], "fallocate"))
+            printf("%s: 100,000 pages in %.2f ms\n", argv[2], r * 1e3);
+        else
+            printf("%s: %ld commits, %.1f /s\n", argv[2], max_count, r);
+        return r < 0;
+    }
+    if (argc > 1) snprintf(dir, sizeof dir, "%s", argv[1]);
     if (argc > 2) secs = atof(argv[2]);
-    printf("durable single-page commits per second in %s (%.0f s each):\n", dir, secs);
-    double q = bench_quire(), l = bench_lmdb(), sw = bench_sqlite("WAL"),
-           sd = bench_sqlite("DELETE");
-    printf("  quire pager alloc      %10.0f /s\n", q);
-    printf("  LMDB put (4 KiB)       %10.0f /s\n", l);
-    printf("  SQLite WAL, FULL       %10.0f /s\n", sw);
-    printf("  SQLite rollback, FULL  %10.0f /s\n", sd);
-    printf("  quire / LMDB = %.2f\n", q / l);
-    bench_bulk();
-    return 0;
+    int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    if (rounds < 1) rounds = 1;
+    if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
+
+    struct engine e[] = {
+        {"quire", "quire pager alloc (1 page)", {0}},
+        {"quire-write", "quire alloc + 4 KiB write", {0}},
+        {"lmdb", "LMDB put (4 KiB value)", {0}},
+        {"sqlite-wal", "SQLite WAL, sync FULL", {0}},
+        {"sqlite-delete", "SQLite rollback, sync FULL", {0}},
+    };
+    const int ne = (int)(sizeof e / sizeof e[0]);
+    printf("durable single-page commits per second in %s: %d rounds x %.1f s per engine, "
+           "interleaved\n",
+           dir, rounds, secs);
+    fflush(stdout);
+    int failed = 0;
+    for (int k = 0; k < rounds; k++)
+        for (int i = 0; i < ne; i++) {
+            e[i].r[k] = run_engine(e[i].name);
+            if (e[i].r[k] < 0) failed = 1;
+        }
+    double med[8];
+    printf("  %-28s %10s %10s %10s\n", "engine", "median/s", "min/s", "max/s");
+    for (int i = 0; i < ne; i++) {
+        med[i] = median(e[i].r, rounds);
+        printf("  %-28s %10.0f %10.0f %10.0f\n", e[i].label, med[i], e[i].r[0], e[i].r[rounds - 1]);
+    }
+    printf("  quire alloc / LMDB = %.2f, quire alloc+write / LMDB = %.2f (medians)\n",
+           med[0] / med[2], med[1] / med[2]);
+
+    double bq[MAX_ROUNDS], bf[MAX_ROUNDS];
+    for (int k = 0; k < rounds; k++) {
+        bq[k] = bench_bulk_quire();
+        bf[k] = bench_bulk_fallocate();
+        if (bq[k] < 0 || bf[k] < 0) failed = 1;
+    }
+    double mq = median(bq, rounds), mf = median(bf, rounds);
+    printf("bulk: 100,000 pages (400 MiB), %d rounds:\n", rounds);
+    printf("  %-28s %10s %10s %10s\n", "operation", "median ms", "min ms", "max ms");
+    printf("  %-28s %10.2f %10.2f %10.2f\n", "quire alloc_bulk, 1 commit", mq * 1e3, bq[0] * 1e3,
+           bq[rounds - 1] * 1e3);
+    printf("  %-28s %10.2f %10.2f %10.2f\n", "fallocate + fdatasync", mf * 1e3, bf[0] * 1e3,
+           bf[rounds - 1] * 1e3);
+    printf("  quire / (fallocate + fdatasync) = %.2f (medians)\n", mq / mf);
+    if (failed) printf("SOME RUNS FAILED\n");
+    return failed;
 }

@@ -122,8 +122,9 @@ QUIRE_API int quire_posix_memalign(void **out, size_t align, size_t size);
 QUIRE_API void *quire_aligned_alloc(size_t align, size_t size);
 
 /**
- * @brief memalign: like quire_aligned_alloc. An alignment below 16 gives 16.
- * @return the block, NULL with errno EINVAL when align is not a power of two, or ENOMEM.
+ * @brief memalign, with glibc's semantics: an alignment below 16 (0 included) gives 16, one that
+ *        is not a power of two is rounded up to the next power of two.
+ * @return the block, NULL with errno EINVAL when align > SIZE_MAX / 2 + 1, or ENOMEM.
  */
 QUIRE_API void *quire_memalign(size_t align, size_t size);
 

@@ -21,7 +21,10 @@
  * quire_pvec_init() change this:
  *   QUIRE_PVEC_LAZY      no prefaulting: every page faults on its first write;
  *   QUIRE_PVEC_HUGE      align the mapping on the transparent huge-page size, round capacity to
- *                        it and advise MADV_HUGEPAGE: one fault (or populate step) per 2 MiB;
+ *                        it and advise MADV_HUGEPAGE: one fault (or populate step) per 2 MiB.
+ *                        Where memory is fragmented the kernel may compact it to find huge
+ *                        pages (the THP "defrag" setting), which can cost more than it saves:
+ *                        measure before choosing it (bench/companion/pvec_fill shows both);
  * and quire_pvec_advise() passes access hints (sequential, random, will-need, ...).
  *
  * Element addresses (quire_pvec_get, quire_pvec_data, slots) stay valid until the next call

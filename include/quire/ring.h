@@ -173,8 +173,12 @@ QUIRE_API int quire_ring_peek(const quire_ring *r, void *buf, size_t n, size_t *
  * @brief Formats like printf straight into the free span (one vsnprintf, no intermediate
  *        buffer) and commits the text, without its terminating NUL, all or nothing.
  * @param written receives the number of bytes appended (may be NULL).
- * @return 0, or QUIRE_EAGAIN (default ring: the text does not fit in the free space),
- *         QUIRE_ERANGE (overwriting ring: the text is longer than the capacity),
+ *        Default ring: the free space must hold the text plus one byte (vsnprintf writes a
+ *        NUL after the text; that byte is not committed). Overwriting ring: the oldest bytes
+ *        are dropped to make room for exactly the text.
+ * @return 0, or QUIRE_EAGAIN (default ring: the text and its NUL do not fit in the free space;
+ *         nothing is committed), QUIRE_ERANGE (overwriting ring: the text is not shorter than
+ *         the capacity),
  *         QUIRE_EINVAL (fmt NULL, or an encoding error in the format).
  */
 QUIRE_API int quire_ring_printf(quire_ring *r, size_t *written, const char *fmt, ...)
@@ -219,6 +223,31 @@ QUIRE_API int quire_ring_fill_from_fd(quire_ring *r, int fd, size_t *got);
  *         QUIRE_EINVAL.
  */
 QUIRE_API int quire_ring_drain_to_fd(quire_ring *r, int fd, size_t *put);
+
+/* -------------------------------------------------------------------------------------------
+ * Waiting (blocking use of a ring, also between processes)
+ *
+ * Each side may sleep until the other has made progress: a futex on the other side's counter
+ * in the shared control page, so the reader and the writer may live in different processes.
+ * Every call that publishes (commit, write, printf, consume, read, ...) wakes a sleeper of the
+ * other side; the cost when nobody sleeps is one memory fence and one load of a line that
+ * stays in both caches.
+ * ----------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Waits until at least n bytes are readable.
+ * @param n          1..capacity (0 returns at once).
+ * @param timeout_ns longest wait in nanoseconds; 0 only checks; UINT64_MAX waits for ever.
+ * @return 0 (n bytes are readable now), QUIRE_EAGAIN (the timeout passed first),
+ *         QUIRE_ERANGE (n larger than the capacity), QUIRE_EINVAL.
+ */
+QUIRE_API int quire_ring_wait_readable(quire_ring *r, size_t n, uint64_t timeout_ns);
+
+/**
+ * @brief Waits until at least n bytes can be written (an overwriting ring never waits).
+ * @return 0, QUIRE_EAGAIN (timeout), QUIRE_ERANGE (n larger than the capacity), QUIRE_EINVAL.
+ */
+QUIRE_API int quire_ring_wait_writable(quire_ring *r, size_t n, uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }

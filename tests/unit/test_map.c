@@ -192,6 +192,16 @@ static void test_rw_and_cow(void) {
     CHECK_OK(quire_map_flush(&w, 0, 0)); /* nothing to write back */
     CHECK_EQ(p[0], 0x11);
     CHECK_EQ(file_byte(ps + 10), 0xaa); /* the file never sees it */
+    /* cow -> read-only -> writable again: still private, the earlier write still there */
+    CHECK_OK(quire_map_rw_to_ro(&w, &r));
+    CHECK_EQ(((const unsigned char *)quire_map_ro_ptr(r))[0], 0x11);
+    CHECK_OK(quire_map_ro_to_rw(&r, &w));
+    CHECK_EQ(quire_map_is_cow(&w), 1);
+    p = quire_map_rw_ptr(w);
+    p[1] = 0x22;
+    CHECK_OK(quire_map_flush_async(&w, 0, 0));
+    CHECK_EQ(p[0], 0x11);
+    CHECK_EQ(file_byte(ps + 11), 0xcc); /* still the file's own byte */
     /* and another map of the file does not either */
     quire_map_ro r2;
     CHECK_OK(quire_map_open_ro(path, &o, &r2));

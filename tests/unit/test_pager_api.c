@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "test_pager_util.h"
@@ -12,6 +13,40 @@
 static int reopen(quire_pager **p, const char *path) {
     quire_pager_close(*p);
     return quire_pager_open(path, 0, 0, p);
+}
+
+/* A second writer in another process gets QUIRE_EBUSY (and a reader too); once the writer is
+ * gone, both succeed. Runs the child's open in a fork and reports its result as exit status. */
+static int open_in_child(const char *path, unsigned flags) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        quire_pager *c;
+        int rc = quire_pager_open(path, flags, 0, &c);
+        if (rc == 0) quire_pager_close(c);
+        _exit(rc == 0 ? 0 : rc == QUIRE_EBUSY ? 1 : 2);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_lock_processes(void) {
+    TEST("lock across processes");
+    char path[256];
+    tp_path(path, sizeof path, "lock");
+    quire_pager *p, *r1;
+    CHECK_OK(quire_pager_create(path, 1024, &p));
+    CHECK_EQ(open_in_child(path, 0), 1);                  /* second writer: EBUSY */
+    CHECK_EQ(open_in_child(path, QUIRE_PAGER_RDONLY), 1); /* reader while a writer: EBUSY */
+    quire_pager_close(p);
+    CHECK_EQ(open_in_child(path, 0), 0);
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &r1));
+    CHECK_EQ(open_in_child(path, QUIRE_PAGER_RDONLY), 0); /* readers share */
+    CHECK_EQ(open_in_child(path, 0), 1);                  /* a writer waits for readers */
+    quire_pager_close(r1);
+    CHECK_EQ(open_in_child(path, 0), 0);
+    unlink(path);
 }
 
 static void test_crc(void) {
@@ -51,6 +86,11 @@ static void test_create_open(void) {
     CHECK_EQ(quire_pager_create(path, 2048, &q), QUIRE_EEXIST);
     CHECK_EQ(quire_pager_open(path, 0, 0, &q), QUIRE_EBUSY);                  /* second writer */
     CHECK_EQ(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &q), QUIRE_EBUSY); /* writer active */
+    /* beyond the format's limit (2^46 pages): refused, nothing changes, still usable */
+    CHECK_EQ(quire_pager_grow(p, (UINT64_C(1) << 46) + 16), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_page_count(p), 16);
+    CHECK_OK(quire_pager_grow(p, 32));
+    CHECK_EQ(quire_pager_page_count(p), 32);
     quire_pager_close(p);
     CHECK_EQ(quire_pager_open(path, 0, 4096, &p), QUIRE_EPAGESIZE);
     CHECK_EQ(quire_pager_open(path, 0, 3000, &p), QUIRE_EPAGESIZE);
@@ -58,9 +98,21 @@ static void test_create_open(void) {
     quire_pager_close(p);
     CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p));
     CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &q)); /* readers share */
-    uint64_t id;
+    uint64_t id = 4, h;
+    void *wv;
+    quire_pager_writer *w;
     CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_alloc_bulk(p, 2, &id), QUIRE_ERDONLY);
     CHECK_EQ(quire_pager_begin(p), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_commit(p), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_free(p, 4), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_get_write(p, 4, &wv), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_flush_range(p, 0, 1), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_grow(p, 1000), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_protected_alloc(p, &id), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_protected_write(p, 0, &w), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_subpage_alloc(p, 64, &h), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_page_count(p), 32); /* reads work */
     quire_pager_close(q);
     quire_pager_close(p);
     CHECK_EQ(quire_pager_open("/nonexistent/x", 0, 0, &p), QUIRE_ENOENT);
@@ -132,11 +184,33 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_stat(p, &st));
     CHECK_EQ(st.regular_pages, 37);
     CHECK_EQ(st.page_count, st.free_pages + st.regular_pages + st.internal_pages);
-    /* bulk alloc */
+    /* bulk alloc: one commit, the lowest free pages (the holes first), across map groups */
     uint64_t *many = malloc(5000 * sizeof *many);
+    uint64_t gen0 = st.generation;
     CHECK_OK(quire_pager_alloc_bulk(p, 5000, many));
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.generation, gen0 + 1);
+    CHECK_EQ(st.regular_pages, 5037);
+    CHECK_EQ(many[0], ids[1]);
+    CHECK_EQ(many[1], ids[2]);
+    CHECK_EQ(many[2], ids[5]);
     for (int i = 1; i < 5000; i++) CHECK(many[i] > many[i - 1]);
+    if (ps == 1024) CHECK(many[4999] >= (uint64_t)4 * ps); /* past map group 0 (4 * P pages) */
+    for (uint64_t x = 4, k = 0; x <= many[4999]; x++) {
+        if (k < 5000 && many[k] == x) {
+            k++;
+            continue;
+        }
+        int grc = quire_pager_get(p, x, &cd); /* skipped: allocated before, or internal */
+        CHECK(grc == 0 || grc == QUIRE_ERESERVED);
+    }
+    CHECK_EQ(st.page_count, st.free_pages + st.regular_pages + st.internal_pages);
+    CHECK_OK(reopen(&p, path));
+    for (int i = 0; i < 5000; i += 499) CHECK_OK(quire_pager_get(p, many[i], &cd));
     CHECK_OK(quire_pager_free_bulk(p, 5000, many));
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.generation, gen0 + 2);
+    CHECK_EQ(st.regular_pages, 37);
     free(many);
     /* alloc_near */
     CHECK_OK(quire_pager_grow(p, 20000));
@@ -222,7 +296,12 @@ static void test_protected(uint32_t ps) {
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t pids[300];
+    struct quire_pager_stat st0, st1;
+    CHECK_OK(quire_pager_stat(p, &st0));
     CHECK_OK(quire_pager_protected_alloc_bulk(p, 300, pids));
+    CHECK_OK(quire_pager_stat(p, &st1));
+    CHECK_EQ(st1.generation, st0.generation + 1); /* one commit for the batch */
+    CHECK_EQ(st1.protected_pages, 300);
     for (int i = 0; i < 300; i++) CHECK_EQ(pids[i], (uint64_t)i);
     const void *d;
     CHECK_OK(quire_pager_protected_get(p, 7, &d));
@@ -256,7 +335,12 @@ static void test_protected(uint32_t ps) {
     CHECK_EQ(quire_pager_protected_free_bulk(p, 2, twice), QUIRE_EDOUBLEFREE);
     CHECK_OK(quire_pager_protected_get(p, 3, &d));
     uint64_t fr[3] = {3, 4, 5};
+    CHECK_OK(quire_pager_stat(p, &st0));
+    CHECK_EQ(st0.protected_pages, 300); /* the failed bulk frees changed nothing */
     CHECK_OK(quire_pager_protected_free_bulk(p, 3, fr));
+    CHECK_OK(quire_pager_stat(p, &st1));
+    CHECK_EQ(st1.generation, st0.generation + 1);
+    CHECK_EQ(st1.protected_pages, 297);
     CHECK_EQ(quire_pager_protected_free(p, 4), QUIRE_EDOUBLEFREE);
     CHECK_EQ(quire_pager_protected_get(p, 4, &d), QUIRE_ENOTALLOC);
     uint64_t np;
@@ -339,6 +423,8 @@ static void test_subpage(uint32_t ps) {
     uint64_t cur = 0, x, n = 0;
     while (quire_pager_next_subpage(p, &cur, &x) == 1) n++;
     CHECK_EQ(n, 300);
+    cur = 0; /* the pages holding the slots are internal: never listed as regular pages */
+    CHECK_EQ(quire_pager_next_page(p, &cur, &x), 0);
     /* free everything: the pages return */
     for (int i = 1; i < 600; i += 2) CHECK_OK(quire_pager_subpage_free(p, h[i]));
     struct quire_pager_stat st;
@@ -384,9 +470,18 @@ static void test_grow_failures(void) {
     uint64_t id, first;
     CHECK_OK(quire_pager_alloc(p, &first));
     while (quire_pager_free_page_count(p) > 0) CHECK_OK(quire_pager_alloc(p, &id));
+    struct quire_pager_stat before, after;
+    CHECK_OK(quire_pager_stat(p, &before));
+    struct stat fst0, fst1;
+    CHECK(stat(path, &fst0) == 0);
     fail_truncate = 1;
     CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ENOSPC); /* grow failed: reported, still usable */
     fail_truncate = 0;
+    CHECK_OK(quire_pager_stat(p, &after));
+    CHECK_EQ(after.generation, before.generation); /* nothing committed, nothing changed */
+    CHECK_EQ(after.page_count, before.page_count);
+    CHECK_EQ(after.regular_pages, before.regular_pages);
+    CHECK(stat(path, &fst1) == 0 && fst1.st_size == fst0.st_size);
     CHECK_OK(quire_pager_free(p, first));
     CHECK_OK(quire_pager_alloc(p, &id));
     CHECK_EQ(id, first);
@@ -395,8 +490,19 @@ static void test_grow_failures(void) {
     CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_EUNAVAIL); /* sticky */
     const void *d;
     CHECK_EQ(quire_pager_get(p, first, &d), QUIRE_EUNAVAIL);
+    CHECK_EQ(quire_pager_commit(p), QUIRE_EUNAVAIL);
     fail_remap = 0;
+    CHECK_OK(quire_pager_stat(p, &before));
     CHECK_OK(quire_pager_close(p));
+    /* the file is intact: it opens at the last commit (the alloc that failed is not in it) and
+     * checks sound, even though the file itself grew before the remap failed */
+    {
+        struct quire_pager_report r = {0};
+        CHECK_OK(quire_pager_check(path, &r));
+        CHECK_EQ(r.stat.generation, before.generation);
+        CHECK_EQ(r.stat.regular_pages, before.regular_pages);
+        CHECK(r.stat.page_count < r.file_size / 1024); /* the superblock kept the old count */
+    }
     /* an I/O error in the middle of a commit: reported, then sticky; the file keeps the last
      * commit */
     CHECK_OK(q_pager_open_ex(path, 0, 0, &io, &p));
@@ -474,6 +580,7 @@ static void test_sparse_tib(uint32_t ps) {
 int main(void) {
     test_crc();
     test_create_open();
+    test_lock_processes();
     test_regular(1024);
     test_regular(4096);
     test_txn();

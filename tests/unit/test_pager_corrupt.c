@@ -163,6 +163,24 @@ static void test_cases(void) {
         CHECK_EQ(quire_pager_check(bad, &r), QUIRE_EMETA);
     }
 
+    /* the fuzz target's checksum repair works: a protected copy with a flipped byte fails
+     * check, and passes once the checksums are recomputed */
+    {
+        struct q_super *nsb = newest ? &sb1 : &sb0;
+        const struct q_ref *pl = &nsb->root[Q_TAB_PROT][0];
+        CHECK(nsb->height[Q_TAB_PROT] == 0 && (pl->flags & Q_REF_PRESENT));
+        struct q_ref rec;
+        memcpy(&rec, orig + pl->slot[pl->flags & Q_REF_SEL] * ps + sizeof rec, sizeof rec);
+        memcpy(img, orig, n);
+        img[rec.slot[rec.flags & Q_REF_SEL] * ps + 7] ^= 1;
+        int crc = 0;
+        CHECK_OK(fuzz_pager_one(img, n, &crc));
+        CHECK_EQ(crc, QUIRE_ECHECKSUM);
+        fuzz_fix_checksums(img, n);
+        CHECK_OK(fuzz_pager_one(img, n, &crc));
+        CHECK_EQ(crc, 0);
+    }
+
     /* truncated files */
     spit(bad, orig, n - ps);
     CHECK_EQ(quire_pager_open(bad, 0, 0, &p), QUIRE_EFILESIZE);
@@ -186,6 +204,54 @@ static void test_cases(void) {
     unlink(bad);
 }
 
+static void count_problem(void *arg, const char *msg) {
+    (void)msg;
+    ++*(int *)arg;
+}
+
+/* Files whose every checksum is valid but whose free map lies: check must find it. */
+static void test_inconsistent_map(void) {
+    TEST("check: free map inconsistent, checksums valid");
+    char path[256];
+    tp_path(path, sizeof path, "incons");
+    const uint32_t ps = 1024;
+    struct quire_pager_report r;
+    int calls = 0;
+    for (int kase = 0; kase < 3; kase++) {
+        unlink(path);
+        make_sample(path, ps, 9);
+        memset(&r, 0, sizeof r);
+        CHECK_OK(quire_pager_check(path, &r));
+        quire_pager *p;
+        CHECK_OK(quire_pager_open(path, 0, 0, &p));
+        const struct q_ref *ref = q_prot_rec(p, 1);
+        CHECK(ref != NULL);
+        if (!ref) break;
+        uint64_t copy = ref->slot[1 - (ref->flags & Q_REF_SEL)], leak = 0, cur = 0, reg = 0;
+        CHECK_OK(quire_pager_alloc(p, &leak));
+        CHECK_OK(quire_pager_free(p, leak));
+        CHECK_EQ(quire_pager_next_page(p, &cur, &reg), 1);
+        if (kase == 0) /* a protected copy handed out as a regular page */
+            CHECK_OK(q_map_set(p, copy, Q_REGULAR));
+        else if (kase == 1) /* a free page marked internal: leaked */
+            CHECK_OK(q_map_set(p, leak, Q_INTERNAL));
+        else /* a protected copy marked free: the next allocation would take it */
+            CHECK_OK(q_map_set(p, copy, Q_FREE));
+        CHECK_OK(quire_pager_commit(p));
+        quire_pager_close(p);
+        memset(&r, 0, sizeof r);
+        r.on_problem = count_problem;
+        r.arg = &calls;
+        CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p)); /* checksums are fine */
+        quire_pager_close(p);
+        CHECK_EQ(quire_pager_check(path, &r), QUIRE_ECHECKSUM);
+        CHECK(r.problems >= 1);
+        CHECK(r.slot_valid[0] && r.slot_valid[1]);
+    }
+    CHECK(calls >= 3);
+    unlink(path);
+}
+
 static int corpus_files(const char *dir, char names[][512], int max) {
     DIR *d = opendir(dir);
     int k = 0;
@@ -202,7 +268,7 @@ static void test_corpus(void) {
     static char names[64][512];
     int k = corpus_files("tests/fuzz/corpus", names, 64);
     CHECK(k >= 3); /* run from the repository root */
-    uint64_t s = 2024, opened = 0, runs = 0;
+    uint64_t s = 2024, opened = 0, runs = 0, fixed_opened = 0;
     for (int i = 0; i < k; i++) {
         size_t n;
         uint8_t *b = slurp(names[i], &n);
@@ -234,13 +300,21 @@ static void test_corpus(void) {
             runs++;
             opened += rc == 0;
             if (rc == 0) CHECK(crc == 0 || crc == QUIRE_ECHECKSUM);
+            /* the same mutation with its checksums repaired: reaches the metadata validation */
+            fuzz_fix_checksums(m, mn);
+            rc = fuzz_pager_one(m, mn, &crc);
+            runs++;
+            opened += rc == 0;
+            fixed_opened += rc == 0;
+            if (rc == 0) CHECK(crc == 0 || crc == QUIRE_ECHECKSUM);
         }
         free(m);
         free(b);
     }
-    printf("fuzz corpus: %llu inputs run, %llu opened\n", (unsigned long long)runs,
-           (unsigned long long)opened);
+    printf("fuzz corpus: %llu inputs run, %llu opened (%llu after repairing checksums)\n",
+           (unsigned long long)runs, (unsigned long long)opened, (unsigned long long)fixed_opened);
     CHECK(opened > 0);
+    CHECK(fixed_opened > 0);
 }
 
 int main(int argc, char **argv) {
@@ -257,6 +331,7 @@ int main(int argc, char **argv) {
         return check_done();
     }
     test_cases();
+    test_inconsistent_map();
     test_corpus();
     return check_done();
 }

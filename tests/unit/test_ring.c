@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "quire/pages.h"
@@ -195,7 +196,7 @@ static void test_overwrite(void) {
     CHECK(memcmp(dst, src, 20) == 0);
     /* printf on an overwriting ring drops old bytes too; too long a text is refused. */
     for (int i = 0; i < 1000; i++) CHECK_OK(quire_ring_printf(&r, NULL, "line %04d\n", i));
-    CHECK_EQ(quire_ring_len(&r), cap - 1); /* room was left for vsnprintf's NUL */
+    CHECK_EQ(quire_ring_len(&r), cap); /* exactly the text's bytes were dropped */
     const char *line;
     size_t len;
     /* The oldest bytes may be a partial line; skip it, then lines are whole and in order. */
@@ -214,6 +215,28 @@ static void test_overwrite(void) {
     memset(big, 'x', cap);
     big[cap] = 0;
     CHECK_EQ(quire_ring_printf(&r, NULL, "%s", big), QUIRE_ERANGE);
+    /* The NUL vsnprintf writes after the text must not clobber the oldest byte kept: fill the
+     * ring with a known pattern, then print texts that end just before its oldest byte. */
+    for (size_t k = 1; k < 40; k += 7) {
+        quire_ring_read(&r, dst, cap, &got); /* empty it */
+        for (size_t i = 0; i < cap; i++) src[i] = pat(i + k);
+        CHECK_OK(quire_ring_write(&r, src, cap)); /* full */
+        big[k] = 0;                               /* a text of k bytes */
+        size_t w = 0;
+        CHECK_OK(quire_ring_printf(&r, &w, "%s", big));
+        big[k] = 'x';
+        CHECK_EQ(w, k);
+        CHECK_EQ(quire_ring_len(&r), cap);
+        CHECK_OK(quire_ring_peek(&r, dst, cap, &got));
+        CHECK(got == cap && memcmp(dst, src + k, cap - k) == 0); /* oldest kept: intact */
+        CHECK(memcmp(dst + cap - k, big, k) == 0);
+    }
+    /* A text of capacity - 1 bytes is the longest accepted. */
+    big[cap - 1] = 0;
+    CHECK_OK(quire_ring_printf(&r, NULL, "%s", big));
+    CHECK_EQ(quire_ring_len(&r), cap);
+    CHECK_OK(quire_ring_peek(&r, dst, cap, &got));
+    CHECK(memcmp(dst + 1, big, cap - 1) == 0);
     free(big);
     free(src);
     free(dst);
@@ -373,6 +396,85 @@ static void test_fork(void) {
     CHECK_OK(quire_ring_destroy(&r));
 }
 
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Blocking waits: timeouts, edges, and a reader and a writer in two processes that sleep on the
+ * ring's futexes until the other side moves. */
+static void test_wait(void) {
+    TEST("waiting");
+    quire_ring r;
+    CHECK_OK(quire_ring_create(1, 0, &r));
+    size_t cap = quire_ring_capacity(&r);
+    CHECK_EQ(quire_ring_wait_readable(NULL, 1, 0), QUIRE_EINVAL);
+    CHECK_OK(quire_ring_wait_readable(&r, 0, 0));
+    CHECK_EQ(quire_ring_wait_readable(&r, 1, 0), QUIRE_EAGAIN);
+    CHECK_EQ(quire_ring_wait_readable(&r, cap + 1, 0), QUIRE_ERANGE);
+    CHECK_EQ(quire_ring_wait_writable(&r, cap + 1, 0), QUIRE_ERANGE);
+    uint64_t t0 = mono_ns();
+    CHECK_EQ(quire_ring_wait_readable(&r, 1, 3000000), QUIRE_EAGAIN); /* 3 ms */
+    CHECK(mono_ns() - t0 >= 3000000);
+    CHECK_OK(quire_ring_wait_writable(&r, cap, 0));
+    CHECK_OK(quire_ring_write(&r, "0123456789", 10));
+    CHECK_OK(quire_ring_wait_readable(&r, 10, 0));
+    CHECK_EQ(quire_ring_wait_readable(&r, 11, 1000000), QUIRE_EAGAIN);
+    CHECK_EQ(quire_ring_wait_writable(&r, cap - 9, 1000000), QUIRE_EAGAIN);
+    CHECK_OK(quire_ring_wait_writable(&r, cap - 10, UINT64_MAX));
+
+    /* Two processes, two rings (r: parent -> child, r2: child -> parent). The child sleeps on
+     * r until the parent writes; then it fills r2 and sleeps on the full r2 until the parent
+     * has read some of it. */
+    size_t got;
+    char buf[16];
+    CHECK_OK(quire_ring_read(&r, buf, sizeof buf, &got));
+    quire_ring r2;
+    CHECK_OK(quire_ring_create(1, 0, &r2));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char b[8] = {0};
+        size_t g;
+        if (quire_ring_wait_readable(&r, 5, 10000000000ull) != 0) _exit(2);
+        quire_ring_read(&r, b, 5, &g);
+        if (g != 5 || memcmp(b, "hello", 5) != 0) _exit(3);
+        unsigned char *fill = malloc(cap);
+        memset(fill, 'f', cap);
+        if (quire_ring_write(&r2, fill, cap) != 0) _exit(4);
+        if (quire_ring_wait_writable(&r2, 100, 10000000000ull) != 0) _exit(5);
+        if (quire_ring_write(&r2, "done", 4) != 0) _exit(6);
+        _exit(0);
+    }
+    usleep(30000); /* let the child fall asleep first */
+    CHECK_OK(quire_ring_write(&r, "hello", 5));
+    CHECK_OK(quire_ring_wait_readable(&r2, cap, 10000000000ull)); /* the child filled it */
+    usleep(30000); /* the child is asleep on the full ring */
+    unsigned char *tmp = malloc(cap);
+    CHECK_OK(quire_ring_read(&r2, tmp, 100, &got));
+    CHECK_EQ(got, 100);
+    CHECK_OK(quire_ring_wait_readable(&r2, cap - 100 + 4, 10000000000ull));
+    CHECK_OK(quire_ring_read(&r2, tmp, cap, &got));
+    CHECK(got == cap - 100 + 4 && memcmp(tmp + got - 4, "done", 4) == 0);
+    free(tmp);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(quire_ring_len(&r), 0);
+    CHECK_OK(quire_ring_destroy(&r2));
+    CHECK_OK(quire_ring_destroy(&r));
+
+    /* An overwriting ring never waits to write. */
+    CHECK_OK(quire_ring_create(1, QUIRE_RING_OVERWRITE, &r));
+    char *fill = malloc(cap);
+    memset(fill, 'x', cap);
+    CHECK_OK(quire_ring_write(&r, fill, cap));
+    CHECK_OK(quire_ring_wait_writable(&r, cap, 0));
+    free(fill);
+    CHECK_OK(quire_ring_destroy(&r));
+}
+
 int main(void) {
     test_errors();
     test_mirror();
@@ -382,5 +484,6 @@ int main(void) {
     test_text();
     test_fd();
     test_fork();
+    test_wait();
     return check_done();
 }

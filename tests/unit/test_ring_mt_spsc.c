@@ -2,9 +2,10 @@
  * tests/unit/test_ring_mt_spsc.c - the ring as a lock-free single-producer/single-consumer
  * queue: one thread writes a stream of 64-bit words (chunks of varying size, through both the
  * zero-copy span and the copying write), another reads them (also both ways) and checks every
- * word and a running checksum. 1 GiB by default (128 MiB under ThreadSanitizer, 256 MiB under
- * AddressSanitizer, to stay within a few seconds); the environment
- * variable QUIRE_RING_MT_BYTES (or argv[1]) overrides the amount.
+ * word and a running checksum. On a full or empty ring each side sleeps in
+ * quire_ring_wait_writable/readable (futexes) until the other side moves. 1 GiB by default (128 MiB
+ * under ThreadSanitizer, 256 MiB under AddressSanitizer, to stay within a few seconds); the
+ * environment variable QUIRE_RING_MT_BYTES (or argv[1]) overrides the amount.
  */
 #include "check.h"
 
@@ -34,6 +35,7 @@ struct job {
     uint64_t sum_in;   /* consumer's checksum */
     uint64_t bad;      /* words that did not match */
     uint64_t received; /* words received */
+    uint64_t wait_err; /* failed waits of the producer */
 };
 
 static void *producer(void *arg) {
@@ -49,7 +51,11 @@ static void *producer(void *arg) {
             size_t n = len / 8;
             if (n > j->words - k) n = (size_t)(j->words - k);
             if (n > 8192 + round % 4096) n = 8192 + round % 4096;
-            if (n == 0) continue;
+            if (n == 0) { /* full: sleep until the consumer frees a word (or a chunk) */
+                size_t want = round % 2 ? 8 : 4096;
+                if (quire_ring_wait_writable(&j->ring, want, UINT64_MAX) != 0) j->wait_err++;
+                continue;
+            }
             uint64_t *w = p;
             for (size_t i = 0; i < n; i++) {
                 w[i] = word(k + i);
@@ -82,7 +88,10 @@ static void *consumer(void *arg) {
             size_t len;
             quire_ring_read_span(&j->ring, &p, &len);
             size_t n = len / 8;
-            if (n == 0) continue;
+            if (n == 0) { /* empty: sleep until the producer commits a word */
+                if (quire_ring_wait_readable(&j->ring, 8, UINT64_MAX) != 0) bad++;
+                continue;
+            }
             const uint64_t *w = p;
             for (size_t i = 0; i < n; i++) {
                 bad += w[i] != word(k + i);
@@ -124,6 +133,7 @@ int main(int argc, char **argv) {
     for (uint64_t k = 0; k < j.words; k++) expect += word(k);
     CHECK_EQ(j.received, j.words);
     CHECK_EQ(j.bad, 0);
+    CHECK_EQ(j.wait_err, 0);
     CHECK(j.sum_in == j.sum_out);
     CHECK(j.sum_in == expect);
     CHECK_EQ(quire_ring_len(&j.ring), 0);

@@ -1,0 +1,354 @@
+/*
+ * quire/pheap.h - a persistent heap: malloc-like allocation inside a file that survives restarts
+ * and crashes, built on the crash-consistent pager (quire/pager.h).
+ *
+ * Concepts
+ * --------
+ *  - References: an allocation is named by a quire_pref, a byte offset into the file (never a
+ *    raw pointer), so it stays valid wherever the file is mapped and across reopen. The null
+ *    reference has off == 0. quire_pheap_ptr() turns a reference into a read-only pointer.
+ *  - Root: one reference stored in the heap's header (quire_pheap_set_root / quire_pheap_root),
+ *    from which an application finds its data after reopening.
+ *  - Named objects: references registered under a name (find or create, as Boost.Interprocess
+ *    managed_mapped_file and Metall offer); names are up to QUIRE_PHEAP_NAME_MAX bytes.
+ *  - Transactions: a writable heap always has one open transaction. Every allocation, free,
+ *    root or name change and data write made since the last quire_pheap_commit() becomes
+ *    durable atomically at the next commit, or none of it does (crash, quire_pheap_abort(),
+ *    closing without commit). After a crash, the next open finds the heap exactly as the last
+ *    completed commit left it: no leaked block, no half-written object.
+ *
+ * Writing data: declare, then write
+ * ---------------------------------
+ * Pointers from quire_pheap_ptr() are read-only. To change bytes of an allocation, declare the
+ * range first with quire_pheap_write(h, ref, off, len, &p) (libpmemobj's tx_add_range): it
+ * returns a writable pointer to those bytes, in place (reads through quire_pheap_ptr() see the
+ * new bytes at once). Writing outside a declared range, or through a pointer after the
+ * transaction ended, is undefined: such bytes may be lost, or reach the file unprotected.
+ * quire_pheap_set() is a memcpy through a declared range.
+ *
+ * How atomicity is obtained (any file system, no persistent-memory hardware):
+ *  - allocator metadata (per-chunk slab bitmaps and page descriptors) and the heap header live in
+ *    the pager's protected pages, which a pager commit switches atomically;
+ *  - a range declared in an allocation made in the same transaction needs no protection (the
+ *    bytes were free in the last commit), nor does any page freshly taken from the pager;
+ *  - a range of an allocation that existed at the last commit is snapshotted (undo log) when
+ *    declared. At commit the undo records are written to the heap's log pages and synced
+ *    *before* the pager commit writes the data pages in place; the heap header (protected) then
+ *    records the new generation. An open that finds a valid undo log for generation header+1 (a
+ *    commit interrupted after its log became durable) copies the old bytes back first.
+ *  - freed blocks are not reused before the freeing transaction commits.
+ * Cost per commit: two fdatasync()s (the pager's commit), plus one when the transaction changed
+ * bytes of older allocations.
+ *
+ * The undo log has a capacity (QUIRE_PHEAP_LOG_DEFAULT bytes at create, grown on demand): when
+ * the old bytes snapshotted by one transaction would exceed it, quire_pheap_write() fails with
+ * QUIRE_ETXN and the transaction is otherwise intact (commit what it holds, or abort). The next
+ * transaction's first modifying call grows the log to fit the failed request (so retrying the
+ * transaction after an abort succeeds); quire_pheap_reserve_log() grows it in advance.
+ *
+ * Pointer validity
+ * ----------------
+ * Pointers returned by quire_pheap_ptr() and quire_pheap_write() point into the pager's mapping
+ * of the file. They stay valid until the next call marked [remaps] (which may grow and move the
+ * mapping), the end of the transaction (commit, abort) or close; references stay valid forever.
+ * Keep references in your data, not pointers. The unmarked modifying calls (write, set, free,
+ * set_root) never move the mapping, except the first modifying call of a transaction that
+ * follows a QUIRE_ETXN failure (it grows the undo log first): re-fetch pointers after it.
+ *
+ * Sizes
+ * -----
+ * Sizes up to the page size are rounded to size classes (16..128 by 16, then four classes per
+ * power of two: 160, 192, 224, 256, 320, ... -- the formula of quire's malloc engine) and served
+ * from slabs of one to eight pages; larger sizes take runs of whole pages inside a chunk (about
+ * 100 pages at 4 KiB); sizes beyond a chunk get a page run of their own ("huge" block), which
+ * cannot cross a group of the pager's free-space map: the largest allocation is 4 * P - 2 pages
+ * (64 MiB - 8 KiB with 4 KiB pages, 16 GiB with 64 KiB pages; QUIRE_EOVERFLOW beyond). Choose
+ * the page size at create for the largest block you need. Allocations are 16-byte aligned.
+ *
+ * The root and names never dangle: freeing the root's block clears the root, freeing a named
+ * block removes its names, and a realloc that moves a block moves its root and names with it.
+ * A read-only open of a file whose last writer crashed in the middle of a commit first recovers
+ * it through a short writable open (when no writer has the file).
+ *
+ * Concurrency: a heap handle is not thread-safe. One writer per file at a time (the pager's
+ * exclusive file lock: a second writer gets QUIRE_EBUSY); read-only opens share the file with
+ * other readers. A read-only heap sees the last commit; it never changes.
+ *
+ * Errors: every function returns 0 or a negative QUIRE_E* code (quire/error.h) unless stated.
+ * After a failed commit (I/O error), the heap is unavailable (QUIRE_EUNAVAIL) and must be
+ * closed; the file keeps its last commit.
+ */
+#ifndef QUIRE_PHEAP_H
+#define QUIRE_PHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quire/error.h"
+#include "quire/pager.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An open persistent heap (opaque). */
+typedef struct quire_pheap quire_pheap;
+
+/** A reference to an allocation: its byte offset in the file. off == 0 is the null reference. */
+typedef struct {
+    uint64_t off; /**< byte offset of the allocation's first byte in the heap file */
+} quire_pref;
+
+/** The null reference. */
+#define QUIRE_PREF_NULL ((quire_pref){0})
+
+/** Longest object name accepted by the named-object calls, in bytes (no terminator). */
+#define QUIRE_PHEAP_NAME_MAX 255u
+
+/** Undo-log capacity of a new heap, in bytes. */
+#define QUIRE_PHEAP_LOG_DEFAULT (256u * 1024u)
+
+/** Flags for quire_pheap_open(). */
+enum {
+    QUIRE_PHEAP_CREATE = 1, /**< create the file if it does not exist */
+    QUIRE_PHEAP_RDONLY = 2, /**< open read-only (shared with other readers) */
+    QUIRE_PHEAP_EXCL = 4,   /**< with CREATE: fail with QUIRE_EEXIST if the file exists */
+};
+
+/** Counters filled by quire_pheap_stat(). */
+struct quire_pheap_stat {
+    uint32_t page_size;      /**< the pager's page size */
+    uint64_t generation;     /**< commits made since the heap was created */
+    uint64_t objects;        /**< live allocations (not counting ones freed in the open txn) */
+    uint64_t bytes_used;     /**< usable bytes of live allocations */
+    uint64_t bytes_free;     /**< free bytes inside the heap's chunks (slots and pages) */
+    uint64_t largest_free;   /**< largest run of free pages inside one chunk, in bytes */
+    uint64_t chunks;         /**< chunks (groups of pages the heap manages; huge blocks too) */
+    uint64_t file_bytes;     /**< size of the file's pages */
+    uint64_t log_capacity;   /**< undo-log capacity in bytes */
+    uint64_t txn_undo_bytes; /**< undo bytes the open transaction has recorded */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening and closing
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Opens (or creates) a heap file. A writable open recovers the file first when the last
+ *        writer crashed in the middle of a commit. A read-only open of such a file recovers it
+ *        through a short writable open when it can.
+ * @param path the file.
+ * @param flags QUIRE_PHEAP_CREATE, QUIRE_PHEAP_EXCL, QUIRE_PHEAP_RDONLY (CREATE and RDONLY
+ *        exclude each other).
+ * @param page_size page size for a new file (0: 4096); for an existing file 0 or its page size.
+ * @param out receives the handle.
+ * @return 0, or QUIRE_EINVAL, QUIRE_ENOENT (no file and no CREATE), QUIRE_EEXIST (EXCL),
+ *         QUIRE_EBUSY (another writer has the file, or readers have it and this is a writer),
+ *         QUIRE_EACCES, QUIRE_EMAGIC (not a heap file), QUIRE_EVERSION, QUIRE_EPAGESIZE,
+ *         QUIRE_ESUPER / QUIRE_EMETA / QUIRE_EFILESIZE / QUIRE_ECHECKSUM (corrupt pager level),
+ *         QUIRE_EHEAP (corrupt heap structures), QUIRE_ESTATE (read-only open of a file that
+ *         needs recovery, which could not be done), QUIRE_EIO, QUIRE_ENOSPC, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pheap_open(const char *path, unsigned flags, uint32_t page_size,
+                               quire_pheap **out);
+
+/**
+ * @brief Closes the heap. The open transaction is rolled back (not committed).
+ * @param h the heap or NULL (no-op).
+ * @return 0, or QUIRE_EIO (the handle is released anyway).
+ */
+QUIRE_API int quire_pheap_close(quire_pheap *h);
+
+/* ---------------------------------------------------------------------------------------------
+ * Allocation
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Allocates size bytes (contents unspecified). Part of the open transaction. [remaps]
+ * @param ref receives the reference.
+ * @return 0, or QUIRE_EINVAL (size 0, NULL argument), QUIRE_EOVERFLOW (size too large),
+ *         QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EFULL, QUIRE_ENOSPC, QUIRE_EIO, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pheap_alloc(quire_pheap *h, size_t size, quire_pref *ref);
+
+/** @brief quire_pheap_alloc() with the contents set to zero. [remaps] */
+QUIRE_API int quire_pheap_zalloc(quire_pheap *h, size_t size, quire_pref *ref);
+
+/**
+ * @brief Frees an allocation. Takes effect at commit; the block is not reused before. If the
+ *        block is the root, the root becomes null; names registered for it are removed (so the
+ *        heap never holds a dangling root or name).
+ * @return 0, or QUIRE_EBADREF (not a live allocation, or one the heap itself owns: the names
+ *         table and name strings, which iteration also lists), QUIRE_EDOUBLEFREE (already
+ *         freed in this transaction), QUIRE_ERDONLY, QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pheap_free(quire_pheap *h, quire_pref ref);
+
+/**
+ * @brief Resizes an allocation: keeps the reference when the new size fits its block, else
+ *        allocates a new block, copies min(old, new) bytes and frees the old one; when the
+ *        block was the root or named, the root and names follow it. A null *ref allocates.
+ *        [remaps]
+ * @param ref in: the allocation; out: its (possibly new) reference. Unchanged on error.
+ * @param size new size (> 0).
+ * @return as quire_pheap_alloc(), plus QUIRE_EBADREF.
+ */
+QUIRE_API int quire_pheap_realloc(quire_pheap *h, quire_pref *ref, size_t size);
+
+/**
+ * @brief Usable size of an allocation (its slot or page run).
+ * @return 0, or QUIRE_EBADREF, QUIRE_EINVAL.
+ */
+QUIRE_API int quire_pheap_usable_size(quire_pheap *h, quire_pref ref, size_t *size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading and writing
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief A read-only pointer to a reference's bytes (valid until the next [remaps] call).
+ *        Cheap: checks only that the reference lies inside the file (use
+ *        quire_pheap_usable_size() to validate one fully).
+ * @return the pointer, or NULL for the null reference or an offset outside the file.
+ */
+QUIRE_API const void *quire_pheap_ptr(const quire_pheap *h, quire_pref ref);
+
+/**
+ * @brief Declares that bytes [off, off + len) of an allocation will be written in this
+ *        transaction and returns a writable pointer to them (libpmemobj's tx_add_range). The
+ *        bytes keep their current value; write the new ones through *p.
+ * @return 0, or QUIRE_EBADREF (not a live allocation), QUIRE_ERANGE (the range exceeds the
+ *         allocation), QUIRE_ETXN (the undo log is full: see above), QUIRE_ERDONLY,
+ *         QUIRE_EUNAVAIL, QUIRE_ENOMEM.
+ */
+QUIRE_API int quire_pheap_write(quire_pheap *h, quire_pref ref, size_t off, size_t len, void **p);
+
+/** @brief quire_pheap_write() then memcpy(p, src, len). */
+QUIRE_API int quire_pheap_set(quire_pheap *h, quire_pref ref, size_t off, const void *src,
+                              size_t len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Root and named objects
+ * ------------------------------------------------------------------------------------------- */
+
+/** @brief Reads the root reference (null until set). @return 0 or QUIRE_EINVAL. */
+QUIRE_API int quire_pheap_root(const quire_pheap *h, quire_pref *root);
+
+/**
+ * @brief Sets the root reference (part of the open transaction).
+ * @return 0, or QUIRE_EBADREF (neither null nor a live allocation), QUIRE_ERDONLY,
+ *         QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pheap_set_root(quire_pheap *h, quire_pref root);
+
+/**
+ * @brief Finds the object registered under name.
+ * @return 0, or QUIRE_ENOTFOUND, QUIRE_ENAMETOOLONG, QUIRE_EINVAL.
+ */
+QUIRE_API int quire_pheap_find(const quire_pheap *h, const char *name, quire_pref *ref);
+
+/**
+ * @brief Finds the object registered under name, or allocates size zeroed bytes and registers
+ *        them under it (Boost's find_or_construct). [remaps]
+ * @param created set to 1 when the object was created, 0 when found (may be NULL).
+ * @return 0, or QUIRE_ENAMETOOLONG, QUIRE_EINVAL (empty name, size 0), as quire_pheap_alloc().
+ */
+QUIRE_API int quire_pheap_named(quire_pheap *h, const char *name, size_t size, quire_pref *ref,
+                                int *created);
+
+/**
+ * @brief Registers ref under name, replacing any earlier registration (the earlier object is
+ *        not freed). A null ref removes the name. [remaps]
+ * @return 0, or QUIRE_ENOTFOUND (null ref and no such name), QUIRE_EBADREF,
+ *         QUIRE_ENAMETOOLONG, QUIRE_EINVAL, as quire_pheap_alloc().
+ */
+QUIRE_API int quire_pheap_name_set(quire_pheap *h, const char *name, quire_pref ref);
+
+/**
+ * @brief Iterates over named objects in unspecified order.
+ * @param cursor set to 0 before the first call.
+ * @param name receives a pointer to the name (NUL-terminated, valid until [remaps]).
+ * @return 1 when an entry was returned, 0 at the end, or QUIRE_EINVAL.
+ */
+QUIRE_API int quire_pheap_next_name(const quire_pheap *h, uint64_t *cursor, const char **name,
+                                    quire_pref *ref);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Makes every change since the last commit durable, atomically. Without changes it does
+ *        nothing. [remaps]
+ * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO, QUIRE_ENOSPC, QUIRE_ENOMEM (the heap
+ *         is unavailable after a failure; the file keeps its previous commit).
+ */
+QUIRE_API int quire_pheap_commit(quire_pheap *h);
+
+/**
+ * @brief Discards every change since the last commit (allocations, frees, root and name
+ *        changes, data writes). [remaps]
+ * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO.
+ */
+QUIRE_API int quire_pheap_abort(quire_pheap *h);
+
+/**
+ * @brief Grows the undo log to hold at least bytes of snapshots per transaction. Commits its
+ *        own change, so it must be called when the transaction is empty. [remaps]
+ * @return 0, or QUIRE_ESTATE (the transaction has changes), QUIRE_ERDONLY, as alloc.
+ */
+QUIRE_API int quire_pheap_reserve_log(quire_pheap *h, size_t bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * Statistics, iteration, checking
+ * ------------------------------------------------------------------------------------------- */
+
+/** @brief Fills *st. @return 0 or QUIRE_EINVAL. */
+QUIRE_API int quire_pheap_stat(const quire_pheap *h, struct quire_pheap_stat *st);
+
+/**
+ * @brief Iterates over live allocations in increasing offset order (blocks freed in the open
+ *        transaction are skipped; blocks allocated in it are listed). The heap's own allocations
+ *        (the names table and name strings) are listed too.
+ * @param cursor set to 0 before the first call; updated by each call.
+ * @param ref receives the next allocation; size (may be NULL) its usable size.
+ * @return 1 when one was returned, 0 at the end, or QUIRE_EINVAL.
+ */
+QUIRE_API int quire_pheap_next(const quire_pheap *h, uint64_t *cursor, quire_pref *ref,
+                               size_t *size);
+
+/** What quire_pheap_check() found. Set on_problem (or leave NULL) before the call. */
+struct quire_pheap_report {
+    /** Called once per problem with a one-line English description (may be NULL). */
+    void (*on_problem)(void *arg, const char *message);
+    void *arg;                       /**< passed to on_problem */
+    int pager_rc;                    /**< quire_pager_check()'s result for the file */
+    struct quire_pager_report pager; /**< quire_pager_check()'s report (on_problem: the same) */
+    int is_heap;                     /**< 1 when the file holds a heap header */
+    int recovery_pending;            /**< 1 when an undo log awaits replay (a crashed commit) */
+    uint64_t generation;             /**< heap generation */
+    uint64_t chunks;                 /**< chunks checked */
+    uint64_t objects;                /**< live allocations */
+    uint64_t bytes_used;             /**< their usable bytes */
+    uint64_t names;                  /**< named objects */
+    uint64_t problems;               /**< heap-level problems found (pager-level ones: pager_rc) */
+};
+
+/**
+ * @brief Verifies a heap file that is not open for writing: the pager level
+ *        (quire_pager_check), then the heap: header, undo log, every chunk header (descriptors
+ *        well formed, bitmaps agree with their counters, no page both free and used, no block
+ *        claimed twice), every regular page owned by exactly one chunk or the log (no leak),
+ *        every protected page a chunk header, root and every name naming a live allocation.
+ * @param path the file.
+ * @param r receives the report (on_problem/arg read first).
+ * @return 0 when sound; QUIRE_ECHECKSUM when a problem was found; QUIRE_EMAGIC when the file is
+ *         a pager file without a heap (r->is_heap 0, r->pager_rc set); or the error that
+ *         prevented opening it.
+ */
+QUIRE_API int quire_pheap_check(const char *path, struct quire_pheap_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUIRE_PHEAP_H */

@@ -1,0 +1,745 @@
+/*
+ * pager/pheap.c - the persistent heap's life cycle and commit chain: open/create, recovery,
+ * declared writes with their undo log, commit, abort, root and statistics (the contract is in
+ * quire/pheap.h, the glossary in pager/pheap_internal.h).
+ *
+ * The commit chain (quire_pheap_commit):
+ *   1. apply the transaction's frees to the in-memory chunk headers (chunks left empty and huge
+ *      blocks go back to the pager);
+ *   2. if the transaction changed bytes of blocks that existed at the last commit: write their
+ *      undo records (old bytes) into the log pages, stamped with generation g + 1 and a CRC, and
+ *      quire_pager_flush_range() them                   -- sync: the old bytes are durable
+ *   3. stage every changed chunk header and the header of generation g + 1 (protected pages);
+ *   4. quire_pager_commit(): data pages, metadata, sync, superblock, sync
+ *                                                        -- the new generation is the heap
+ * A crash before 4 completes leaves the pager (so the header and chunk headers) at generation g;
+ * data pages may hold some new bytes, but only in blocks free at g (no undo needed) or in ranges
+ * whose old bytes a valid log of generation g + 1 holds: open copies them back (recover()).
+ * Recovery is idempotent, and it ends by committing header generation g + 1, which makes the log
+ * stale (a log is replayed only when its generation is header + 1).
+ *
+ * Rollback (quire_pheap_abort) aborts the pager transaction, which drops every private page
+ * copy, allocation and protected write, then reloads the heap's state from the last commit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pager/internal.h"
+#include "pager/pheap_internal.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers: CRC32C (the pager's), u64 maps
+ * ------------------------------------------------------------------------------------------- */
+
+uint32_t q_pheap_crc(uint32_t crc, const void *buf, size_t n) {
+    return q_crc32c(crc, buf, n);
+}
+
+static size_t map_slot(const struct ph_map *m, uint64_t k) {
+    uint64_t x = k * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(x >> 20) & (m->cap - 1);
+}
+
+int q_phmap_put(struct ph_map *m, uint64_t k, uint64_t v) {
+    if ((m->n + 1) * 4 > m->cap * 3) {
+        struct ph_map nm = {0};
+        nm.cap = m->cap ? m->cap * 2 : 64;
+        nm.k = calloc(nm.cap, sizeof *nm.k);
+        nm.v = malloc(nm.cap * sizeof *nm.v);
+        if (!nm.k || !nm.v) {
+            free(nm.k);
+            free(nm.v);
+            return QUIRE_ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->k[i]) {
+                size_t j = map_slot(&nm, m->k[i]);
+                while (nm.k[j]) j = (j + 1) & (nm.cap - 1);
+                nm.k[j] = m->k[i];
+                nm.v[j] = m->v[i];
+                nm.n++;
+            }
+        free(m->k);
+        free(m->v);
+        *m = nm;
+    }
+    size_t j = map_slot(m, k);
+    while (m->k[j] && m->k[j] != k) j = (j + 1) & (m->cap - 1);
+    if (!m->k[j]) {
+        m->k[j] = k;
+        m->n++;
+    }
+    m->v[j] = v;
+    return 0;
+}
+
+int q_phmap_get(const struct ph_map *m, uint64_t k, uint64_t *v) {
+    if (!m->n) return 0;
+    size_t j = map_slot(m, k);
+    while (m->k[j]) {
+        if (m->k[j] == k) {
+            *v = m->v[j];
+            return 1;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return 0;
+}
+
+void q_phmap_clear(struct ph_map *m) {
+    if (m->n) memset(m->k, 0, m->cap * sizeof *m->k);
+    m->n = 0;
+}
+
+void q_phmap_free(struct ph_map *m) {
+    free(m->k);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * State
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pheap_rebase(quire_pheap *h) {
+    /* the pager maps the whole file contiguously (page i at map + i * P, pager/internal.h) */
+    h->base = h->pg->map;
+    h->npages_map = h->pg->page_count;
+    return h->base ? 0 : QUIRE_EUNAVAIL;
+}
+
+static void txn_clear(quire_pheap *h) {
+    q_phmap_clear(&h->fresh);
+    q_phmap_clear(&h->freed);
+    q_phmap_clear(&h->snap);
+    h->nfrees = 0;
+    h->undo_n = 0;
+    h->undo_nrec = 0;
+    h->txn = 0;
+    h->changed = 0;
+}
+
+static uint64_t log_capacity(const quire_pheap *h) {
+    return (h->hdr.log_npages << h->pshift) - sizeof(struct ph_loghdr);
+}
+
+/* Reads the header (protected page 0) into h->hdr. */
+static int read_header(quire_pheap *h) {
+    const void *img;
+    int rc = quire_pager_protected_get(h->pg, PH_HDR_PID, &img);
+    if (rc == QUIRE_EBOUNDS || rc == QUIRE_ENOTALLOC) return QUIRE_EMAGIC;
+    if (rc) return rc;
+    const struct ph_header *hd = img;
+    if (memcmp(hd->magic, PH_MAGIC, 8) != 0) return QUIRE_EMAGIC;
+    if (hd->version != PH_VERSION) return QUIRE_EVERSION;
+    if (hd->page_size != h->P) return QUIRE_EHEAP;
+    uint64_t pc = quire_pager_page_count(h->pg);
+    if (hd->log_npages < 1 || hd->log_first < 2 || hd->log_first >= pc ||
+        hd->log_npages > pc - hd->log_first)
+        return QUIRE_EHEAP;
+    h->hdr = *hd;
+    return 0;
+}
+
+/* Re-reads everything from the last commit. */
+static int reload(quire_pheap *h) {
+    txn_clear(h);
+    int rc = read_header(h);
+    if (!rc) rc = q_pheap_rebase(h);
+    if (!rc) rc = q_pheap_load_chunks(h);
+    if (!rc && h->hdr.root) {
+        struct ph_block b;
+        if (q_pheap_lookup(h, h->hdr.root, &b)) rc = QUIRE_EHEAP;
+    }
+    if (!rc && h->hdr.names) {
+        struct ph_block b;
+        if (q_pheap_lookup(h, h->hdr.names, &b) || b.size < sizeof(struct ph_names))
+            rc = QUIRE_EHEAP;
+    }
+    return rc;
+}
+
+static int write_header(quire_pheap *h, const struct ph_header *hd) {
+    quire_pager_writer *w;
+    int rc = quire_pager_protected_write(h->pg, PH_HDR_PID, &w);
+    if (rc) return rc;
+    uint8_t *d = quire_pager_writer_data(w);
+    memset(d, 0, h->P);
+    memcpy(d, hd, sizeof *hd);
+    return quire_pager_writer_commit(w);
+}
+
+/* Makes the pager unusable for the heap after a failure inside the commit chain. */
+static int fail(quire_pheap *h, int rc) {
+    h->fatal = rc;
+    return rc;
+}
+
+int q_pheap_log_pending(quire_pheap *h, uint64_t gen) {
+    const struct ph_loghdr *lh = (const void *)(h->base + (h->hdr.log_first << h->pshift));
+    if (lh->magic != PH_LOG_MAGIC || lh->gen != gen || lh->nbytes > log_capacity(h)) return 0;
+    uint32_t crc = q_pheap_crc(0, &lh->gen, 24);
+    crc = q_pheap_crc(crc, lh + 1, lh->nbytes);
+    return crc == lh->crc;
+}
+
+/* Replays the undo log of an interrupted commit (old bytes back, last record first), then
+ * commits header generation + 1 so that the log is stale. */
+static int recover(quire_pheap *h) {
+    const struct ph_loghdr *lh = (const void *)(h->base + (h->hdr.log_first << h->pshift));
+    uint64_t nrec = lh->nrec, nbytes = lh->nbytes, gen = lh->gen;
+    uint64_t *at = malloc((nrec ? nrec : 1) * sizeof *at);
+    if (!at) return QUIRE_ENOMEM;
+    /* copy the log: get_write calls below may not move the mapping, but stay safe */
+    uint8_t *log = malloc(nbytes ? nbytes : 1);
+    if (!log) {
+        free(at);
+        return QUIRE_ENOMEM;
+    }
+    memcpy(log, lh + 1, nbytes);
+    uint64_t pos = 0, n = 0;
+    while (n < nrec && pos + sizeof(struct ph_rec) <= nbytes) {
+        struct ph_rec r;
+        memcpy(&r, log + pos, sizeof r);
+        uint64_t padded = (r.len + 7) & ~UINT64_C(7);
+        if (r.len > nbytes || padded > nbytes - pos - sizeof r) break;
+        at[n++] = pos;
+        pos += sizeof r + padded;
+    }
+    int rc = n == nrec ? quire_pager_begin(h->pg) : QUIRE_EHEAP;
+    uint64_t limit = quire_pager_page_count(h->pg) << h->pshift;
+    for (uint64_t i = n; i-- > 0 && !rc;) {
+        struct ph_rec r;
+        memcpy(&r, log + at[i], sizeof r);
+        if (!r.len || r.off >= limit || r.len > limit - r.off) continue;
+        uint64_t p0 = r.off >> h->pshift, p1 = (r.off + r.len - 1) >> h->pshift;
+        int ok = 1;
+        for (uint64_t pg = p0; pg <= p1 && ok; pg++) {
+            void *v;
+            int e = quire_pager_get_write(h->pg, pg, &v);
+            if (e == QUIRE_ENOTALLOC || e == QUIRE_ERESERVED || e == QUIRE_EBOUNDS)
+                ok = 0;
+            else if (e)
+                rc = e, ok = 0;
+        }
+        if (ok) memcpy(h->base + r.off, log + at[i] + sizeof r, r.len);
+    }
+    free(at);
+    free(log);
+    if (rc) return rc;
+    struct ph_header hd = h->hdr;
+    hd.gen = gen;
+    rc = write_header(h, &hd);
+    if (!rc) rc = quire_pager_commit(h->pg);
+    if (rc) return rc;
+    return reload(h);
+}
+
+static int log_zero_first(quire_pheap *h) {
+    void *v;
+    int rc = quire_pager_get_write(h->pg, h->hdr.log_first, &v);
+    if (!rc) memset(v, 0, h->P);
+    return rc;
+}
+
+/* Grows the undo log to hold `bytes` of records: a new page run, committed on its own. */
+static int grow_log(quire_pheap *h, uint64_t bytes) {
+    uint64_t need = (bytes + sizeof(struct ph_loghdr) + h->P - 1) >> h->pshift;
+    if (need <= h->hdr.log_npages) return 0;
+    int rc = quire_pager_begin(h->pg);
+    if (rc) return rc;
+    uint64_t first, old = h->hdr.log_first, oldn = h->hdr.log_npages;
+    rc = q_pheap_alloc_run(h, need, &first);
+    for (uint64_t k = 0; k < oldn && !rc; k++) rc = quire_pager_free(h->pg, old + k);
+    if (!rc) {
+        struct ph_header hd = h->hdr;
+        hd.log_first = first;
+        hd.log_npages = need;
+        h->hdr = hd;
+        rc = log_zero_first(h);
+        if (!rc) rc = write_header(h, &hd);
+        if (!rc) rc = quire_pager_commit(h->pg);
+        if (rc && !h->fatal) {
+            (void)quire_pager_abort(h->pg);
+            int r2 = reload(h);
+            if (r2) h->fatal = r2;
+            return rc;
+        }
+    } else {
+        (void)quire_pager_abort(h->pg);
+        h->hdr.log_first = old;
+        h->hdr.log_npages = oldn;
+        int r2 = reload(h);
+        if (r2) h->fatal = r2;
+        return rc;
+    }
+    h->log_want = 0;
+    return q_pheap_rebase(h);
+}
+
+int q_pheap_touch(quire_pheap *h) {
+    if (h->fatal) return QUIRE_EUNAVAIL;
+    if (h->rdonly) return QUIRE_ERDONLY;
+    if (!h->txn) {
+        if (h->log_want > log_capacity(h)) {
+            int rc = grow_log(h, h->log_want);
+            if (rc) return rc;
+        }
+        int rc = quire_pager_begin(h->pg);
+        if (rc) return rc;
+        h->txn = 1;
+    }
+    h->changed = 1;
+    return 0;
+}
+
+static int writable(const quire_pheap *h) {
+    if (!h) return QUIRE_EINVAL;
+    if (h->fatal) return QUIRE_EUNAVAIL;
+    if (h->rdonly) return QUIRE_ERDONLY;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Open, create, close
+ * ------------------------------------------------------------------------------------------- */
+
+static void heap_release(quire_pheap *h) {
+    q_pheap_free_chunks(h);
+    q_phmap_free(&h->fresh);
+    q_phmap_free(&h->freed);
+    q_phmap_free(&h->snap);
+    free(h->frees);
+    free(h->undo);
+    free(h);
+}
+
+static int create_heap(quire_pheap *h) {
+    if (quire_pager_page_count(h->pg) == 0) return QUIRE_EHEAP;
+    uint64_t cur = 0, id;
+    if (quire_pager_next_protected(h->pg, &cur, &id) == 1) return QUIRE_EEXIST;
+    cur = 0;
+    if (quire_pager_next_page(h->pg, &cur, &id) == 1) return QUIRE_EEXIST;
+    int rc = quire_pager_begin(h->pg);
+    uint64_t pid = 1, first = 0;
+    if (!rc) rc = quire_pager_protected_alloc(h->pg, &pid);
+    if (!rc && pid != PH_HDR_PID) rc = QUIRE_EHEAP;
+    uint64_t n = (QUIRE_PHEAP_LOG_DEFAULT + sizeof(struct ph_loghdr) + h->P - 1) >> h->pshift;
+    if (!rc) rc = q_pheap_alloc_run(h, n, &first);
+    if (!rc) {
+        memset(&h->hdr, 0, sizeof h->hdr);
+        memcpy(h->hdr.magic, PH_MAGIC, 8);
+        h->hdr.version = PH_VERSION;
+        h->hdr.page_size = h->P;
+        h->hdr.log_first = first;
+        h->hdr.log_npages = n;
+        rc = q_pheap_rebase(h);
+    }
+    if (!rc) rc = log_zero_first(h);
+    if (!rc) rc = write_header(h, &h->hdr);
+    if (!rc) rc = quire_pager_commit(h->pg);
+    if (!rc) rc = reload(h);
+    return rc;
+}
+
+int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out) {
+    quire_pheap *h = calloc(1, sizeof *h);
+    if (!h) {
+        quire_pager_close(pg);
+        return QUIRE_ENOMEM;
+    }
+    h->pg = pg;
+    h->P = quire_pager_page_size(pg);
+    h->pshift = (uint32_t)__builtin_ctz(h->P);
+    h->D = (h->P - PH_DESC_OFF) / (uint32_t)(sizeof(struct ph_desc) + h->P / 128);
+    h->rdonly = (mode & (PH_OPEN_RDONLY | PH_OPEN_CHECK)) != 0;
+    q_pheap_classes(h);
+    int rc;
+    if (mode & PH_OPEN_CREATE) {
+        rc = create_heap(h);
+    } else {
+        rc = read_header(h);
+        if (!rc) rc = q_pheap_rebase(h);
+        if (!rc && q_pheap_log_pending(h, h->hdr.gen + 1)) {
+            if (mode & PH_OPEN_CHECK)
+                h->recovery_pending = 1;
+            else if (h->rdonly)
+                rc = QUIRE_ESTATE;
+            else
+                rc = recover(h);
+        }
+        /* in check mode a pending log may name blocks whose bytes are torn: load the
+         * (protected, hence consistent) metadata anyway */
+        if (!rc) rc = reload(h);
+    }
+    if (rc) {
+        quire_pager_close(pg);
+        heap_release(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+/* Is this pager file pristine (created, never given a heap)? */
+static int pristine(quire_pager *pg) {
+    uint64_t cur = 0, id;
+    if (quire_pager_next_protected(pg, &cur, &id) != 0) return 0;
+    cur = 0;
+    return quire_pager_next_page(pg, &cur, &id) == 0;
+}
+
+int quire_pheap_open(const char *path, unsigned flags, uint32_t page_size, quire_pheap **out) {
+    if (!path || !out || (flags & ~7u) ||
+        ((flags & QUIRE_PHEAP_CREATE) && (flags & QUIRE_PHEAP_RDONLY)) ||
+        ((flags & QUIRE_PHEAP_EXCL) && !(flags & QUIRE_PHEAP_CREATE)))
+        return QUIRE_EINVAL;
+    quire_pager *pg;
+    int rc;
+    if (flags & QUIRE_PHEAP_RDONLY) {
+        for (int attempt = 0;; attempt++) {
+            rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, page_size, &pg);
+            if (rc) return rc;
+            rc = q_pheap_open_pager(pg, PH_OPEN_RDONLY, out);
+            if (rc != QUIRE_ESTATE || attempt) return rc;
+            /* a crashed commit: recover through a short writable open */
+            quire_pheap *w;
+            int r2 = quire_pheap_open(path, 0, page_size, &w);
+            if (r2) return QUIRE_ESTATE;
+            r2 = quire_pheap_close(w);
+            if (r2) return r2;
+        }
+    }
+    if (flags & QUIRE_PHEAP_CREATE) {
+        rc = quire_pager_create(path, page_size, &pg);
+        if (!rc) return q_pheap_open_pager(pg, PH_OPEN_CREATE, out);
+        if (rc != QUIRE_EEXIST || (flags & QUIRE_PHEAP_EXCL)) return rc;
+    }
+    rc = quire_pager_open(path, 0, page_size, &pg);
+    if (rc) return rc;
+    if ((flags & QUIRE_PHEAP_CREATE) && pristine(pg))
+        return q_pheap_open_pager(pg, PH_OPEN_CREATE, out); /* a create that crashed early */
+    return q_pheap_open_pager(pg, 0, out);
+}
+
+int quire_pheap_close(quire_pheap *h) {
+    if (!h) return 0;
+    int rc = quire_pager_close(h->pg); /* an open pager transaction is aborted */
+    heap_release(h);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions
+ * ------------------------------------------------------------------------------------------- */
+
+int quire_pheap_commit(quire_pheap *h) {
+    int rc = writable(h);
+    if (rc) return rc;
+    if (!h->changed) return 0;
+    rc = q_pheap_apply_frees(h);
+    if (!rc) rc = q_pheap_rebase(h);
+    if (rc) return fail(h, rc);
+    struct ph_header hd = h->hdr;
+    hd.gen++;
+    if (h->undo_n) {
+        /* 2. the undo log, durable before any data page is written */
+        uint64_t bytes = sizeof(struct ph_loghdr) + h->undo_n;
+        uint64_t npg = (bytes + h->P - 1) >> h->pshift;
+        for (uint64_t k = 0; k < npg && !rc; k++) {
+            void *v;
+            rc = quire_pager_get_write(h->pg, hd.log_first + k, &v);
+        }
+        if (rc) return fail(h, rc);
+        struct ph_loghdr *lh = (void *)(h->base + (hd.log_first << h->pshift));
+        memset(lh, 0, sizeof *lh);
+        memcpy(lh + 1, h->undo, h->undo_n);
+        lh->magic = PH_LOG_MAGIC;
+        lh->gen = hd.gen;
+        lh->nbytes = h->undo_n;
+        lh->nrec = h->undo_nrec;
+        lh->crc = q_pheap_crc(q_pheap_crc(0, &lh->gen, 24), lh + 1, h->undo_n);
+        rc = quire_pager_flush_range(h->pg, hd.log_first, npg);
+        if (rc) return fail(h, rc);
+    }
+    /* 3-4. metadata, header, pager commit */
+    rc = q_pheap_write_chunks(h);
+    if (!rc) rc = write_header(h, &hd);
+    if (!rc) rc = quire_pager_commit(h->pg);
+    if (rc) return fail(h, rc);
+    h->hdr = hd;
+    txn_clear(h);
+    rc = q_pheap_rebase(h);
+    return rc ? fail(h, rc) : 0;
+}
+
+int quire_pheap_abort(quire_pheap *h) {
+    int rc = writable(h);
+    if (rc) return rc;
+    rc = quire_pager_abort(h->pg);
+    if (!rc) rc = reload(h);
+    return rc ? fail(h, rc) : 0;
+}
+
+int quire_pheap_reserve_log(quire_pheap *h, size_t bytes) {
+    int rc = writable(h);
+    if (rc) return rc;
+    if (h->changed) return QUIRE_ESTATE;
+    if (bytes <= log_capacity(h)) return 0;
+    return grow_log(h, bytes);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Allocation and data
+ * ------------------------------------------------------------------------------------------- */
+
+#define PH_MAX_ALLOC (((size_t)1 << 46) - 1)
+
+int quire_pheap_alloc(quire_pheap *h, size_t size, quire_pref *ref) {
+    int rc = writable(h);
+    if (rc) return rc;
+    if (!ref || !size) return QUIRE_EINVAL;
+    if (size > PH_MAX_ALLOC) return QUIRE_EOVERFLOW;
+    if ((rc = q_pheap_touch(h))) return rc;
+    uint64_t off;
+    rc = q_pheap_alloc_block(h, size, &off);
+    if (!rc) rc = q_phmap_put(&h->fresh, off, 1);
+    if (rc) return rc;
+    ref->off = off;
+    return 0;
+}
+
+/* Takes write views of the pages holding [off, off + len). */
+static int write_pages(quire_pheap *h, uint64_t off, uint64_t len) {
+    uint64_t p0 = off >> h->pshift, p1 = (off + len - 1) >> h->pshift;
+    for (uint64_t p = p0; p <= p1; p++) {
+        void *v;
+        int rc = quire_pager_get_write(h->pg, p, &v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int quire_pheap_zalloc(quire_pheap *h, size_t size, quire_pref *ref) {
+    quire_pref r;
+    int rc = quire_pheap_alloc(h, size, &r);
+    if (rc) return rc;
+    struct ph_block b;
+    rc = q_pheap_lookup(h, r.off, &b);
+    if (!rc) rc = write_pages(h, r.off, b.size);
+    if (rc) return rc;
+    memset(h->base + r.off, 0, b.size);
+    *ref = r;
+    return 0;
+}
+
+/* Validates a reference for use in this transaction. */
+static int live_block(const quire_pheap *h, quire_pref ref, struct ph_block *b) {
+    int rc = q_pheap_lookup(h, ref.off, b);
+    if (rc) return rc;
+    uint64_t v;
+    if (q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EBADREF;
+    return 0;
+}
+
+int quire_pheap_free(quire_pheap *h, quire_pref ref) {
+    int rc = writable(h);
+    if (rc) return rc;
+    uint64_t v;
+    if (ref.off && q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
+    if (!h->hdr.names && h->hdr.root != ref.off) return q_pheap_free_internal(h, ref.off);
+    struct ph_block b;
+    if ((rc = q_pheap_lookup(h, ref.off, &b))) return rc;
+    if ((rc = q_pheap_touch(h))) return rc;
+    /* a freed block is no longer the root nor named (no dangling reference in the heap); the
+     * names table and name bytes are the heap's own (QUIRE_EBADREF) */
+    if ((rc = q_pheap_names_forget(h, ref.off, 0))) return rc;
+    if (h->hdr.root == ref.off) h->hdr.root = 0;
+    return q_pheap_free_internal(h, ref.off);
+}
+
+int q_pheap_free_internal(quire_pheap *h, uint64_t off) {
+    int rc;
+    struct ph_block b;
+    uint64_t v;
+    quire_pref ref = {off};
+    if (q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
+    if ((rc = q_pheap_lookup(h, ref.off, &b))) return rc;
+    if ((rc = q_pheap_touch(h))) return rc;
+    if (q_phmap_get(&h->fresh, ref.off, &v) && v) {
+        /* allocated in this transaction: its bytes were free at the last commit */
+        rc = q_phmap_put(&h->fresh, ref.off, 0);
+        if (!rc) rc = q_pheap_free_found(h, &b);
+        if (!rc) rc = q_pheap_rebase(h);
+        return rc;
+    }
+    if (h->nfrees == h->capfrees) {
+        size_t nc = h->capfrees ? h->capfrees * 2 : 64;
+        uint64_t *a = realloc(h->frees, nc * sizeof *a);
+        if (!a) return QUIRE_ENOMEM;
+        h->frees = a;
+        h->capfrees = nc;
+    }
+    rc = q_phmap_put(&h->freed, ref.off, 1);
+    if (rc) return rc;
+    h->frees[h->nfrees++] = ref.off;
+    return 0;
+}
+
+int quire_pheap_usable_size(quire_pheap *h, quire_pref ref, size_t *size) {
+    if (!h || !size) return QUIRE_EINVAL;
+    struct ph_block b;
+    int rc = live_block(h, ref, &b);
+    if (rc) return rc;
+    *size = b.size;
+    return 0;
+}
+
+/* Records the old bytes of [off, off + len) (absolute) in the undo buffer. */
+static int snapshot(quire_pheap *h, uint64_t off, uint64_t len) {
+    size_t need = sizeof(struct ph_rec) + (size_t)((len + 7) & ~UINT64_C(7));
+    if (h->undo_n + need > log_capacity(h)) {
+        if (h->undo_n + need > h->log_want) h->log_want = h->undo_n + need;
+        return QUIRE_ETXN;
+    }
+    if (h->undo_n + need > h->undo_cap) {
+        size_t nc = h->undo_cap ? h->undo_cap * 2 : 4096;
+        while (nc < h->undo_n + need) nc *= 2;
+        uint8_t *a = realloc(h->undo, nc);
+        if (!a) return QUIRE_ENOMEM;
+        h->undo = a;
+        h->undo_cap = nc;
+    }
+    struct ph_rec r = {off, len};
+    memcpy(h->undo + h->undo_n, &r, sizeof r);
+    memcpy(h->undo + h->undo_n + sizeof r, h->base + off, (size_t)len);
+    memset(h->undo + h->undo_n + sizeof r + len, 0, need - sizeof r - (size_t)len);
+    h->undo_n += need;
+    h->undo_nrec++;
+    return 0;
+}
+
+int quire_pheap_write(quire_pheap *h, quire_pref ref, size_t off, size_t len, void **p) {
+    int rc = writable(h);
+    if (rc) return rc;
+    if (!p) return QUIRE_EINVAL;
+    struct ph_block b;
+    if ((rc = live_block(h, ref, &b))) return rc;
+    if (off > b.size || len > b.size - off) return QUIRE_ERANGE;
+    if ((rc = q_pheap_touch(h))) return rc;
+    if (len) {
+        uint64_t v;
+        if (!(q_phmap_get(&h->fresh, ref.off, &v) && v)) {
+            /* an older block: snapshot the bytes not yet covered in this transaction */
+            uint64_t lo = off, hi = off + len, have = 0;
+            int known = q_phmap_get(&h->snap, ref.off, &have);
+            uint64_t slo = have >> 32, shi = have & 0xffffffffu;
+            if (!(known && lo >= slo && hi <= shi)) {
+                rc = snapshot(h, ref.off + off, len);
+                if (rc) return rc;
+                if (hi <= 0xffffffffu) {
+                    if (known && hi >= slo && lo <= shi) {
+                        lo = lo < slo ? lo : slo;
+                        hi = hi > shi ? hi : shi;
+                    }
+                    if (!known || (hi >= slo && lo <= shi))
+                        if ((rc = q_phmap_put(&h->snap, ref.off, lo << 32 | hi))) return rc;
+                }
+            }
+        }
+        if ((rc = write_pages(h, ref.off + off, len))) return rc;
+    }
+    *p = h->base + ref.off + off;
+    return 0;
+}
+
+int quire_pheap_set(quire_pheap *h, quire_pref ref, size_t off, const void *src, size_t len) {
+    void *p;
+    if (len && !src) return QUIRE_EINVAL;
+    int rc = quire_pheap_write(h, ref, off, len, &p);
+    if (!rc && len) memcpy(p, src, len);
+    return rc;
+}
+
+int quire_pheap_realloc(quire_pheap *h, quire_pref *ref, size_t size) {
+    int rc = writable(h);
+    if (rc) return rc;
+    if (!ref || !size) return QUIRE_EINVAL;
+    if (!ref->off) return quire_pheap_alloc(h, size, ref);
+    struct ph_block b;
+    if ((rc = live_block(h, *ref, &b))) return rc;
+    int same_class = size <= h->P
+                         ? b.c->kind == PH_SMALL && b.size <= h->P &&
+                               q_pheap_class_of(h, size) == q_pheap_class_of(h, b.size)
+                         : b.size == (((uint64_t)size + h->P - 1) >> h->pshift << h->pshift);
+    if (same_class) return 0;
+    quire_pref n;
+    if ((rc = quire_pheap_alloc(h, size, &n))) return rc;
+    size_t keep = b.size < size ? b.size : size;
+    void *dst;
+    if ((rc = quire_pheap_write(h, n, 0, keep, &dst))) return rc;
+    memcpy(dst, h->base + ref->off, keep);
+    /* the root and names follow the block */
+    if ((rc = q_pheap_names_forget(h, ref->off, n.off))) return rc;
+    if (h->hdr.root == ref->off) h->hdr.root = n.off;
+    if ((rc = q_pheap_free_internal(h, ref->off))) return rc;
+    *ref = n;
+    return 0;
+}
+
+const void *quire_pheap_ptr(const quire_pheap *h, quire_pref ref) {
+    if (!h || !ref.off || ref.off >= h->npages_map << h->pshift) return NULL;
+    return h->base + ref.off;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Root, statistics, iteration
+ * ------------------------------------------------------------------------------------------- */
+
+int quire_pheap_root(const quire_pheap *h, quire_pref *root) {
+    if (!h || !root) return QUIRE_EINVAL;
+    root->off = h->hdr.root;
+    return 0;
+}
+
+int quire_pheap_set_root(quire_pheap *h, quire_pref root) {
+    int rc = writable(h);
+    if (rc) return rc;
+    struct ph_block b;
+    if (root.off && (rc = live_block(h, root, &b))) return rc;
+    if ((rc = q_pheap_touch(h))) return rc;
+    h->hdr.root = root.off;
+    return 0;
+}
+
+int quire_pheap_stat(const quire_pheap *h, struct quire_pheap_stat *st) {
+    if (!h || !st) return QUIRE_EINVAL;
+    memset(st, 0, sizeof *st);
+    st->page_size = h->P;
+    st->generation = h->hdr.gen;
+    st->file_bytes = quire_pager_page_count(h->pg) << h->pshift;
+    st->log_capacity = log_capacity(h);
+    st->txn_undo_bytes = h->undo_n;
+    q_pheap_stats(h, st);
+    for (size_t i = 0; i < h->nfrees; i++) { /* freed in the open transaction: dead already */
+        struct ph_block b;
+        if (q_pheap_lookup(h, h->frees[i], &b)) continue;
+        st->objects--;
+        st->bytes_used -= b.size;
+        st->bytes_free += b.size;
+    }
+    return 0;
+}
+
+int quire_pheap_next(const quire_pheap *h, uint64_t *cursor, quire_pref *ref, size_t *size) {
+    if (!h || !cursor || !ref) return QUIRE_EINVAL;
+    size_t sz;
+    uint64_t v;
+    int rc;
+    /* blocks freed in the open transaction are dead already */
+    while ((rc = q_pheap_next_block(h, cursor, &ref->off, &sz)) == 1 &&
+           q_phmap_get(&h->freed, ref->off, &v))
+        ;
+    if (rc == 1 && size) *size = sz;
+    return rc;
+}

@@ -1,0 +1,255 @@
+/*
+ * pager/pheap_internal.h - the persistent heap's types, on-disk formats and cross-file
+ * functions (internal). The heap uses the public pager API (quire/pager.h), plus two fields of
+ * struct quire_pager (pager/internal.h): `map`, the pager's contiguous mapping of the file (page
+ * i at map + i * P), and `page_count`; and the pager's CRC32C.
+ *
+ * Glossary
+ * --------
+ *  P        the pager's page size. Offsets (quire_pref.off) are file bytes: page id * P + offset.
+ *  header   protected page 0 (struct ph_header): magic, generation, root, names table, the undo
+ *           log's page run. Written at every commit: the heap's commit point.
+ *  chunk    a run of `npages` contiguous regular pages (`first`..) plus one protected page, its
+ *           chunk header (struct ph_chdr). Kind SMALL: the header holds a descriptor per page
+ *           and a bitmap area of P/128 bytes per page; kind HUGE: the run is one allocation.
+ *  desc     per page of a SMALL chunk: FREE; SLAB head (class, pages n, nused); RUN head
+ *           (pages n); CONT (n = distance back to the head).
+ *  slab     n pages holding slots of one class; its bitmap is the concatenated bitmap areas of
+ *           its pages (n * P / 16 bits >= slots, since slots are at least 16 bytes).
+ *  log      `log_npages` contiguous regular pages: an undo log (struct ph_loghdr + records
+ *           {off, len, old bytes padded to 8}) written and synced before the data pages.
+ *  fresh    allocations made in the open transaction: their bytes were free at the last commit,
+ *           so writes to them need no undo.
+ *
+ * Invariants (between calls)
+ *  chunks[] sorted by `first`; no two chunks' page runs overlap; header gen == pager commits of
+ *  the heap; for a SLAB head: nused == popcount(bitmap) <= slots(class, n).
+ *  Valid undo log with gen == header.gen + 1 at open  <=>  a commit was interrupted after its
+ *  log became durable: replay (old bytes back), then header.gen += 1.
+ */
+#ifndef QUIRE_PHEAP_INTERNAL_H
+#define QUIRE_PHEAP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quire/pager.h"
+#include "quire/pheap.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * On-disk formats
+ * ------------------------------------------------------------------------------------------- */
+
+#define PH_MAGIC     "QUIREHP1"
+#define PH_VERSION   1u
+#define PH_CH_MAGIC  0x4b4e4843u                  /* "CHNK" */
+#define PH_LOG_MAGIC UINT64_C(0x31474f4c50485551) /* "QUHPLOG1" */
+#define PH_HDR_PID   0u
+#define PH_DESC_OFF  64u
+#define PH_MAX_SLAB  8u
+
+enum { PH_SMALL = 1, PH_HUGE = 2 };
+enum { PH_FREE = 0, PH_SLAB = 1, PH_RUN = 2, PH_CONT = 3 };
+
+struct ph_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t page_size;
+    uint64_t gen;       /* completed commits */
+    uint64_t root;      /* root reference */
+    uint64_t names;     /* names table (ref) or 0 */
+    uint64_t log_first; /* undo log page run */
+    uint64_t log_npages;
+    uint64_t reserved[9];
+};
+
+struct ph_chdr {
+    uint32_t magic;
+    uint32_t kind;   /* PH_SMALL or PH_HUGE */
+    uint64_t first;  /* first data page id */
+    uint32_t npages; /* data pages */
+    uint32_t ndesc;  /* SMALL: descriptor capacity D the page size gives */
+    uint64_t size;   /* HUGE: requested bytes */
+    uint64_t reserved[4];
+};
+
+struct ph_desc {
+    uint8_t type;   /* PH_FREE/SLAB/RUN/CONT */
+    uint8_t cls;    /* SLAB: size class */
+    uint16_t nused; /* SLAB: used slots */
+    uint32_t n;     /* head: pages; CONT: pages back to the head */
+};
+
+struct ph_loghdr {
+    uint64_t magic;
+    uint64_t gen;    /* heap generation the log's commit would create */
+    uint64_t nbytes; /* record bytes after this header */
+    uint64_t nrec;
+    uint32_t crc; /* CRC32C of gen, nbytes, nrec and the record bytes */
+    uint32_t pad;
+    uint64_t reserved[3];
+};
+
+struct ph_rec {
+    uint64_t off;
+    uint64_t len;
+};
+
+/* Names table (an allocation): ph_names then cap entries; a name is an allocation holding
+ * a uint32_t length then the bytes and a NUL. */
+struct ph_names {
+    uint64_t cap;   /* power of two */
+    uint64_t count; /* live entries */
+};
+struct ph_nent {
+    uint64_t hash; /* 0: empty; 1: deleted */
+    uint64_t key;  /* ref of the name object */
+    uint64_t val;  /* the named object */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * In memory
+ * ------------------------------------------------------------------------------------------- */
+
+/* u64 -> u64 map, open addressing; key 0 is the empty marker. */
+struct ph_map {
+    uint64_t *k, *v;
+    size_t cap, n;
+};
+
+struct ph_chunk {
+    uint64_t pid;   /* protected page of the header */
+    uint64_t first; /* first data page */
+    uint32_t npages;
+    uint32_t kind;
+    uint8_t *hdr;        /* P bytes: working copy of the chunk header */
+    int dirty;           /* hdr changed in this transaction */
+    uint32_t free_pages; /* SMALL: FREE descriptors */
+    uint32_t max_run;    /* SMALL: longest run of FREE descriptors */
+};
+
+/* A block found from a reference. */
+struct ph_block {
+    struct ph_chunk *c;
+    uint32_t head; /* SMALL: descriptor index of the slab/run head */
+    uint32_t slot; /* SLAB: slot index */
+    size_t size;   /* usable bytes */
+};
+
+struct quire_pheap {
+    quire_pager *pg;
+    int rdonly;
+    int fatal;   /* sticky error: QUIRE_EUNAVAIL */
+    int txn;     /* pager transaction open */
+    int changed; /* the transaction changed anything */
+    uint32_t P, pshift;
+    uint32_t D;           /* descriptors per SMALL chunk */
+    uint8_t *base;        /* mapping base: page id i at base + i * P */
+    uint64_t npages_map;  /* pages mapped */
+    struct ph_header hdr; /* working header */
+    struct ph_chunk **ch; /* sorted by first */
+    size_t nch, capch;
+    /* size classes */
+    unsigned ncls;
+    uint32_t cls_size[64];
+    uint8_t cls_pages[64];
+    uint32_t cls_slots[64];
+    struct ph_chunk *cur[64]; /* class -> slab with free slots (hint) */
+    uint32_t cur_head[64];
+    /* class -> where the search for a partly used slab resumes (chunk index, descriptor): every
+     * slab of the class before it is full. Reset when a slot of the class may have been freed
+     * or chunk indices moved. */
+    uint32_t scan_ci[64], scan_di[64];
+    uint32_t chunk_hint;  /* index to start free-page searches */
+    struct ph_chunk *hot; /* the chunk the last lookup found (cache; NULL when chunks change) */
+    /* transaction */
+    struct ph_map fresh; /* off -> 1: allocated in this txn */
+    struct ph_map freed; /* off -> 1: freed in this txn */
+    uint64_t *frees;     /* offsets freed in this txn, in order */
+    size_t nfrees, capfrees;
+    struct ph_map snap; /* off -> (lo << 32 | hi): range of the block already snapshotted */
+    uint8_t *undo;      /* undo records (ph_rec + bytes) */
+    size_t undo_n, undo_cap;
+    uint64_t undo_nrec;
+    size_t log_want;      /* log bytes a failed quire_pheap_write needed */
+    int recovery_pending; /* check mode: an undo log awaits replay */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * pheap.c
+ * ------------------------------------------------------------------------------------------- */
+
+/* Opens a heap on an open pager (ownership passes to the heap, even on error). Modes:
+ * PH_OPEN_CREATE writes a new heap into an empty pager; PH_OPEN_RDONLY for read-only pagers;
+ * PH_OPEN_CHECK is read-only without recovery (quire_pheap_check: recovery_pending is set). */
+enum { PH_OPEN_CREATE = 1, PH_OPEN_CHECK = 2, PH_OPEN_RDONLY = 4 };
+int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out);
+/* quire_pheap_free() without the root/names bookkeeping (the names code frees its own). */
+int q_pheap_free_internal(quire_pheap *h, uint64_t off);
+/* Re-reads the mapping base after a [remaps] pager call. */
+int q_pheap_rebase(quire_pheap *h);
+/* Starts the pager transaction if needed and marks the heap changed. */
+int q_pheap_touch(quire_pheap *h);
+/* Log validation: 1 when the log holds a valid undo log for generation gen, 0 if not. */
+int q_pheap_log_pending(quire_pheap *h, uint64_t gen);
+uint32_t q_pheap_crc(uint32_t crc, const void *buf, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * pheap_alloc.c
+ * ------------------------------------------------------------------------------------------- */
+
+void q_pheap_classes(quire_pheap *h);
+unsigned q_pheap_class_of(const quire_pheap *h, size_t size);
+/* Loads every chunk header (protected pages other than the header); validates them. */
+int q_pheap_load_chunks(quire_pheap *h);
+void q_pheap_free_chunks(quire_pheap *h);
+/* Validates a chunk header image; 0 or QUIRE_EHEAP with *why set. */
+int q_pheap_chunk_validate(const quire_pheap *h, const uint8_t *hdr, const char **why);
+int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off);
+/* Finds the live block at off (0 or QUIRE_EBADREF). */
+int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b);
+/* Applies the transaction's frees to the chunk headers (at commit). */
+int q_pheap_apply_frees(quire_pheap *h);
+/* Frees the live block at off at once (for blocks allocated in the open transaction). */
+int q_pheap_free_block(quire_pheap *h, uint64_t off);
+/* The same for a block q_pheap_lookup() just found (no allocator change since). */
+int q_pheap_free_found(quire_pheap *h, const struct ph_block *b);
+/* Writes dirty chunk headers through protected writers (inside the pager txn). */
+int q_pheap_write_chunks(quire_pheap *h);
+/* Allocates n contiguous regular pages. */
+int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first);
+int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size);
+void q_pheap_stats(const quire_pheap *h, struct quire_pheap_stat *st);
+struct ph_chunk *q_pheap_chunk_of(const quire_pheap *h, uint64_t page);
+
+static inline struct ph_desc *ph_desc(const struct ph_chunk *c, uint32_t i) {
+    return (struct ph_desc *)(void *)(c->hdr + PH_DESC_OFF + (size_t)i * sizeof(struct ph_desc));
+}
+static inline uint64_t *ph_bits(const quire_pheap *h, const struct ph_chunk *c, uint32_t i) {
+    return (uint64_t *)(void *)(c->hdr + PH_DESC_OFF + (size_t)h->D * sizeof(struct ph_desc) +
+                                (size_t)i * (h->P / 128));
+}
+static inline struct ph_chdr *ph_chdr(const struct ph_chunk *c) {
+    return (struct ph_chdr *)(void *)c->hdr;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * pheap_names.c
+ * ------------------------------------------------------------------------------------------- */
+
+uint64_t q_pheap_name_hash(const char *name, size_t len);
+/* The allocation at val is being freed: removes every name registered for it, or, when newval
+ * is not 0 (realloc moved it), registers them for newval. QUIRE_EBADREF when val is the names
+ * table or a name's bytes (the heap's own allocations). */
+int q_pheap_names_forget(quire_pheap *h, uint64_t val, uint64_t newval);
+
+/* ---------------------------------------------------------------------------------------------
+ * maps (pheap.c)
+ * ------------------------------------------------------------------------------------------- */
+
+int q_phmap_put(struct ph_map *m, uint64_t k, uint64_t v);
+int q_phmap_get(const struct ph_map *m, uint64_t k, uint64_t *v);
+void q_phmap_clear(struct ph_map *m);
+void q_phmap_free(struct ph_map *m);
+
+#endif
