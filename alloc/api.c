@@ -98,6 +98,13 @@ extern __typeof__(quire_reallocarray) q_reallocarray Q_ALIAS("quire_reallocarray
 /* Aligned allocation for a valid power-of-two alignment. */
 static void *alloc_aligned(size_t align, size_t size) {
     if (align <= Q_GRANULE) return q_malloc_inline(size);
+    if (align <= Q_SMALL_MAX && size <= Q_SMALL_MAX) {
+        /* The class of a multiple of align is itself a multiple of align (classes are
+           multiples of their step, and a multiple of align at least the step is a class
+           boundary), and slabs start on 64 KiB boundaries: every slot is aligned. */
+        size_t need = ((size > align ? size : align) + align - 1) & ~(align - 1);
+        if (need <= Q_SMALL_MAX) return q_malloc_inline(need);
+    }
     return q_alloc_generic(size, align, 0);
 }
 
@@ -181,7 +188,7 @@ QUIRE_API int quire_malloc_trim(size_t pad) {
     int saved = errno;
     struct q_heap *h = q_tls_heap;
     if (h != &q_heap_empty && h != &q_heap_dead) q_heap_collect(h, 1);
-    int r = q_heap_purge(h, q_os_now_ns(), 1);
+    int r = q_heap_purge(h, q_os_coarse_ns(), 1);
     errno = saved;
     return r;
 }

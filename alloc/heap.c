@@ -181,7 +181,7 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     s->kept = 0;
     s->next = s->prev = NULL;
     seg->live_slabs--;
-    uint64_t now = q_opt.purge_delay_ns > 0 ? q_os_now_ns() : 0;
+    uint64_t now = q_opt.purge_delay_ns > 0 ? q_os_coarse_ns() : 0;
     q_segment_pages_free(seg, s->page, n, now);
     if (seg->purge_ns && (h->purge_ns == 0 || seg->purge_ns < h->purge_ns))
         h->purge_ns = seg->purge_ns;
@@ -227,7 +227,7 @@ void q_slab_emptied(struct q_heap *h, struct q_slab *s) {
            the next purge. */
         s->kept = 1;
         if (q_opt.purge_delay_ns >= 0 && h->purge_ns == 0)
-            h->purge_ns = q_os_now_ns() + (uint64_t)q_opt.purge_delay_ns;
+            h->purge_ns = q_os_coarse_ns() + (uint64_t)q_opt.purge_delay_ns;
         return;
     }
     slab_release(h, s);
@@ -319,7 +319,7 @@ static void heap_collect_full(struct q_heap *h) {
 
 static void heap_maintain(struct q_heap *h) {
     if (h->purge_ns == 0 && q_segment_cache_due() == 0 && q_large_due() == 0) return;
-    q_heap_purge(h, q_os_now_ns(), 0);
+    q_heap_purge(h, q_os_coarse_ns(), 0);
 }
 
 static void *heap_refill(struct q_heap *h, unsigned cls) {
@@ -603,10 +603,13 @@ void q_heap_abandon(struct q_heap *h) {
                 s->kept = 0;
                 s->next = s->prev = NULL;
             }
+            /* Once abandoned, another thread may reclaim the segment at once: read what the
+             * report needs before handing it over. */
+            uint32_t live = seg->live_slabs;
             atomic_store_explicit(&seg->heap, NULL, memory_order_release);
             q_segment_abandon(seg);
             atomic_fetch_add_explicit(&q_gs.abandoned, 1, Q_RELAXED);
-            q_verbose("abandoned a segment at thread exit", seg, seg->live_slabs);
+            q_verbose("abandoned a segment at thread exit", seg, live);
         }
         seg = next;
     }

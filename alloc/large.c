@@ -9,6 +9,13 @@
  * kept in a small cache for a purge delay, so that programs that allocate and free big buffers
  * in a loop do not pay an mmap, a munmap and the page faults each time.
  *
+ * Growth policy: a realloc beyond the mapping doubles it (slack: address space only), so a
+ * buffer grown by small steps stays in place with no system call until it outgrows the slack;
+ * only a shrink below a quarter of the mapping gives memory back. A block whose pages are
+ * mostly resident (mincore) moves into a cached mapping by copy when it outgrows its own
+ * (faulted-in pages are cheaper to copy into than fresh ones to fault); a sparse one moves by
+ * mremap. The usable size is the last request rounded to pages, never the slack.
+ *
  * q_large_lock protects the table and the cache; system calls are made outside it.
  */
 #include <string.h>
@@ -101,21 +108,28 @@ static size_t take_bound(size_t need) {
 
 /*
  * Takes a cached mapping to serve `need` bytes (lock held): the smallest one at least that big
- * (and at most take_bound(need)), else, when allow_grow, the largest smaller one of at least
- * half the size (the caller grows it with mremap: its pages are already faulted in). Returns 0
- * when none fits.
+ * (and at most take_bound(need)); else, when allow_resize, the smallest bigger one (the caller
+ * cuts its tail off with mremap) or the largest smaller one of at least half the size (the
+ * caller grows it with mremap): either way the pages at its start are already faulted in.
+ * With align above the page size, only mappings starting on such a boundary qualify (and are
+ * never grown: mremap may move them). Returns 0 when none fits.
  */
-static uintptr_t cache_take(size_t need, int allow_grow, size_t *map) {
-    int best = -1, grow = -1;
+static uintptr_t cache_take(size_t need, size_t align, int allow_resize, size_t *map) {
+    int best = -1, big = -1, grow = -1;
     size_t bound = take_bound(need);
+    int aligned = align > q_os_page_size();
     for (unsigned i = 0; i < cache_n; i++) {
         size_t m = cache[i].map;
+        if (aligned && (cache[i].ptr & (align - 1)) != 0) continue;
         if (m >= need && m <= bound) {
             if (best < 0 || m < cache[best].map) best = (int)i;
-        } else if (allow_grow && m < need && m >= need / 2) {
+        } else if (allow_resize && m > bound) {
+            if (big < 0 || m < cache[big].map) big = (int)i;
+        } else if (allow_resize && !aligned && m < need && m >= need / 2) {
             if (grow < 0 || m > cache[grow].map) grow = (int)i;
         }
     }
+    if (best < 0) best = big;
     if (best < 0) best = grow;
     if (best < 0) return 0;
     uintptr_t p = cache[best].ptr;
@@ -158,7 +172,7 @@ static unsigned cache_put(uintptr_t p, size_t map, struct lcache *victims) {
     uint64_t delay = q_opt.purge_delay_ns > 0 ? (uint64_t)q_opt.purge_delay_ns : UINT64_MAX / 2;
     cache[cache_n].ptr = p;
     cache[cache_n].map = map;
-    cache[cache_n].expire_ns = q_os_now_ns() + delay;
+    cache[cache_n].expire_ns = q_os_coarse_ns() + delay;
     cache_n++;
     cache_bytes += map;
     update_due();
@@ -170,13 +184,25 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
     size_t map = q_os_page_round(size ? size : 1);
     if (!map || map > (size_t)PTRDIFF_MAX) return NULL;
     uintptr_t p = 0;
-    if (align <= ps) {
+    {
         size_t got = 0;
         q_lock(&q_large_lock);
-        p = cache_take(map, 1, &got);
+        p = cache_take(map, align, 1, &got);
         update_due();
         q_unlock(&q_large_lock);
-        if (p && got < map) {
+        if (p && got > take_bound(map)) {
+            /* Much bigger: keep its start, with as much slack as the block (address space
+               to grow into in place), and give the rest back. Shrinking never moves. */
+            void *np = NULL;
+            if (q_os_remap((void *)p, got, 2 * map, 0, &np) == 0) {
+                atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
+                q_stats_note_mapped((int64_t)(2 * map) - (int64_t)got);
+                map = 2 * map;
+            } else {
+                unmap_block(p, got);
+                p = 0;
+            }
+        } else if (p && got < map) {
             /* Grow the cached mapping to fit: its faulted-in pages are kept (and may move). */
             void *np = NULL;
             if (q_os_remap((void *)p, got, map, Q_REMAP_MAYMOVE, &np) == 0) {
@@ -248,6 +274,18 @@ size_t q_large_usable(const void *ptr) {
     return n;
 }
 
+/* Whether most pages of the first (up to) 4 MiB of a block are resident (one mincore). */
+static int mostly_resident(void *ptr, size_t len) {
+    unsigned char vec[1024];
+    size_t ps = q_os_page_size();
+    if (len > sizeof vec * ps) len = sizeof vec * ps;
+    size_t n = len / ps;
+    if (n == 0 || q_os_mincore(ptr, len, vec) != 0) return 0;
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++) in += vec[i] & 1;
+    return in * 4 >= n * 3;
+}
+
 int q_large_realloc(void *ptr, size_t size, void **out) {
     uintptr_t p = (uintptr_t)ptr;
     size_t want = q_os_page_round(size);
@@ -277,20 +315,26 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
            slack is address space only; its pages are not touched (no memory) until used. */
         size_t slack = map < ((size_t)64 << 20) ? map : ((size_t)64 << 20);
         if (new_map < map + slack && map + slack <= (size_t)PTRDIFF_MAX) new_map = map + slack;
-        /* A cached mapping already holds faulted-in pages: copying the contents there costs
-           less than faulting in fresh ones (and the old mapping is cached in turn). */
+        /* A cached mapping already holds faulted-in pages: when the block's own pages are
+           mostly resident (a buffer that is really filled), copying them there costs less
+           than faulting in fresh ones (and the old mapping is cached in turn). A sparse
+           block is better moved by mremap, which copies nothing. */
         size_t got = 0;
-        uintptr_t c = cache_take(want, 0, &got);
+        uintptr_t c = 0;
+        if (cache_n && mostly_resident(ptr, old_usable)) c = cache_take(want, 0, 0, &got);
         if (c) {
             struct lcache victims[CACHE_N + 1];
             tab_remove(i);
-            unsigned nv = 0;
             int rc = tab_insert(c, got, want);
-            if (rc == 0) nv = cache_put(p, map, victims);
             update_due();
             q_unlock(&q_large_lock);
             if (rc) q_report_invalid("realloc", ptr, "large-block table full (out of memory)");
+            /* Copy before the old mapping goes into the cache: once there, another thread may
+               take it and write to it. */
             memcpy((void *)c, ptr, old_usable);
+            q_lock(&q_large_lock);
+            unsigned nv = cache_put(p, map, victims);
+            q_unlock(&q_large_lock);
             for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
             atomic_fetch_add_explicit(&q_gs.large_bytes, got - map, Q_RELAXED); /* may wrap */
             *out = (void *)c;

@@ -1,7 +1,9 @@
 # bench/bench.mk - benchmark targets (included by the top Makefile).
 #
 #   make bench            install what is missing (as root), build, run the full comparison;
-#                         results in bench/results/ and the README's bench section
+#                         results in bench/results/ and the README's bench section; then the
+#                         pager, persistent-heap and companion benchmarks (bench-pager,
+#                         bench-pheap, bench-companion), their tables in bench/results/*.txt
 #   make bench-quick      the same, short (a few minutes at most); results in $(BUILD)/bench/results
 #   make bench-callgrind  instructions per malloc/free pair under valgrind, per allocator
 #   make bench-build      build the workloads and the micro-benchmarks only
@@ -64,6 +66,11 @@ bench: bench-deps
 	$(bench_prepare)
 	$(BENCH_PY) bench/run --build $(BUILD) --out bench/results --readme README.md \
 	    --command "make bench" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) $(BENCH_ARGS)
+	@for b in pager pheap companion; do \
+	    echo "== make bench-$$b (output also in bench/results/$$b.txt)"; \
+	    $(MAKE) --no-print-directory bench-$$b > bench/results/$$b.txt 2>&1; rc=$$?; \
+	    cat bench/results/$$b.txt; [ $$rc = 0 ] || { echo "bench-$$b failed ($$rc)"; exit 1; }; \
+	done
 
 bench-quick: bench-deps
 	@rm -f $(BENCH_DIR)/.no-quire

@@ -1,5 +1,8 @@
 # bench/pager.mk - `make bench-pager`: durable commit rates of quire's pager, LMDB and SQLite on
-# one file system (PAGER_BENCH_DIR, default /tmp), and a 100,000-page bulk allocation.
+# one file system (PAGER_BENCH_DIR, default /tmp), and a 100,000-page bulk allocation against
+# fallocate + fdatasync. The engines run interleaved PAGER_BENCH_ROUNDS times, PAGER_BENCH_SECS
+# seconds each; the table shows median, min and max (the machine is shared: read the medians).
+# `bench_pager --only ENGINE COUNT DIR` runs one engine for strace -c (syncs per commit).
 # Installs liblmdb-dev / libsqlite3-dev with apt-get when their headers are missing.
 
 PAGER_BENCH_DIR  ?= /tmp

@@ -651,3 +651,15 @@ int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns
 void q_os_futex_wake(const uint32_t *addr, int n) {
     (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
 }
+
+int q_os_mincore(void *addr, size_t len, unsigned char *vec) {
+    if (!vec) return QUIRE_EINVAL;
+    if (mincore(addr, len, vec) != 0) return q_os_error(errno);
+    return 0;
+}
+
+uint64_t q_os_coarse_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return q_os_now_ns();
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -199,4 +199,14 @@ int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns
 /** Wakes up to n waiters on addr. */
 void q_os_futex_wake(const uint32_t *addr, int n);
 
+/* Appended for the malloc engine (alloc/large.c). */
+
+/** mincore(2): vec[i] bit 0 tells whether page i of [addr, addr + len) is resident; vec holds
+ *  one byte per page. addr must be page-aligned. Errors: QUIRE_EINVAL, QUIRE_ENOMEM (a page
+ *  of the range is not mapped). */
+int q_os_mincore(void *addr, size_t len, unsigned char *vec);
+/** CLOCK_MONOTONIC_COARSE in nanoseconds: a few times cheaper than q_os_now_ns() (no clock
+ *  source read), with the scheduler tick's resolution (1-10 ms). */
+uint64_t q_os_coarse_ns(void);
+
 #endif /* QUIRE_PAGES_PRIM_H */

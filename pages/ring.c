@@ -19,6 +19,12 @@
  * the reader that sees the new head, and a consumed span is not overwritten before the reader is
  * done with it. Each side also caches the last value it saw of the other side's counter, on its
  * own cache line, to avoid touching the other line when the cached value already suffices.
+ *
+ * Sleeping (quire_ring_wait_*): a side that must wait spins briefly, then sets its flag
+ * (reader_sleeps or writer_sleeps, on a third line), fences, re-checks, and sleeps on a futex on
+ * the low 32 bits of the other side's counter. Every publication fences and, if the flag is set,
+ * clears it and wakes (shared futexes: the control page is a memfd mapping, so the two sides
+ * may be two processes).
  */
 #include "quire/ring.h"
 
@@ -414,6 +420,14 @@ int quire_ring_drain_to_fd(quire_ring *r, int fd, size_t *put) {
  * Waiting
  * ------------------------------------------------------------------------------------------- */
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 /* Bytes readable (reader) or writable (writer) now. */
 static size_t ready_now(const quire_ring *r, int writer) {
     struct ring_ctl *c = ctl_of(r);
@@ -428,9 +442,12 @@ static int wait_for(quire_ring *r, size_t n, uint64_t timeout_ns, int writer) {
     struct ring_ctl *c = ctl_of(r);
     _Atomic uint32_t *flag = writer ? &c->writer_sleeps : &c->reader_sleeps;
     const _Atomic uint64_t *counter = writer ? &c->tail : &c->head;
-    for (int spin = 0; spin < 64; spin++) {
+    /* Spin first (some microseconds): a running partner usually moves soon, and a futex
+     * sleep and wake-up costs tens of microseconds. */
+    for (int spin = 0; spin < 2048; spin++) {
         if (ready_now(r, writer) >= n) return 0;
         if (timeout_ns == 0) return QUIRE_EAGAIN;
+        cpu_relax();
     }
     uint64_t start = q_os_now_ns();
     for (;;) {

@@ -16,7 +16,6 @@
  * (2.00 on an idle machine), since other load on a 2-core machine still shows.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +194,9 @@ int main(int argc, char **argv) {
            rb / 1e9, ring_big[0] / 1e9, ring_big[ROUNDS - 1] / 1e9, sb);
     printf("%-58s %7.2f %6.2f..%6.2f %6.2f\n", "SPSC ring-sized src -> ring -> dst, 2 threads",
            rc / 1e9, ring_cache[0] / 1e9, ring_cache[ROUNDS - 1] / 1e9, sc);
-    printf("(CPUs: CPU time of both SPSC threads / wall time; 2.00 when neither was preempted)\n");
+    printf(
+        "(CPUs: CPU time of both SPSC threads / wall time: 2.00 if both ran all along; less when "
+        "one was preempted or slept waiting for the other)\n");
     printf("SPSC / memcpy between the same buffers (medians; target >= 0.7):\n");
     printf("  64 MiB buffers vs one-call memcpy:    %.2f\n", rb / mb);
     printf("  64 MiB buffers vs chunk-wise memcpy:  %.2f\n", rb / ms);

@@ -24,7 +24,9 @@
  *     (quire_ring_write*, quire_ring_commit, quire_ring_printf, quire_ring_fill_from_fd) while
  *     one other thread uses the read side (quire_ring_read*, quire_ring_consume,
  *     quire_ring_getline, quire_ring_drain_to_fd). The counters are C11 atomics published with
- *     release and observed with acquire ordering, each on its own cache line;
+ *     release and observed with acquire ordering, each on its own cache line. Either side may
+ *     block until the other moves (quire_ring_wait_readable, quire_ring_wait_writable: a short
+ *     spin, then a futex in the shared control page, so it works between processes too);
  *   - QUIRE_RING_OVERWRITE keeps the newest data: a write always succeeds and drops the oldest
  *     bytes to make room (a log of the last N bytes). Its writer moves the read counter, so an
  *     overwriting ring is for one thread at a time.

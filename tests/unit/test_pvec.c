@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_pvec.c - paged vectors: push/pop/insert/remove/get/at with bounds errors,
  * growth by mremap without copying (a vector blocked from growing in place moves with its
- * contents, and a 64 MiB vector grown from nothing never holds a second copy in RSS), reserve,
+ * contents; growing a full 16 MiB vector takes a handful of minor page faults where a copy would
+ * take one per page; a 64 MiB vector grown from nothing stays about one copy in RSS), reserve,
  * resize, shrink_to_fit, clear, clear_and_decommit (RSS drops), odd element sizes, huge-page
  * alignment kept across moves, lazy and prefaulting modes, advice.
  */
