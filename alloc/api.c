@@ -73,8 +73,18 @@ QUIRE_API void *quire_realloc(void *p, size_t size) {
             return out;
         }
         if (rc < 0) q_report_invalid("realloc", p, "pointer not allocated by quire");
-        errno = ENOMEM;
-        return NULL;
+        /* mremap refused (out of address space, or the program split the mapping with
+           mprotect): move the block by copy. */
+        size_t usable = q_large_usable(p);
+        void *n = usable ? q_large_alloc(size, 0, 0) : NULL;
+        if (!n) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        memcpy(n, p, size < usable ? size : usable);
+        q_large_free(p);
+        errno = saved;
+        return n;
     }
     if (!q_large_usable(p)) q_report_invalid("realloc", p, "pointer not allocated by quire");
     void *n = q_malloc_inline(size);

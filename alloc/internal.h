@@ -78,7 +78,9 @@
 /* A pointer with any of these bits set is not a quire slot address (misaligned or too high). */
 #define Q_BAD_PTR_BITS (~(((uintptr_t)1 << Q_ADDR_BITS) - 1) | (uintptr_t)(Q_GRANULE - 1))
 
-#define Q_NCLASSES       52   /* 16..128 by 16, then four per power of two up to 256 KiB */
+/* Size classes: 16..128 by 16; per power of two, four to 1 KiB, eight to 8 KiB, four to
+   256 KiB (alloc/sizeclass.c). */
+#define Q_NCLASSES       64
 #define Q_SMALL_MAX      1024 /* sizes up to this use heap->direct[] */
 #define Q_DIRECT_N       (Q_SMALL_MAX / Q_GRANULE + 1)
 #define Q_MEDIUM_MAX     (256u * 1024u) /* largest slot; bigger blocks are large blocks */
@@ -333,7 +335,9 @@ static inline unsigned q_size_class(size_t size) {
     if (size <= 128) return size ? (unsigned)((size - 1) >> 4) : 0;
     size_t s = size - 1;
     unsigned b = 63u - (unsigned)__builtin_clzl(s);
-    return 8u + (b - 7u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
+    if (size <= 1024) return 8u + (b - 7u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
+    if (size <= 8192) return 20u + (b - 10u) * 8u + (unsigned)((s >> (b - 3)) & 7u);
+    return 44u + (b - 13u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
 }
 
 /* Slot index of byte offset off in a slab (off < 1 MiB, slot_size <= 256 KiB). */

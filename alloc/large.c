@@ -16,6 +16,15 @@
  * (faulted-in pages are cheaper to copy into than fresh ones to fault); a sparse one moves by
  * mremap. The usable size is the last request rounded to pages, never the slack.
  *
+ * Splitting without system calls: a shrink below a quarter, and a small request served from a
+ * much bigger cached mapping, keep only the part they need and put the rest of the mapping
+ * into the cache as an entry of its own, pages still faulted in. A block that grows again
+ * takes the cached entry that starts right where it ends back in place: no mremap and no page
+ * faults (buffers that are emptied and refilled, as SQLite's are, fault in their pages once).
+ * Each range carries the id of the mmap or mremap that created it, and ranges are only joined
+ * when their ids match, so a block never spans two kernel mappings (mremap needs one). Cached
+ * entries expire after the purge delay like any other.
+ *
  * q_large_lock protects the table and the cache; system calls are made outside it.
  */
 #include <string.h>
@@ -31,12 +40,14 @@ struct lrec {
     uintptr_t ptr; /* block address (0 empty, 1 tombstone) */
     size_t map;    /* mapping length, a multiple of the page size */
     size_t usable; /* the last requested size, page-rounded (<= map; the rest is slack) */
+    uint64_t vid;  /* id of the kernel mapping the range belongs to */
 };
 
 struct lcache {
     uintptr_t ptr;
     size_t map;
     uint64_t expire_ns;
+    uint64_t vid;
 };
 
 q_lock_t q_large_lock;
@@ -46,6 +57,7 @@ static struct lcache cache[CACHE_N];
 static unsigned cache_n;
 static size_t cache_bytes;
 static _Atomic uint64_t cache_due; /* earliest expiry, 0 when the cache is empty */
+static uint64_t last_vid;          /* ids of kernel mappings (under the lock) */
 
 static size_t slot_of(uintptr_t p, size_t cap) {
     return (size_t)(((p >> 12) * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
@@ -78,7 +90,7 @@ static int tab_rehash(size_t cap) {
     return 0;
 }
 
-static int tab_insert(uintptr_t p, size_t map, size_t usable) {
+static int tab_insert(uintptr_t p, size_t map, size_t usable, uint64_t vid) {
     if ((tab_used + 1) * 4 > tab_cap * 3) {
         size_t cap = tab_cap ? tab_cap : 256;
         while ((tab_live + 1) * 2 > cap) cap *= 2;
@@ -90,6 +102,7 @@ static int tab_insert(uintptr_t p, size_t map, size_t usable) {
     tab[i].ptr = p;
     tab[i].map = map;
     tab[i].usable = usable;
+    tab[i].vid = vid;
     tab_live++;
     return 0;
 }
@@ -106,15 +119,67 @@ static size_t take_bound(size_t need) {
     return b > need * 4 ? b : need * 4;
 }
 
+static uint64_t new_vid(void) {
+    return ++last_vid;
+}
+
+static void update_due(void) {
+    uint64_t due = 0;
+    for (unsigned i = 0; i < cache_n; i++)
+        if (due == 0 || cache[i].expire_ns < due) due = cache[i].expire_ns;
+    atomic_store_explicit(&cache_due, due, Q_RELAXED);
+}
+
+static void cache_remove(unsigned i) {
+    cache_bytes -= cache[i].map;
+    cache[i] = cache[--cache_n];
+}
+
+/* The cached entry that starts at p and belongs to kernel mapping vid, or -1 (lock held). */
+static int cache_find_at(uintptr_t p, uint64_t vid) {
+    for (unsigned i = 0; i < cache_n; i++)
+        if (cache[i].ptr == p && cache[i].vid == vid) return (int)i;
+    return -1;
+}
+
+/*
+ * Adds an entry (lock held; the caller made room), joined with cached neighbours of the same
+ * kernel mapping (never beyond CACHE_MAX_BLOCK). The joined entry expires at the later of
+ * the two expiries.
+ */
+static void cache_add(uintptr_t p, size_t map, uint64_t expire, uint64_t vid) {
+    for (unsigned i = 0; i < cache_n;) {
+        struct lcache *c = &cache[i];
+        int before = c->ptr + c->map == p, after = p + map == c->ptr;
+        if (c->vid == vid && (before || after) && map + c->map <= CACHE_MAX_BLOCK) {
+            if (before) p = c->ptr;
+            map += c->map;
+            if (c->expire_ns > expire) expire = c->expire_ns;
+            cache_remove(i);
+            continue;
+        }
+        i++;
+    }
+    cache[cache_n].ptr = p;
+    cache[cache_n].map = map;
+    cache[cache_n].expire_ns = expire;
+    cache[cache_n].vid = vid;
+    cache_n++;
+    cache_bytes += map;
+}
+
 /*
  * Takes a cached mapping to serve `need` bytes (lock held): the smallest one at least that big
- * (and at most take_bound(need)); else, when allow_resize, the smallest bigger one (the caller
- * cuts its tail off with mremap) or the largest smaller one of at least half the size (the
- * caller grows it with mremap): either way the pages at its start are already faulted in.
- * With align above the page size, only mappings starting on such a boundary qualify (and are
- * never grown: mremap may move them). Returns 0 when none fits.
+ * (and at most take_bound(need)); else, when allow_resize, the smallest bigger one, of which
+ * the block keeps twice `need` (address space to grow into) and the rest stays cached; else,
+ * when allow_resize, the largest smaller one of at least half the size (the caller grows it
+ * with mremap): either way the pages at its start are already faulted in. With align above
+ * the page size, only mappings starting on such a boundary qualify (and are never grown:
+ * mremap may move them). Returns 0 when none fits; else the address, its length in *map and
+ * its kernel mapping's id in *vid.
  */
-static uintptr_t cache_take(size_t need, size_t align, int allow_resize, size_t *map) {
+static uintptr_t cache_take(size_t need, size_t align, int allow_resize, size_t *map,
+                            uint64_t *vid) {
     int best = -1, big = -1, grow = -1;
     size_t bound = take_bound(need);
     int aligned = align > q_os_page_size();
@@ -132,18 +197,18 @@ static uintptr_t cache_take(size_t need, size_t align, int allow_resize, size_t 
     if (best < 0) best = big;
     if (best < 0) best = grow;
     if (best < 0) return 0;
-    uintptr_t p = cache[best].ptr;
-    *map = cache[best].map;
-    cache_bytes -= cache[best].map;
-    cache[best] = cache[--cache_n];
-    return p;
-}
-
-static void update_due(void) {
-    uint64_t due = 0;
-    for (unsigned i = 0; i < cache_n; i++)
-        if (due == 0 || cache[i].expire_ns < due) due = cache[i].expire_ns;
-    atomic_store_explicit(&cache_due, due, Q_RELAXED);
+    struct lcache c = cache[best];
+    cache_remove((unsigned)best);
+    if (c.map > bound) {
+        /* Much bigger: keep its start, with as much slack as the block, and leave the rest
+           cached (one entry fewer was just removed: there is room). No system call. */
+        size_t keep = 2 * need;
+        cache_add(c.ptr + keep, c.map - keep, c.expire_ns, c.vid);
+        c.map = keep;
+    }
+    *map = c.map;
+    *vid = c.vid;
+    return c.ptr;
 }
 
 static void unmap_block(uintptr_t p, size_t map) {
@@ -152,9 +217,9 @@ static void unmap_block(uintptr_t p, size_t map) {
     q_stats_note_mapped(-(int64_t)map);
 }
 
-/* Keeps a freed mapping for reuse (lock held), evicting the oldest ones into victims[]
-   (which has room for CACHE_N + 1 entries); a mapping that is not cached becomes a victim. */
-static unsigned cache_put(uintptr_t p, size_t map, struct lcache *victims) {
+/* Keeps a freed range for reuse (lock held), evicting the oldest entries into victims[]
+   (which has room for CACHE_N + 1 entries); a range that is not cached becomes a victim. */
+static unsigned cache_put(uintptr_t p, size_t map, uint64_t vid, struct lcache *victims) {
     unsigned nv = 0;
     if (q_opt.purge_delay_ns == 0 || map > CACHE_MAX_BLOCK) {
         victims[0].ptr = p;
@@ -166,17 +231,16 @@ static unsigned cache_put(uintptr_t p, size_t map, struct lcache *victims) {
         for (unsigned k = 1; k < cache_n; k++)
             if (cache[k].expire_ns < cache[o].expire_ns) o = k;
         victims[nv++] = cache[o];
-        cache_bytes -= cache[o].map;
-        cache[o] = cache[--cache_n];
+        cache_remove(o);
     }
     uint64_t delay = q_opt.purge_delay_ns > 0 ? (uint64_t)q_opt.purge_delay_ns : UINT64_MAX / 2;
-    cache[cache_n].ptr = p;
-    cache[cache_n].map = map;
-    cache[cache_n].expire_ns = q_os_coarse_ns() + delay;
-    cache_n++;
-    cache_bytes += map;
+    cache_add(p, map, q_os_coarse_ns() + delay, vid);
     update_due();
     return nv;
+}
+
+static void unmap_victims(const struct lcache *victims, unsigned nv) {
+    for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
 }
 
 void *q_large_alloc(size_t size, size_t align, int zero) {
@@ -184,30 +248,20 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
     size_t map = q_os_page_round(size ? size : 1);
     if (!map || map > (size_t)PTRDIFF_MAX) return NULL;
     uintptr_t p = 0;
+    uint64_t vid = 0;
     {
         size_t got = 0;
         q_lock(&q_large_lock);
-        p = cache_take(map, align, 1, &got);
+        p = cache_take(map, align, 1, &got, &vid);
         update_due();
         q_unlock(&q_large_lock);
-        if (p && got > take_bound(map)) {
-            /* Much bigger: keep its start, with as much slack as the block (address space
-               to grow into in place), and give the rest back. Shrinking never moves. */
-            void *np = NULL;
-            if (q_os_remap((void *)p, got, 2 * map, 0, &np) == 0) {
-                atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
-                q_stats_note_mapped((int64_t)(2 * map) - (int64_t)got);
-                map = 2 * map;
-            } else {
-                unmap_block(p, got);
-                p = 0;
-            }
-        } else if (p && got < map) {
+        if (p && got < map) {
             /* Grow the cached mapping to fit: its faulted-in pages are kept (and may move). */
             void *np = NULL;
             if (q_os_remap((void *)p, got, map, Q_REMAP_MAYMOVE, &np) == 0) {
                 atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
                 q_stats_note_mapped((int64_t)map - (int64_t)got);
+                if ((uintptr_t)np != p) vid = 0; /* moved: a kernel mapping of its own */
                 p = (uintptr_t)np;
             } else {
                 unmap_block(p, got);
@@ -232,7 +286,8 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
         q_stats_note_mapped((int64_t)map);
     }
     q_lock(&q_large_lock);
-    int rc = tab_insert(p, map, usable);
+    if (vid == 0) vid = new_vid();
+    int rc = tab_insert(p, map, usable, vid);
     q_unlock(&q_large_lock);
     if (rc) {
         unmap_block(p, map);
@@ -257,12 +312,13 @@ int q_large_free(void *ptr) {
         return 0;
     }
     size_t map = tab[i].map;
+    uint64_t vid = tab[i].vid;
     tab_remove(i);
-    nv = cache_put(p, map, victims);
+    nv = cache_put(p, map, vid, victims);
     q_unlock(&q_large_lock);
     atomic_fetch_sub_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
     atomic_fetch_sub_explicit(&q_gs.large_bytes, map, Q_RELAXED);
-    for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
+    unmap_victims(victims, nv);
     return 1;
 }
 
@@ -296,6 +352,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         return -1;
     }
     size_t map = tab[i].map, old_usable = tab[i].usable;
+    uint64_t vid = tab[i].vid;
     if (!want || want > (size_t)PTRDIFF_MAX) {
         q_unlock(&q_large_lock);
         return 1;
@@ -315,17 +372,42 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
            slack is address space only; its pages are not touched (no memory) until used. */
         size_t slack = map < ((size_t)64 << 20) ? map : ((size_t)64 << 20);
         if (new_map < map + slack && map + slack <= (size_t)PTRDIFF_MAX) new_map = map + slack;
+        int t = cache_find_at(p + map, vid);
+        if (t >= 0) {
+            /* The cached rest of this block's own mapping follows it (left there by a shrink
+               or a split): take back what the block needs, in place, pages and all. */
+            size_t total = map + cache[t].map, take = new_map < total ? new_map : total;
+            if (take < total) {
+                cache_bytes -= take - map;
+                cache[t].ptr = p + take;
+                cache[t].map = total - take;
+            } else {
+                cache_remove((unsigned)t);
+            }
+            update_due();
+            tab[i].map = take;
+            if (take >= want) {
+                tab[i].usable = want;
+                q_unlock(&q_large_lock);
+                atomic_fetch_add_explicit(&q_gs.large_bytes, take - map, Q_RELAXED);
+                *out = ptr;
+                return 0;
+            }
+            atomic_fetch_add_explicit(&q_gs.large_bytes, take - map, Q_RELAXED);
+            map = take; /* not enough: grow the joined range below */
+        }
         /* A cached mapping already holds faulted-in pages: when the block's own pages are
            mostly resident (a buffer that is really filled), copying them there costs less
            than faulting in fresh ones (and the old mapping is cached in turn). A sparse
            block is better moved by mremap, which copies nothing. */
         size_t got = 0;
+        uint64_t cvid = 0;
         uintptr_t c = 0;
-        if (cache_n && mostly_resident(ptr, old_usable)) c = cache_take(want, 0, 0, &got);
+        if (cache_n && mostly_resident(ptr, old_usable)) c = cache_take(want, 0, 0, &got, &cvid);
         if (c) {
             struct lcache victims[CACHE_N + 1];
             tab_remove(i);
-            int rc = tab_insert(c, got, want);
+            int rc = tab_insert(c, got, want, cvid);
             update_due();
             q_unlock(&q_large_lock);
             if (rc) q_report_invalid("realloc", ptr, "large-block table full (out of memory)");
@@ -333,16 +415,26 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
                take it and write to it. */
             memcpy((void *)c, ptr, old_usable);
             q_lock(&q_large_lock);
-            unsigned nv = cache_put(p, map, victims);
+            unsigned nv = cache_put(p, map, vid, victims);
             q_unlock(&q_large_lock);
-            for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
+            unmap_victims(victims, nv);
             atomic_fetch_add_explicit(&q_gs.large_bytes, got - map, Q_RELAXED); /* may wrap */
             *out = (void *)c;
             return 0;
         }
     } else {
-        /* Large shrink: keep as much slack as the new size, give the rest back. */
+        /* Large shrink: keep as much slack as the new size; the rest of the mapping goes into
+           the cache (pages and all) until it expires or the block grows back into it. */
+        struct lcache victims[CACHE_N + 1];
         new_map *= 2;
+        tab[i].map = new_map;
+        tab[i].usable = want;
+        unsigned nv = cache_put(p + new_map, map - new_map, vid, victims);
+        q_unlock(&q_large_lock);
+        unmap_victims(victims, nv);
+        atomic_fetch_sub_explicit(&q_gs.large_bytes, map - new_map, Q_RELAXED);
+        *out = ptr;
+        return 0;
     }
     tab_remove(i);
     q_unlock(&q_large_lock);
@@ -350,17 +442,20 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
     int rc = q_os_remap(ptr, map, new_map, Q_REMAP_MAYMOVE, &np);
     q_lock(&q_large_lock);
     if (rc) {
-        tab_insert(p, map, old_usable);
+        /* The caller moves the block by copy (e.g. the application split its mapping with
+           mprotect, so mremap refuses it). */
+        tab_insert(p, map, old_usable, vid);
         q_unlock(&q_large_lock);
         q_verbose("mremap of a large block failed", ptr, new_map);
         return 1;
     }
-    rc = tab_insert((uintptr_t)np, new_map, want);
+    if ((uintptr_t)np != p) vid = new_vid(); /* moved: a kernel mapping of its own */
+    rc = tab_insert((uintptr_t)np, new_map, want, vid);
     q_unlock(&q_large_lock);
     if (rc) q_report_invalid("realloc", np, "large-block table full (out of memory)");
     atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
     q_stats_note_mapped((int64_t)new_map - (int64_t)map);
-    atomic_fetch_add_explicit(&q_gs.large_bytes, new_map - map, Q_RELAXED); /* wraps on shrink */
+    atomic_fetch_add_explicit(&q_gs.large_bytes, new_map - map, Q_RELAXED);
     *out = np;
     return 0;
 }

@@ -3,10 +3,11 @@
  * pager pages with their protected headers, slabs, page runs and huge blocks; lookup of a
  * reference, deferred frees, iteration and statistics (see pager/pheap_internal.h).
  *
- * Size classes are quire's malloc engine's (alloc/sizeclass.c): 16..128 by 16, then four per
- * power of two; a size maps to its class with the engine's q_size_class(). The engine's slab
- * lengths are not shared (they are built for its fixed 64 KiB pages), whereas the heap's slabs are
- * pager pages of 1..64 KiB chosen per file: the heap sizes its slabs for its page size.
+ * Size classes: 16..128 by 16, then four per power of two (what the malloc engine used when the
+ * file format was fixed). They are the heap's own, not shared with the engine: a slab header in
+ * the file records its class, so the mapping from class to size is part of the format and must
+ * not follow the engine's tuning. The heap's slabs are pager pages of 1..64 KiB chosen per file:
+ * the heap sizes its slabs for its page size.
  *
  * Allocation never reuses a block freed in the open transaction (frees are applied at commit),
  * so a block handed out in a transaction held no committed data: writing it needs no undo.
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc/internal.h"
 #include "pager/pheap_internal.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -43,7 +43,10 @@ void q_pheap_classes(quire_pheap *h) {
 
 unsigned q_pheap_class_of(const quire_pheap *h, size_t size) {
     (void)h;
-    return q_size_class(size); /* the malloc engine's mapping (alloc/internal.h) */
+    if (size <= 128) return size ? (unsigned)((size - 1) >> 4) : 0;
+    size_t s = size - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzl(s);
+    return 8u + (b - 7u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
 }
 
 /* ---------------------------------------------------------------------------------------------

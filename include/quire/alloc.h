@@ -5,10 +5,10 @@
  * --------
  * A general-purpose, thread-caching, hardened memory allocator in the style of mimalloc:
  *
- *  - Small and medium blocks (up to QUIRE_ALLOC_LARGE_MIN - 1 bytes, rounded to one of about four
- *    size classes per power of two) live in slabs: runs of 64 KiB pages holding slots of one
- *    class, carved from 4 MiB segments aligned to their size. Metadata lives at the start of the
- *    segment, away from user data, and free() finds it by masking the pointer.
+ *  - Small and medium blocks (up to QUIRE_ALLOC_LARGE_MIN - 1 bytes, rounded to one of four size
+ *    classes per power of two, eight between 1 and 8 KiB) live in slabs: runs of 64 KiB pages
+ * holding slots of one class, carved from 4 MiB segments aligned to their size. Metadata lives at
+ * the start of the segment, away from user data, and free() finds it by masking the pointer.
  *  - Each thread owns a heap; the fast paths of malloc and free touch only that thread's memory
  *    (no locks, no atomic read-modify-write). Blocks freed by another thread go to the owning slab
  *    with one compare-and-swap and are collected by the owner.

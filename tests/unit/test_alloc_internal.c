@@ -27,8 +27,13 @@ static void test_classes(void) {
             ok = 0;
         else if (size > 128 && (q_class_size[c] - size) * 4 >= size)
             ok = 0; /* waste < 25% */
+        else if (size > 1024 && size <= 8192 && (q_class_size[c] - size) * 8 >= size)
+            ok = 0; /* eight classes per power of two: waste < 12.5% */
     }
     CHECK(ok);
+    /* SQLite's page-cache entries (4 KiB page + headers) and 1 KiB + header buffers. */
+    CHECK_EQ(q_class_size[q_size_class(4104)], 4608u);
+    CHECK_EQ(q_class_size[q_size_class(1032)], 1152u);
     CHECK_EQ(q_class_size[Q_NCLASSES - 1], Q_MEDIUM_MAX);
     for (unsigned c = 0; c < Q_NCLASSES; c++) {
         CHECK(q_class_size[c] % Q_GRANULE == 0);

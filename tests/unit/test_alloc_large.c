@@ -2,11 +2,14 @@
  * tests/unit/test_alloc_large.c - large blocks (paged vectors) of the malloc
  * engine: realloc growth in place within the slack an earlier growth reserved,
  * shrinking, moving a filled block into a cached mapping, reuse of cached
- * mappings (also for alignments above the page size), and usable sizes. Every
- * step checks that contents survive.
+ * mappings (also for alignments above the page size), splitting a mapping
+ * without system calls and growing back into the cached rest of it, the copy
+ * fallback when mremap refuses, and usable sizes. Every step checks that
+ * contents survive.
  */
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc/internal.h"
 #include "check.h"
@@ -139,11 +142,109 @@ static void test_cache_reuse_aligned(void) {
     quire_free(z);
 }
 
+/* Pages of [p, p + len) that are resident, or -1 when part of it is unmapped. */
+static long resident_pages(void *p, size_t len) {
+    size_t ps = q_os_page_size(), n = len / ps;
+    static unsigned char vec[(64u << 20) / 4096];
+    if (n > sizeof vec || q_os_mincore(p, len, vec) != 0) return -1;
+    long in = 0;
+    for (size_t i = 0; i < n; i++) in += vec[i] & 1;
+    return in;
+}
+
+/* A big shrink keeps the rest of the mapping cached, pages and all; growing again
+ * takes it back in place: same address, no page to fault in. */
+static void test_shrink_keeps_tail(void) {
+    TEST("a shrunk block grows back into its cached tail");
+    const size_t big = (size_t)8 << 20, small = 300 * 1024;
+    unsigned char *p = quire_malloc(big);
+    CHECK(p != NULL);
+    fill(p, 0, big, 5);
+    unsigned char *q = quire_realloc(p, small);
+    CHECK(q == p); /* shrinking never moves */
+    CHECK(same(q, small, 5));
+    CHECK(quire_malloc_usable_size(q) < big / 4);
+    /* The tail is still mapped and resident (cached, not given back yet). */
+    CHECK_EQ(resident_pages(p + big / 2, big / 2), (long)(big / 2 / q_os_page_size()));
+    q = quire_realloc(q, big);
+    CHECK(q == p); /* grew back in place */
+    CHECK(same(q, small, 5));
+    CHECK_EQ(resident_pages(q, big), (long)(big / q_os_page_size()));
+    fill(q, small, big, 5);
+    CHECK(same(q, big, 5));
+    quire_free(q);
+    /* A forced trim gives every cached range back: the mapping is gone. */
+    quire_malloc_trim(0);
+    CHECK_EQ(resident_pages(p, big), -1);
+}
+
+/* A small request served from a much bigger cached mapping keeps its start and leaves
+ * the rest cached, so the block then grows in place over faulted-in pages. */
+static void test_split_cached_mapping(void) {
+    TEST("a small request splits a big cached mapping");
+    quire_malloc_trim(0);
+    const size_t big = (size_t)16 << 20;
+    unsigned char *b = quire_malloc(big);
+    CHECK(b != NULL);
+    memset(b, 7, big);
+    quire_free(b);
+    unsigned char *s = quire_malloc(300 * 1024);
+    CHECK(s == b); /* the start of the cached mapping */
+    fill(s, 0, 300 * 1024, 6);
+    size_t len = 300 * 1024;
+    int in_place = 1;
+    while (len < big) {
+        size_t n = len * 2 > big ? big : len * 2;
+        unsigned char *t = quire_realloc(s, n);
+        CHECK(t != NULL);
+        if (t != s) in_place = 0;
+        CHECK(same(t, len, 6));
+        fill(t, len, n, 6);
+        s = t;
+        len = n;
+    }
+    CHECK(in_place);
+    CHECK(same(s, big, 6));
+    /* A second small block takes another part of it, never an overlapping one. */
+    unsigned char *o = quire_malloc(400 * 1024);
+    CHECK(o != NULL && (o >= s + big || o + 400 * 1024 <= s));
+    memset(o, 9, 400 * 1024);
+    CHECK(same(s, big, 6));
+    quire_free(o);
+    quire_free(s);
+}
+
+/* When mremap refuses (the program split the mapping: here MADV_DONTFORK on one
+ * page gives it different flags), realloc moves the block by copy. */
+static void test_remap_refused(void) {
+    TEST("realloc copies when mremap refuses");
+    quire_malloc_trim(0);
+    const size_t len = (size_t)1 << 20;
+    unsigned char *p = quire_malloc(len);
+    CHECK(p != NULL);
+    fill(p, 0, len, 8);
+    size_t ps = q_os_page_size();
+    CHECK_EQ(madvise(p + len / 2, ps, MADV_DONTFORK), 0);
+    unsigned char *q = quire_realloc(p, (size_t)48 << 20);
+    CHECK(q != NULL);
+    CHECK(same(q, len, 8));
+    memset(q + len, 1, ((size_t)48 << 20) - len);
+    CHECK(same(q, len, 8));
+    quire_free(q);
+}
+
 int main(void) {
+    /* Cached ranges must outlive the test steps, however slow the machine (set after
+       the first allocation, which reads the options). */
+    quire_free(quire_malloc(1));
+    q_opt.purge_delay_ns = (int64_t)60 * 1000000000;
     test_grow_small_steps();
     test_shrink_regrow();
     test_move_into_cache();
     test_cache_reuse_aligned();
+    test_shrink_keeps_tail();
+    test_split_cached_mapping();
+    test_remap_refused();
     quire_malloc_trim(0);
     return check_done();
 }

@@ -100,6 +100,18 @@ static void test_alloc(void) {
         CHECK_OK(quire_pheap_write(h, refs[i], 0, sizes[i], &p));
         th_fill(p, sizes[i], i);
     }
+    /* The size classes are part of the file format (a slab records its class): they
+       must not follow the malloc engine's tuning. */
+    static const size_t cls[][2] = {{100, 112},   {129, 160},   {1000, 1024},
+                                    {1032, 1280}, {2049, 2560}, {3073, 3584}};
+    for (size_t i = 0; i < sizeof cls / sizeof cls[0]; i++) {
+        quire_pref x;
+        size_t us = 0;
+        CHECK_OK(quire_pheap_alloc(h, cls[i][0], &x));
+        CHECK_OK(quire_pheap_usable_size(h, x, &us));
+        CHECK_EQ(us, cls[i][1]);
+        CHECK_OK(quire_pheap_free(h, x));
+    }
     /* no two blocks overlap */
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++)
