@@ -66,6 +66,8 @@ bench: bench-deps
 	$(bench_prepare)
 	$(BENCH_PY) bench/run --build $(BUILD) --out bench/results --readme README.md \
 	    --command "make bench" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory $(BUILD)/bench/pager/bench_pager $(BUILD)/bench/pheap/bench_pheap \
+	    bench-companion-build
 	@for b in pager pheap companion; do \
 	    echo "== make bench-$$b (output also in bench/results/$$b.txt)"; \
 	    $(MAKE) --no-print-directory bench-$$b > bench/results/$$b.txt 2>&1; rc=$$?; \
