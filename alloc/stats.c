@@ -12,6 +12,9 @@
 
 #include "alloc/internal.h"
 
+_Static_assert(Q_NCLASSES <= QUIRE_ALLOC_NCLASSES,
+               "struct quire_alloc_stats has no room for every size class");
+
 struct q_gstats q_gs;
 
 void q_stats_note_mapped(int64_t delta) {
