@@ -74,22 +74,14 @@ QUIRE_API void *quire_realloc(void *p, size_t size) {
         }
         if (rc < 0) q_report_invalid("realloc", p, "pointer not allocated by quire");
         /* mremap refused (out of address space, or the program split the mapping with
-           mprotect): move the block by copy. */
-        size_t usable = q_large_usable(p);
-        void *n = usable ? q_large_alloc(size, 0, 0) : NULL;
-        if (!n) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        memcpy(n, p, size < usable ? size : usable);
-        q_large_free(p);
+           mprotect): move the block by copy, as below. */
         errno = saved;
-        return n;
     }
-    if (!q_large_usable(p)) q_report_invalid("realloc", p, "pointer not allocated by quire");
+    size_t usable = q_large_usable(p);
+    if (!usable) q_report_invalid("realloc", p, "pointer not allocated by quire");
     void *n = q_malloc_inline(size);
     if (!n) return NULL;
-    memcpy(n, p, size);
+    memcpy(n, p, size < usable ? size : usable);
     q_large_free(p);
     return n;
 }
