@@ -3,15 +3,19 @@
  *
  * A child process opens the pager file and runs transactions of random allocations (with stamped
  * contents), frees, protected writes and sub-page slots, forever. Before each commit it sends the
- * parent, through a pipe, the digest of the state the commit will make durable ("intent"), and
- * after the commit returns a "done" message (messages are smaller than PIPE_BUF, so a SIGKILL
- * cannot tear them). The parent kills the child with SIGKILL after a random delay, then opens the
- * file: its digest must be that of the last done commit, or that of the commit in flight; and
- * quire_pager_check() must pass. The next child continues on the same file.
+ * parent, through a pipe, the digest of the contents the commit will make durable and the page
+ * count before it ("intent"), and after the commit returns a "done" message with the page count
+ * the commit left (a commit may grow the file for its own metadata). Messages are smaller than
+ * PIPE_BUF, so a SIGKILL cannot tear them. The parent kills the child with SIGKILL after a random
+ * delay, then opens the file: it must hold the state of the last done commit (same contents, same
+ * page count), or that of the commit in flight (its contents, at least its page count); and
+ * quire_pager_check() must pass. The next child continues on the same file. On a mismatch the
+ * test says which earlier commit, if any, the file went back to and keeps a copy of the file.
  * QUIRE_PAGER_KILLS sets the number of kills (default 200; `make crash-long` runs 10,000).
  * Prints "kills: N, N recovered".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,12 +26,32 @@
 struct msg {
     uint32_t kind; /* 1 intent, 2 done */
     uint32_t pad;
-    uint64_t seq, digest;
+    uint64_t seq, digest, pages;
 };
 
-static void send_msg(int fd, uint32_t kind, uint64_t seq, uint64_t digest) {
-    struct msg m = {kind, 0, seq, digest};
+static void send_msg(int fd, uint32_t kind, uint64_t seq, uint64_t digest, uint64_t pages) {
+    struct msg m = {kind, 0, seq, digest, pages};
     if (write(fd, &m, sizeof m) != (ssize_t)sizeof m) _exit(3);
+}
+
+/* A committed state as the child reported it. */
+struct state {
+    uint64_t digest, pages;
+};
+
+/* Copies the file at src to dst (for a failure report); 0 on success. */
+static int keep_copy(const char *src, const char *dst) {
+    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc = -1;
+    if (in >= 0 && out >= 0) {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n) break;
+        rc = n == 0 ? 0 : -1;
+    }
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return rc;
 }
 
 static void child(const char *path, int out, uint64_t seed) {
@@ -98,14 +122,16 @@ static void child(const char *path, int out, uint64_t seed) {
             if (e) _exit(5);
         }
         int err;
-        uint64_t d = tp_digest(p, &err);
+        uint64_t d = tp_content_digest(p, &err);
         if (err) {
             fprintf(stderr, "child digest error %d\n", err);
             _exit(6);
         }
-        send_msg(out, 1, seq, d);
+        send_msg(out, 1, seq, d, quire_pager_page_count(p));
         if (quire_pager_commit(p)) _exit(7);
-        send_msg(out, 2, seq, d);
+        /* The commit may have grown the file (metadata needing pages when none was free): the
+         * page count is taken after it. */
+        send_msg(out, 2, seq, d, quire_pager_page_count(p));
     }
 }
 
@@ -117,12 +143,20 @@ int main(void) {
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, 1024, &p));
     int err;
-    uint64_t done_digest = tp_digest(p, &err);
+    struct state done = {tp_content_digest(p, &err), quire_pager_page_count(p)};
     quire_pager_close(p);
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    const uint64_t seed0 = seed;
     printf("seed %llu\n", (unsigned long long)seed);
     long recovered = 0, k;
-    uint64_t commits = 0;
+    uint64_t grew = 0; /* commits that grew the file for their own metadata */
+    /* Every state a done commit reported, to tell on a failure which one the file went back to
+     * (an older commit: lost work; none: a state no commit made). */
+    size_t nhist = 0, cap = 1024;
+    struct state *hist = malloc(cap * sizeof *hist);
+    CHECK(hist != NULL);
+    if (!hist) return check_done();
+    hist[nhist++] = done;
     for (k = 0; k < kills; k++) {
         int fds[2];
         CHECK(pipe(fds) == 0);
@@ -140,37 +174,64 @@ int main(void) {
         waitpid(pid, &status, 0);
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
         if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
-        uint64_t intent = 0;
+        struct state intent = {0, 0};
         int have_intent = 0;
         struct msg m;
-        ssize_t r;
-        while ((r = read(fds[0], &m, sizeof m)) == (ssize_t)sizeof m) {
+        while (read(fds[0], &m, sizeof m) == (ssize_t)sizeof m) {
             if (m.kind == 1) {
-                intent = m.digest;
+                intent = (struct state){m.digest, m.pages};
                 have_intent = 1;
-            } else {
-                done_digest = m.digest;
-                have_intent = 0;
-                commits++;
+                continue;
             }
+            done = (struct state){m.digest, m.pages};
+            grew += have_intent && m.pages != intent.pages;
+            have_intent = 0;
+            if (nhist == cap) {
+                struct state *h = realloc(hist, 2 * cap * sizeof *hist);
+                if (!h) abort();
+                hist = h;
+                cap *= 2;
+            }
+            hist[nhist++] = done;
         }
         close(fds[0]);
         int rc = quire_pager_open(path, 0, 0, &p);
         CHECK_OK(rc);
         if (rc) break;
-        uint64_t d = tp_digest(p, &err);
+        struct state got = {tp_content_digest(p, &err), quire_pager_page_count(p)};
         quire_pager_close(p);
         CHECK_EQ(err, 0);
-        int ok = d == done_digest || (have_intent && d == intent);
+        int ok = (got.digest == done.digest && got.pages == done.pages) ||
+                 (have_intent && got.digest == intent.digest && got.pages >= intent.pages);
         CHECK(ok);
-        if (ok) done_digest = d; /* an in-flight commit that made it is the new base */
+        if (!ok) {
+            size_t back = 0;
+            while (back < nhist && hist[nhist - 1 - back].digest != got.digest) back++;
+            fprintf(stderr,
+                    "kill %ld: file %016llx with %llu pages; last done %016llx with %llu pages; "
+                    "in flight %s%016llx from %llu pages: ",
+                    k, (unsigned long long)got.digest, (unsigned long long)got.pages,
+                    (unsigned long long)done.digest, (unsigned long long)done.pages,
+                    have_intent ? "" : "(none) ", (unsigned long long)intent.digest,
+                    (unsigned long long)intent.pages);
+            if (back < nhist)
+                fprintf(stderr, "the contents of %zu commits before the last done one\n", back);
+            else
+                fprintf(stderr, "contents no reported commit had\n");
+            char keep[300];
+            snprintf(keep, sizeof keep, "/tmp/quire-kill-failure-%llu-%ld.pager",
+                     (unsigned long long)seed0, k);
+            if (keep_copy(path, keep) == 0) fprintf(stderr, "file kept as %s\n", keep);
+        }
+        if (ok) done = got; /* an in-flight commit that made it is the new base */
         struct quire_pager_report rep = {0};
         int crc = quire_pager_check(path, &rep);
         CHECK_OK(crc);
         recovered += ok && !crc && !err;
     }
     unlink(path);
-    printf("kills: %ld, %ld recovered (%llu commits reported done)\n", k, recovered,
-           (unsigned long long)commits);
+    printf("kills: %ld, %ld recovered (%zu commits reported done, %llu of them grew the file)\n", k,
+           recovered, nhist - 1, (unsigned long long)grew);
+    free(hist);
     return check_done();
 }
