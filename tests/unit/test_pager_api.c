@@ -34,7 +34,7 @@ static int open_in_child(const char *path, unsigned flags) {
 static void test_lock_processes(void) {
     TEST("lock across processes");
     char path[256];
-    tp_path(path, sizeof path, "lock");
+    ch_path(path, sizeof path, "pager-lock");
     quire_pager *p, *r1;
     CHECK_OK(quire_pager_create(path, 1024, &p));
     CHECK_EQ(open_in_child(path, 0), 1);                  /* second writer: EBUSY */
@@ -58,9 +58,9 @@ static void test_crc(void) {
     uint8_t buf[4096];
     uint64_t s = 7;
     for (int k = 0; k < 200; k++) {
-        size_t n = tp_rand(&s) % sizeof buf, off = tp_rand(&s) % 8;
+        size_t n = ch_rand(&s) % sizeof buf, off = ch_rand(&s) % 8;
         if (off > n) off = n;
-        tp_fill(buf, sizeof buf, tp_rand(&s));
+        ch_fill(buf, sizeof buf, ch_rand(&s));
         uint32_t a = q_crc32c(0, buf + off, n - off), b = q_crc32c_sw(0, buf + off, n - off);
         CHECK_EQ(a, b);
         /* incremental == whole */
@@ -72,7 +72,7 @@ static void test_crc(void) {
 static void test_create_open(void) {
     TEST("create/open");
     char path[256];
-    tp_path(path, sizeof path, "api");
+    ch_path(path, sizeof path, "pager-api");
     quire_pager *p = NULL;
     CHECK_EQ(quire_pager_create(path, 1000, &p), QUIRE_EPAGESIZE);
     CHECK_EQ(quire_pager_create(path, 512, &p), QUIRE_EPAGESIZE);
@@ -126,7 +126,7 @@ static void test_create_open(void) {
 static void test_regular(uint32_t ps) {
     TEST("regular pages");
     char path[256];
-    tp_path(path, sizeof path, "reg");
+    ch_path(path, sizeof path, "pager-reg");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t ids[40];
@@ -137,7 +137,7 @@ static void test_regular(uint32_t ps) {
     for (int i = 0; i < 40; i++) {
         void *d;
         CHECK_OK(quire_pager_get_write(p, ids[i], &d));
-        tp_fill(d, ps, ids[i]);
+        ch_fill(d, ps, ids[i]);
     }
     CHECK_OK(quire_pager_commit(p));
     CHECK_EQ(quire_pager_free(p, 0), QUIRE_ERESERVED);
@@ -175,7 +175,7 @@ static void test_regular(uint32_t ps) {
         const void *d;
         CHECK_OK(quire_pager_get(p, id, &d));
         uint8_t *exp = malloc(ps);
-        tp_fill(exp, ps, id);
+        ch_fill(exp, ps, id);
         CHECK(memcmp(d, exp, ps) == 0);
         free(exp);
     }
@@ -238,7 +238,7 @@ static void test_regular(uint32_t ps) {
 static void test_txn(void) {
     TEST("transactions");
     char path[256];
-    tp_path(path, sizeof path, "txn");
+    ch_path(path, sizeof path, "pager-txn");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, 1024, &p));
     uint64_t a, b, pid;
@@ -292,7 +292,7 @@ static void test_txn(void) {
 static void test_protected(uint32_t ps) {
     TEST("protected pages");
     char path[256];
-    tp_path(path, sizeof path, "prot");
+    ch_path(path, sizeof path, "pager-prot");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t pids[300];
@@ -310,7 +310,7 @@ static void test_protected(uint32_t ps) {
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 300; i += 7) {
             CHECK_OK(quire_pager_protected_write(p, (uint64_t)i, &w));
-            tp_fill(quire_pager_writer_data(w), ps, (uint64_t)(i * 10 + round));
+            ch_fill(quire_pager_writer_data(w), ps, (uint64_t)(i * 10 + round));
             CHECK_OK(quire_pager_writer_commit(w));
         }
     }
@@ -321,7 +321,7 @@ static void test_protected(uint32_t ps) {
     memset(quire_pager_writer_data(w), 0xEE, ps);
     quire_pager_writer_drop(w);
     uint8_t *exp = malloc(ps);
-    tp_fill(exp, ps, 14 * 10 + 2);
+    ch_fill(exp, ps, 14 * 10 + 2);
     CHECK_OK(quire_pager_protected_get(p, 14, &d));
     CHECK(memcmp(d, exp, ps) == 0);
     /* writer starts from the current contents */
@@ -381,7 +381,7 @@ static void test_protected(uint32_t ps) {
 static void test_subpage(uint32_t ps) {
     TEST("sub-pages");
     char path[256];
-    tp_path(path, sizeof path, "sub");
+    ch_path(path, sizeof path, "pager-sub");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t h[600];
@@ -391,13 +391,13 @@ static void test_subpage(uint32_t ps) {
     CHECK_EQ(quire_pager_subpage_alloc(p, ps / 2 + 1, &h[0]), QUIRE_EINVAL);
     CHECK_OK(quire_pager_begin(p));
     for (int i = 0; i < 600; i++) {
-        sizes[i] = 1 + tp_rand(&s) % (ps / 2);
+        sizes[i] = 1 + ch_rand(&s) % (ps / 2);
         CHECK_OK(quire_pager_subpage_alloc(p, sizes[i], &h[i]));
         void *d;
         size_t sz;
         CHECK_OK(quire_pager_subpage_get_write(p, h[i], &d, &sz));
         CHECK(sz >= sizes[i] && sz >= 16 && sz >= ps / 256);
-        tp_fill(d, sizes[i], h[i]);
+        ch_fill(d, sizes[i], h[i]);
     }
     CHECK_OK(quire_pager_commit(p));
     /* distinct, non-overlapping */
@@ -417,7 +417,7 @@ static void test_subpage(uint32_t ps) {
             continue;
         }
         CHECK_OK(rc);
-        tp_fill(exp, sizes[i], h[i]);
+        ch_fill(exp, sizes[i], h[i]);
         CHECK(memcmp(d, exp, sizes[i]) == 0);
     }
     uint64_t cur = 0, x, n = 0;
@@ -463,7 +463,7 @@ static int f_remap(void *c, void *o, size_t os, size_t ns, void **out) {
 static void test_grow_failures(void) {
     TEST("failed grow / remap");
     char path[256];
-    tp_path(path, sizeof path, "fail");
+    ch_path(path, sizeof path, "pager-fail");
     struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL};
     quire_pager *p;
     CHECK_OK(q_pager_create_ex(path, 1024, &io, &p));
@@ -584,7 +584,7 @@ static void test_sparse_tib(uint32_t ps) {
 static void test_commit_grows(void) {
     TEST("commit grows the file for its metadata");
     char path[256];
-    tp_path(path, sizeof path, "cgrow");
+    ch_path(path, sizeof path, "pager-cgrow");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, 1024, &p));
     uint64_t pid, id;

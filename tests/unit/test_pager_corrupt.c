@@ -41,13 +41,13 @@ static void make_sample(const char *path, uint32_t ps, uint64_t seed) {
     for (int i = 0; i < 12; i++) {
         void *d;
         CHECK_OK(quire_pager_get_write(p, ids[i], &d));
-        tp_fill(d, ps, seed + (uint64_t)i);
+        ch_fill(d, ps, seed + (uint64_t)i);
     }
     CHECK_OK(quire_pager_free(p, ids[3]));
     CHECK_OK(quire_pager_protected_alloc_bulk(p, 3, pids));
     quire_pager_writer *w;
     CHECK_OK(quire_pager_protected_write(p, pids[1], &w));
-    tp_fill(quire_pager_writer_data(w), ps, seed);
+    ch_fill(quire_pager_writer_data(w), ps, seed);
     CHECK_OK(quire_pager_writer_commit(w));
     for (int i = 0; i < 5; i++) CHECK_OK(quire_pager_subpage_alloc(p, 40 + (size_t)i * 100, &h));
     CHECK_OK(quire_pager_subpage_free(p, h));
@@ -62,8 +62,8 @@ static void put_super(uint8_t *img, uint64_t off, struct q_super *sb, int fix_cr
 static void test_cases(void) {
     TEST("corrupt files");
     char path[256], bad[256];
-    tp_path(path, sizeof path, "cor");
-    tp_path(bad, sizeof bad, "corbad");
+    ch_path(path, sizeof path, "pager-cor");
+    ch_path(bad, sizeof bad, "pager-corbad");
     const uint32_t ps = 1024;
     make_sample(path, ps, 5);
     size_t n;
@@ -73,7 +73,7 @@ static void test_cases(void) {
     uint64_t s = 99;
 
     /* not a pager file at all; empty */
-    for (size_t i = 0; i < n; i++) img[i] = (uint8_t)tp_rand(&s);
+    for (size_t i = 0; i < n; i++) img[i] = (uint8_t)ch_rand(&s);
     spit(bad, img, n);
     CHECK_EQ(quire_pager_open(bad, 0, 0, &p), QUIRE_EMAGIC);
     spit(bad, (const uint8_t *)"hello, world\n", 13);
@@ -105,7 +105,7 @@ static void test_cases(void) {
 
     /* random bytes over both superblock slots (magic kept) */
     memcpy(img, orig, n);
-    for (int i = 16; i < 600; i++) img[i] = img[ps + i] = (uint8_t)tp_rand(&s);
+    for (int i = 16; i < 600; i++) img[i] = img[ps + i] = (uint8_t)ch_rand(&s);
     spit(bad, img, n);
     CHECK_EQ(quire_pager_open(bad, 0, 0, &p), QUIRE_ESUPER);
     CHECK_EQ(quire_pager_open(bad, 0, 2048, &p), QUIRE_ESUPER);
@@ -115,7 +115,7 @@ static void test_cases(void) {
     uint64_t older_gen = newest ? sb0.generation : sb1.generation;
     memcpy(img, orig, n);
     for (int i = 512; i < 1024; i++)
-        img[(uint64_t)newest * ps + (uint64_t)i] = (uint8_t)tp_rand(&s);
+        img[(uint64_t)newest * ps + (uint64_t)i] = (uint8_t)ch_rand(&s);
     spit(bad, img, n);
     CHECK_OK(quire_pager_open(bad, 0, 0, &p));
     struct quire_pager_stat st;
@@ -213,7 +213,7 @@ static void count_problem(void *arg, const char *msg) {
 static void test_inconsistent_map(void) {
     TEST("check: free map inconsistent, checksums valid");
     char path[256];
-    tp_path(path, sizeof path, "incons");
+    ch_path(path, sizeof path, "pager-incons");
     const uint32_t ps = 1024;
     struct quire_pager_report r;
     int calls = 0;
@@ -283,18 +283,18 @@ static void test_corpus(void) {
         for (int j = 0; j < 3000 / k + 1; j++) {
             size_t mn = n;
             memcpy(m, b, n);
-            int kind = (int)(tp_rand(&s) % 4);
+            int kind = (int)(ch_rand(&s) % 4);
             if (kind == 0 && n)
-                for (int f = 0; f < 1 + (int)(tp_rand(&s) % 8); f++)
-                    m[tp_rand(&s) % n] ^= (uint8_t)(1u << (tp_rand(&s) % 8));
+                for (int f = 0; f < 1 + (int)(ch_rand(&s) % 8); f++)
+                    m[ch_rand(&s) % n] ^= (uint8_t)(1u << (ch_rand(&s) % 8));
             else if (kind == 1 && n) {
-                size_t off = tp_rand(&s) % n, len = 1 + tp_rand(&s) % 256;
-                for (size_t x = off; x < off + len && x < n; x++) m[x] = (uint8_t)tp_rand(&s);
+                size_t off = ch_rand(&s) % n, len = 1 + ch_rand(&s) % 256;
+                for (size_t x = off; x < off + len && x < n; x++) m[x] = (uint8_t)ch_rand(&s);
             } else if (kind == 2) {
-                mn = n ? tp_rand(&s) % n : 0;
+                mn = n ? ch_rand(&s) % n : 0;
             } else {
-                mn = n + tp_rand(&s) % 8192;
-                for (size_t x = n; x < mn; x++) m[x] = (uint8_t)tp_rand(&s);
+                mn = n + ch_rand(&s) % 8192;
+                for (size_t x = n; x < mn; x++) m[x] = (uint8_t)ch_rand(&s);
             }
             rc = fuzz_pager_one(m, mn, &crc);
             runs++;

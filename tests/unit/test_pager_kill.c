@@ -14,45 +14,8 @@
  * QUIRE_PAGER_KILLS sets the number of kills (default 200; `make crash-long` runs 10,000).
  * Prints "kills: N, N recovered".
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
-
 #include "check.h"
 #include "test_pager_util.h"
-
-struct msg {
-    uint32_t kind; /* 1 intent, 2 done */
-    uint32_t pad;
-    uint64_t seq, digest, pages;
-};
-
-static void send_msg(int fd, uint32_t kind, uint64_t seq, uint64_t digest, uint64_t pages) {
-    struct msg m = {kind, 0, seq, digest, pages};
-    if (write(fd, &m, sizeof m) != (ssize_t)sizeof m) _exit(3);
-}
-
-/* A committed state as the child reported it. */
-struct state {
-    uint64_t digest, pages;
-};
-
-/* Copies the file at src to dst (for a failure report); 0 on success. */
-static int keep_copy(const char *src, const char *dst) {
-    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc = -1;
-    if (in >= 0 && out >= 0) {
-        char buf[65536];
-        ssize_t n;
-        while ((n = read(in, buf, sizeof buf)) > 0)
-            if (write(out, buf, (size_t)n) != n) break;
-        rc = n == 0 ? 0 : -1;
-    }
-    if (in >= 0) close(in);
-    if (out >= 0) close(out);
-    return rc;
-}
 
 static void child(const char *path, int out, uint64_t seed) {
     quire_pager *p;
@@ -70,20 +33,20 @@ static void child(const char *path, int out, uint64_t seed) {
     uint64_t s = seed;
     for (uint64_t seq = 0;; seq++) {
         if (quire_pager_begin(p)) _exit(4);
-        int ops = 1 + (int)(tp_rand(&s) % 6);
+        int ops = 1 + (int)(ch_rand(&s) % 6);
         for (int o = 0; o < ops; o++) {
-            int what = (int)(tp_rand(&s) % 9);
+            int what = (int)(ch_rand(&s) % 9);
             int e = 0;
             if (what <= 1 && npages < 3000) {
                 void *d;
                 e = quire_pager_alloc(p, &id);
                 if (!e) e = quire_pager_get_write(p, id, &d);
                 if (!e) {
-                    tp_fill(d, ps, tp_rand(&s));
+                    ch_fill(d, ps, ch_rand(&s));
                     pages[npages++] = id;
                 }
             } else if (what == 2 && npages) {
-                uint64_t k = tp_rand(&s) % npages;
+                uint64_t k = ch_rand(&s) % npages;
                 e = quire_pager_free(p, pages[k]);
                 pages[k] = pages[--npages];
             } else if (what == 3 && nprot < 200) {
@@ -91,31 +54,31 @@ static void child(const char *path, int out, uint64_t seed) {
                 nprot += !e;
             } else if (what == 4 && nprot) {
                 quire_pager_writer *w;
-                e = quire_pager_protected_write(p, prot[tp_rand(&s) % nprot], &w);
+                e = quire_pager_protected_write(p, prot[ch_rand(&s) % nprot], &w);
                 if (!e) {
-                    tp_fill(quire_pager_writer_data(w), ps, tp_rand(&s));
+                    ch_fill(quire_pager_writer_data(w), ps, ch_rand(&s));
                     e = quire_pager_writer_commit(w);
                 }
             } else if (what == 5 && nsubs < 1000) {
                 void *d;
                 size_t sz;
-                e = quire_pager_subpage_alloc(p, 1 + tp_rand(&s) % (ps / 2), &subs[nsubs]);
+                e = quire_pager_subpage_alloc(p, 1 + ch_rand(&s) % (ps / 2), &subs[nsubs]);
                 if (!e) e = quire_pager_subpage_get_write(p, subs[nsubs], &d, &sz);
                 if (!e) {
-                    tp_fill(d, sz, tp_rand(&s));
+                    ch_fill(d, sz, ch_rand(&s));
                     nsubs++;
                 }
             } else if (what == 6 && nsubs) {
-                uint64_t k = tp_rand(&s) % nsubs;
+                uint64_t k = ch_rand(&s) % nsubs;
                 e = quire_pager_subpage_free(p, subs[k]);
                 subs[k] = subs[--nsubs];
             } else if (what == 7 && nprot > 8) {
-                uint64_t k = tp_rand(&s) % nprot;
+                uint64_t k = ch_rand(&s) % nprot;
                 e = quire_pager_protected_free(p, prot[k]);
                 prot[k] = prot[--nprot];
             } else if (what == 8 && npages < 2900) {
                 uint64_t ids[64];
-                size_t n = 1 + tp_rand(&s) % 64;
+                size_t n = 1 + ch_rand(&s) % 64;
                 e = quire_pager_alloc_bulk(p, n, ids);
                 for (size_t i = 0; !e && i < n; i++) pages[npages++] = ids[i];
             }
@@ -127,103 +90,97 @@ static void child(const char *path, int out, uint64_t seed) {
             fprintf(stderr, "child digest error %d\n", err);
             _exit(6);
         }
-        send_msg(out, 1, seq, d, quire_pager_page_count(p));
+        ch_send(out, CH_INTENT, seq, d, quire_pager_page_count(p));
         if (quire_pager_commit(p)) _exit(7);
         /* The commit may have grown the file (metadata needing pages when none was free): the
          * page count is taken after it. */
-        send_msg(out, 2, seq, d, quire_pager_page_count(p));
+        ch_send(out, CH_DONE, seq, d, quire_pager_page_count(p));
     }
+}
+
+/* A committed state as the child reported it: contents digest and page count. */
+struct state {
+    uint64_t digest, pages;
+};
+
+/* What the parent knows after a kill: the last done commit, the one in flight, every done one. */
+struct known {
+    struct state done, intent;
+    int have_intent;
+    uint64_t grew; /* commits that grew the file for their own metadata */
+    struct state *hist;
+    size_t nhist, cap;
+};
+
+static void on_msg(void *ctx, const struct ch_msg *m) {
+    struct known *kn = ctx;
+    struct state st = {m->digest, m->pages};
+    if (m->kind == CH_INTENT) {
+        kn->intent = st;
+        kn->have_intent = 1;
+        return;
+    }
+    kn->grew += kn->have_intent && m->pages != kn->intent.pages;
+    kn->done = st;
+    kn->have_intent = 0;
+    if (kn->nhist == kn->cap) {
+        kn->cap = kn->cap ? 2 * kn->cap : 1024;
+        kn->hist = ch_xrealloc(kn->hist, kn->cap * sizeof *kn->hist);
+    }
+    kn->hist[kn->nhist++] = st;
 }
 
 int main(void) {
     const char *env = getenv("QUIRE_PAGER_KILLS");
     long kills = env ? atol(env) : 200;
     char path[256];
-    tp_path(path, sizeof path, "kill");
+    ch_path(path, sizeof path, "pager-kill");
     quire_pager *p;
     CHECK_OK(quire_pager_create(path, 1024, &p));
     int err;
-    struct state done = {tp_content_digest(p, &err), quire_pager_page_count(p)};
+    struct known kn = {0};
+    /* Every state a done commit reported, to tell on a failure which one the file went back to
+     * (an older commit: lost work; none: a state no commit made). */
+    struct ch_msg first = {CH_DONE, 0, 0, tp_content_digest(p, &err), quire_pager_page_count(p)};
+    on_msg(&kn, &first);
     quire_pager_close(p);
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    uint64_t seed = ch_seed();
     const uint64_t seed0 = seed;
     printf("seed %llu\n", (unsigned long long)seed);
     long recovered = 0, k;
-    uint64_t grew = 0; /* commits that grew the file for their own metadata */
-    /* Every state a done commit reported, to tell on a failure which one the file went back to
-     * (an older commit: lost work; none: a state no commit made). */
-    size_t nhist = 0, cap = 1024;
-    struct state *hist = malloc(cap * sizeof *hist);
-    CHECK(hist != NULL);
-    if (!hist) return check_done();
-    hist[nhist++] = done;
     for (k = 0; k < kills; k++) {
-        int fds[2];
-        CHECK(pipe(fds) == 0);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            child(path, fds[1], seed + (uint64_t)k * 7919);
-            _exit(0);
-        }
-        close(fds[1]);
-        uint64_t delay = tp_rand(&seed) % 12000; /* up to 12 ms */
-        usleep((useconds_t)delay);
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
-        struct state intent = {0, 0};
-        int have_intent = 0;
-        struct msg m;
-        while (read(fds[0], &m, sizeof m) == (ssize_t)sizeof m) {
-            if (m.kind == 1) {
-                intent = (struct state){m.digest, m.pages};
-                have_intent = 1;
-                continue;
-            }
-            done = (struct state){m.digest, m.pages};
-            grew += have_intent && m.pages != intent.pages;
-            have_intent = 0;
-            if (nhist == cap) {
-                struct state *h = realloc(hist, 2 * cap * sizeof *hist);
-                if (!h) abort();
-                hist = h;
-                cap *= 2;
-            }
-            hist[nhist++] = done;
-        }
-        close(fds[0]);
+        uint64_t delay = ch_rand(&seed) % 12000; /* up to 12 ms */
+        kn.have_intent = 0;
+        ch_kill_once(child, path, seed + (uint64_t)k * 7919, delay, on_msg, &kn);
         int rc = quire_pager_open(path, 0, 0, &p);
         CHECK_OK(rc);
         if (rc) break;
         struct state got = {tp_content_digest(p, &err), quire_pager_page_count(p)};
         quire_pager_close(p);
         CHECK_EQ(err, 0);
-        int ok = (got.digest == done.digest && got.pages == done.pages) ||
-                 (have_intent && got.digest == intent.digest && got.pages >= intent.pages);
+        int ok = (got.digest == kn.done.digest && got.pages == kn.done.pages) ||
+                 (kn.have_intent && got.digest == kn.intent.digest && got.pages >= kn.intent.pages);
         CHECK(ok);
         if (!ok) {
             size_t back = 0;
-            while (back < nhist && hist[nhist - 1 - back].digest != got.digest) back++;
+            while (back < kn.nhist && kn.hist[kn.nhist - 1 - back].digest != got.digest) back++;
             fprintf(stderr,
                     "kill %ld: file %016llx with %llu pages; last done %016llx with %llu pages; "
                     "in flight %s%016llx from %llu pages: ",
                     k, (unsigned long long)got.digest, (unsigned long long)got.pages,
-                    (unsigned long long)done.digest, (unsigned long long)done.pages,
-                    have_intent ? "" : "(none) ", (unsigned long long)intent.digest,
-                    (unsigned long long)intent.pages);
-            if (back < nhist)
+                    (unsigned long long)kn.done.digest, (unsigned long long)kn.done.pages,
+                    kn.have_intent ? "" : "(none) ", (unsigned long long)kn.intent.digest,
+                    (unsigned long long)kn.intent.pages);
+            if (back < kn.nhist)
                 fprintf(stderr, "the contents of %zu commits before the last done one\n", back);
             else
                 fprintf(stderr, "contents no reported commit had\n");
             char keep[300];
             snprintf(keep, sizeof keep, "/tmp/quire-kill-failure-%llu-%ld.pager",
                      (unsigned long long)seed0, k);
-            if (keep_copy(path, keep) == 0) fprintf(stderr, "file kept as %s\n", keep);
+            if (ch_copy_file(path, keep) == 0) fprintf(stderr, "file kept as %s\n", keep);
         }
-        if (ok) done = got; /* an in-flight commit that made it is the new base */
+        if (ok) kn.done = got; /* an in-flight commit that made it is the new base */
         struct quire_pager_report rep = {0};
         int crc = quire_pager_check(path, &rep);
         CHECK_OK(crc);
@@ -231,7 +188,7 @@ int main(void) {
     }
     unlink(path);
     printf("kills: %ld, %ld recovered (%zu commits reported done, %llu of them grew the file)\n", k,
-           recovered, nhist - 1, (unsigned long long)grew);
-    free(hist);
+           recovered, kn.nhist - 1, (unsigned long long)kn.grew);
+    free(kn.hist);
     return check_done();
 }

@@ -28,7 +28,7 @@ static void check_sound(const char *path) {
 static void test_open(void) {
     TEST("open");
     char path[256];
-    th_path(path, sizeof path, "open");
+    ch_path(path, sizeof path, "pheap-open");
     quire_pheap *h, *h2;
     CHECK_EQ(quire_pheap_open(path, 0, 0, &h), QUIRE_ENOENT);
     CHECK_EQ(quire_pheap_open(path, QUIRE_PHEAP_CREATE | QUIRE_PHEAP_RDONLY, 0, &h), QUIRE_EINVAL);
@@ -82,7 +82,7 @@ static void test_open(void) {
 static void test_alloc(void) {
     TEST("alloc");
     char path[256];
-    th_path(path, sizeof path, "alloc");
+    ch_path(path, sizeof path, "pheap-alloc");
     quire_pheap *h = open_rw(path);
     static const size_t sizes[] = {1,    16,   17,    48,    100,    128,    129,    1000,
                                    4096, 4097, 20000, 65536, 300000, 600000, 2000000};
@@ -98,7 +98,7 @@ static void test_alloc(void) {
         CHECK(sizes[i] > 4096 || us <= sizes[i] + sizes[i] / 4 + 16); /* class waste bounded */
         void *p;
         CHECK_OK(quire_pheap_write(h, refs[i], 0, sizes[i], &p));
-        th_fill(p, sizes[i], i);
+        ch_fill(p, sizes[i], i);
     }
     /* The size classes are part of the file format (a slab records its class): they
        must not follow the malloc engine's tuning. */
@@ -142,7 +142,7 @@ static void test_alloc(void) {
     CHECK_OK(quire_pheap_open(path, 0, 0, &h));
     uint8_t *want = malloc(2000000);
     for (int i = 0; i < N; i++) {
-        th_fill(want, sizes[i], i);
+        ch_fill(want, sizes[i], i);
         CHECK(memcmp(quire_pheap_ptr(h, refs[i]), want, sizes[i]) == 0);
     }
     free(want);
@@ -191,7 +191,7 @@ static void test_alloc(void) {
 static void test_realloc_and_rollback(void) {
     TEST("realloc/rollback");
     char path[256];
-    th_path(path, sizeof path, "rb");
+    ch_path(path, sizeof path, "pheap-rb");
     quire_pheap *h = open_rw(path);
     quire_pref a = QUIRE_PREF_NULL;
     CHECK_OK(quire_pheap_realloc(h, &a, 40)); /* null: allocates */
@@ -264,7 +264,7 @@ static void test_realloc_and_rollback(void) {
 static void test_names(void) {
     TEST("names");
     char path[256];
-    th_path(path, sizeof path, "names");
+    ch_path(path, sizeof path, "pheap-names");
     quire_pheap *h = open_rw(path);
     quire_pref r, r2;
     int created = -1;
@@ -332,7 +332,7 @@ struct node {
 static void test_reopen_elsewhere(void) {
     TEST("reopen at a different address");
     char path[256];
-    th_path(path, sizeof path, "move");
+    ch_path(path, sizeof path, "pheap-move");
     quire_pheap *h = open_rw(path);
     quire_pref head = QUIRE_PREF_NULL;
     for (uint64_t i = 0; i < 500; i++) {
@@ -388,7 +388,7 @@ static void test_reopen_elsewhere(void) {
 static void test_undo_log(void) {
     TEST("undo log capacity");
     char path[256];
-    th_path(path, sizeof path, "log");
+    ch_path(path, sizeof path, "pheap-log");
     quire_pheap *h = open_rw(path);
     quire_pref big;
     size_t n = (size_t)1 << 20;
@@ -435,7 +435,7 @@ static void test_undo_log(void) {
 static void test_churn(void) {
     TEST("churn");
     char path[256];
-    th_path(path, sizeof path, "churn");
+    ch_path(path, sizeof path, "pheap-churn");
     quire_pheap *h = open_rw(path);
     enum { M = 3000 };
     static quire_pref live[M];
@@ -444,16 +444,16 @@ static void test_churn(void) {
     size_t n = 0;
     for (int round = 0; round < 20; round++) {
         for (int k = 0; k < 300; k++) {
-            if (n < M && (n == 0 || th_rand(&s) % 3)) {
-                size_t sz = 1 + th_rand(&s) % (th_rand(&s) % 8 ? 200 : 9000);
+            if (n < M && (n == 0 || ch_rand(&s) % 3)) {
+                size_t sz = 1 + ch_rand(&s) % (ch_rand(&s) % 8 ? 200 : 9000);
                 CHECK_OK(quire_pheap_alloc(h, sz, &live[n]));
                 void *p;
-                seeds[n] = (uint32_t)th_rand(&s);
+                seeds[n] = (uint32_t)ch_rand(&s);
                 CHECK_OK(quire_pheap_write(h, live[n], 0, 4, &p));
                 memcpy(p, &seeds[n], 4);
                 n++;
             } else {
-                size_t i = th_rand(&s) % n;
+                size_t i = ch_rand(&s) % n;
                 CHECK_OK(quire_pheap_free(h, live[i]));
                 live[i] = live[--n];
                 seeds[i] = seeds[n];

@@ -81,11 +81,11 @@ static void test_not_heaps(void) {
     struct msgs m;
     struct quire_pheap_report r;
     quire_pheap *h;
-    th_path(path, sizeof path, "nh");
+    ch_path(path, sizeof path, "pheap-nh");
     CHECK_EQ(check_file(path, &m, &r), QUIRE_ENOENT);
     int fd = open(path, O_RDWR | O_CREAT, 0644);
     uint8_t junk[8192];
-    th_fill(junk, sizeof junk, 5);
+    ch_fill(junk, sizeof junk, 5);
     CHECK(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk);
     close(fd);
     CHECK_EQ(quire_pheap_open(path, 0, 0, &h), QUIRE_EMAGIC);
@@ -119,7 +119,7 @@ static void test_structures(void) {
     struct msgs m;
     struct quire_pheap_report r;
     quire_pheap *h;
-    th_path(path, sizeof path, "st");
+    ch_path(path, sizeof path, "pheap-st");
 
     /* header: unsupported version */
     make_sample(path);
@@ -197,8 +197,8 @@ static void test_structures(void) {
 static void test_raw_bytes(void) {
     TEST("raw damage");
     char path[256], sample[256];
-    th_path(sample, sizeof sample, "rs");
-    th_path(path, sizeof path, "rw");
+    ch_path(sample, sizeof sample, "pheap-rs");
+    ch_path(path, sizeof path, "pheap-rw");
     make_sample(sample);
     int fd = open(sample, O_RDONLY);
     struct stat st;
@@ -209,9 +209,9 @@ static void test_raw_bytes(void) {
     uint64_t s = 99, opened = 0, refused = 0;
     for (int k = 0; k < 300; k++) {
         memcpy(b, orig, (size_t)st.st_size);
-        int nflips = 1 + (int)(th_rand(&s) % 8);
+        int nflips = 1 + (int)(ch_rand(&s) % 8);
         for (int f = 0; f < nflips; f++)
-            b[th_rand(&s) % (uint64_t)st.st_size] ^= (uint8_t)(1 + th_rand(&s) % 255);
+            b[ch_rand(&s) % (uint64_t)st.st_size] ^= (uint8_t)(1 + ch_rand(&s) % 255);
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         CHECK(write(fd, b, (size_t)st.st_size) == st.st_size);
         close(fd);

@@ -13,10 +13,6 @@
  * continues on the same file. QUIRE_PHEAP_KILLS sets the number of kills (default 300). Prints
  * "kills: N, N recovered".
  */
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
-
 #include "check.h"
 #include "test_pheap_util.h"
 
@@ -26,16 +22,6 @@ struct table {
     uint64_t n;
     quire_pref refs[MAXOBJ];
 };
-
-struct msg {
-    uint32_t kind, pad;
-    uint64_t seq, digest;
-};
-
-static void send_msg(int fd, uint32_t kind, uint64_t seq, uint64_t digest) {
-    struct msg m = {kind, 0, seq, digest};
-    if (write(fd, &m, sizeof m) != (ssize_t)sizeof m) _exit(3);
-}
 
 #define TRY(call)                                                                                  \
     do {                                                                                           \
@@ -57,59 +43,77 @@ static void child(const char *path, int out, uint64_t seed) {
         TRY(quire_pheap_zalloc(h, sizeof(struct table), &root));
         TRY(quire_pheap_set_root(h, root));
         uint64_t d = th_digest(h, NULL);
-        send_msg(out, 1, 0, d);
+        ch_send(out, CH_INTENT, 0, d, 0);
         TRY(quire_pheap_commit(h));
-        send_msg(out, 2, 0, d);
+        ch_send(out, CH_DONE, 0, d, 0);
     }
     uint64_t s = seed;
     for (uint64_t seq = 0;; seq++) {
-        int ops = 1 + (int)(th_rand(&s) % 5);
+        int ops = 1 + (int)(ch_rand(&s) % 5);
         for (int o = 0; o < ops; o++) {
             const struct table *t = quire_pheap_ptr(h, root);
-            uint64_t n = t->n, what = th_rand(&s) % 8;
+            uint64_t n = t->n, what = ch_rand(&s) % 8;
             if (what <= 2 && n < MAXOBJ) {
-                size_t sz = th_rand(&s) % 10 ? 1 + th_rand(&s) % 500 : 1 + th_rand(&s) % 20000;
+                size_t sz = ch_rand(&s) % 10 ? 1 + ch_rand(&s) % 500 : 1 + ch_rand(&s) % 20000;
                 quire_pref x;
                 void *p;
                 TRY(quire_pheap_alloc(h, sz, &x));
                 TRY(quire_pheap_write(h, x, 0, sz, &p));
-                th_fill(p, sz, th_rand(&s));
+                ch_fill(p, sz, ch_rand(&s));
                 TRY(quire_pheap_set(h, root, 8 + n * 8, &x, 8));
                 n++;
                 TRY(quire_pheap_set(h, root, 0, &n, 8));
             } else if (what <= 4 && n) {
-                quire_pref x = t->refs[th_rand(&s) % n];
+                quire_pref x = t->refs[ch_rand(&s) % n];
                 size_t us;
                 void *p;
                 TRY(quire_pheap_usable_size(h, x, &us));
-                size_t a = th_rand(&s) % us, len = 1 + th_rand(&s) % (us - a);
+                size_t a = ch_rand(&s) % us, len = 1 + ch_rand(&s) % (us - a);
                 TRY(quire_pheap_write(h, x, a, len, &p));
-                th_fill(p, len, th_rand(&s));
+                ch_fill(p, len, ch_rand(&s));
             } else if (what == 5 && n) {
-                uint64_t k = th_rand(&s) % n;
+                uint64_t k = ch_rand(&s) % n;
                 quire_pref x = t->refs[k], last = t->refs[n - 1];
                 TRY(quire_pheap_free(h, x));
                 TRY(quire_pheap_set(h, root, 8 + k * 8, &last, 8));
                 n--;
                 TRY(quire_pheap_set(h, root, 0, &n, 8));
             } else if (what == 6 && n) {
-                uint64_t k = th_rand(&s) % n;
+                uint64_t k = ch_rand(&s) % n;
                 quire_pref x = t->refs[k];
-                TRY(quire_pheap_realloc(h, &x, 1 + th_rand(&s) % 3000));
+                TRY(quire_pheap_realloc(h, &x, 1 + ch_rand(&s) % 3000));
                 TRY(quire_pheap_set(h, root, 8 + k * 8, &x, 8));
             } else if (what == 7) {
                 char nm[16];
                 quire_pref x;
-                snprintf(nm, sizeof nm, "k%u", (unsigned)(th_rand(&s) % 20));
+                snprintf(nm, sizeof nm, "k%u", (unsigned)(ch_rand(&s) % 20));
                 TRY(quire_pheap_named(h, nm, 16, &x, NULL));
-                uint64_t v = th_rand(&s);
+                uint64_t v = ch_rand(&s);
                 TRY(quire_pheap_set(h, x, 0, &v, 8));
             }
         }
         uint64_t d = th_digest(h, NULL);
-        send_msg(out, 1, seq, d);
+        ch_send(out, CH_INTENT, seq, d, 0);
         TRY(quire_pheap_commit(h));
-        send_msg(out, 2, seq, d);
+        ch_send(out, CH_DONE, seq, d, 0);
+    }
+}
+
+/* What the parent knows after a kill: the last done commit and the one in flight. */
+struct known {
+    uint64_t done, intent, commits;
+    int have_intent;
+};
+
+static void on_msg(void *ctx, const struct ch_msg *m) {
+    struct known *kn = ctx;
+    if (m->kind == CH_INTENT) {
+        kn->intent = m->digest;
+        kn->have_intent = 1;
+    } else {
+        kn->done = m->digest;
+        kn->have_intent = 0;
+        kn->commits++;
     }
 }
 
@@ -117,45 +121,20 @@ int main(void) {
     const char *env = getenv("QUIRE_PHEAP_KILLS");
     long kills = env ? atol(env) : 300;
     char path[256];
-    th_path(path, sizeof path, "kill");
+    ch_path(path, sizeof path, "pheap-kill");
     quire_pheap *h;
     CHECK_OK(quire_pheap_open(path, QUIRE_PHEAP_CREATE, 1024, &h));
-    uint64_t done_digest = th_digest(h, NULL);
+    struct known kn = {0};
+    kn.done = th_digest(h, NULL);
     CHECK_OK(quire_pheap_close(h));
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = ch_seed();
     printf("seed %llu\n", (unsigned long long)seed);
     long recovered = 0, k;
-    uint64_t commits = 0, in_flight_won = 0, undo_replays = 0;
+    uint64_t in_flight_won = 0, undo_replays = 0;
     for (k = 0; k < kills; k++) {
-        int fds[2];
-        CHECK(pipe(fds) == 0);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            child(path, fds[1], seed + (uint64_t)k * 7919);
-            _exit(0);
-        }
-        close(fds[1]);
-        usleep((useconds_t)(th_rand(&seed) % 15000));
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
-        uint64_t intent = 0;
-        int have_intent = 0;
-        struct msg m;
-        while (read(fds[0], &m, sizeof m) == (ssize_t)sizeof m) {
-            if (m.kind == 1) {
-                intent = m.digest;
-                have_intent = 1;
-            } else {
-                done_digest = m.digest;
-                have_intent = 0;
-                commits++;
-            }
-        }
-        close(fds[0]);
+        kn.have_intent = 0;
+        uint64_t delay = ch_rand(&seed) % 15000;
+        ch_kill_once(child, path, seed + (uint64_t)k * 7919, delay, on_msg, &kn);
         struct quire_pheap_report pre;
         memset(&pre, 0, sizeof pre);
         CHECK_OK(quire_pheap_check(path, &pre)); /* sound even before recovery */
@@ -167,15 +146,15 @@ int main(void) {
         if (rc) break;
         uint64_t d = th_digest(h, NULL);
         CHECK_OK(quire_pheap_close(h));
-        int ok = d == done_digest || (have_intent && d == intent);
+        int ok = d == kn.done || (kn.have_intent && d == kn.intent);
         CHECK(ok);
         if (!ok)
             fprintf(stderr,
                     "  kill %ld: state matches neither the last commit nor the one in flight"
                     " (%s intent)\n",
-                    k, have_intent ? "with" : "without");
-        if (ok && d != done_digest) in_flight_won++;
-        done_digest = d; /* go on from what the file holds (one failure is reported once) */
+                    k, kn.have_intent ? "with" : "without");
+        if (ok && d != kn.done) in_flight_won++;
+        kn.done = d; /* go on from what the file holds (one failure is reported once) */
         struct quire_pheap_report rep;
         memset(&rep, 0, sizeof rep);
         int crc = quire_pheap_check(path, &rep);
@@ -186,7 +165,7 @@ int main(void) {
     unlink(path);
     printf("kills: %ld, %ld recovered (%llu commits done, %llu in-flight commits survived, %llu "
            "undo-log replays)\n",
-           k, recovered, (unsigned long long)commits, (unsigned long long)in_flight_won,
+           k, recovered, (unsigned long long)kn.commits, (unsigned long long)in_flight_won,
            (unsigned long long)undo_replays);
     return check_done();
 }
