@@ -10,7 +10,6 @@
  * calling it first.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +22,6 @@ struct owned {
     struct q_vec v;
     int rc;
 };
-
-static void problem(struct quire_pager_report *r, const char *fmt, ...) {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->problems++;
-    if (r->on_problem) r->on_problem(r->arg, msg);
-}
 
 static int own(struct owned *o, uint64_t page) {
     int rc = q_vec_push(&o->v, page);
@@ -66,8 +55,9 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         own(&o, ref->slot[1]);
         const void *d;
         if (quire_pager_protected_get(p, pid, &d))
-            problem(r, "protected page %llu: current copy (page %llu) fails its checksum",
-                    (unsigned long long)pid, (unsigned long long)ref->slot[ref->flags & Q_REF_SEL]);
+            Q_PROBLEM(r, "protected page %llu: current copy (page %llu) fails its checksum",
+                      (unsigned long long)pid,
+                      (unsigned long long)ref->slot[ref->flags & Q_REF_SEL]);
     }
     for (uint64_t i = 0; i < p->sub_end; i++) {
         const struct q_subrec *s = q_sub_rec(p, i);
@@ -81,21 +71,21 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     for (size_t i = 0; i < o.v.n; i++) {
         uint64_t pg = o.v.v[i];
         if (i && pg == o.v.v[i - 1]) {
-            problem(r, "page %llu is owned by two structures", (unsigned long long)pg);
+            Q_PROBLEM(r, "page %llu is owned by two structures", (unsigned long long)pg);
             continue;
         }
         if (pg >= p->page_count) {
-            problem(r, "page %llu is owned but lies past the end", (unsigned long long)pg);
+            Q_PROBLEM(r, "page %llu is owned but lies past the end", (unsigned long long)pg);
             continue;
         }
         uint64_t g = pg / p->G;
         int is_leaf_slot = pg == q_map_leaf_slot(p, g, 0) || pg == q_map_leaf_slot(p, g, 1);
         if (!q_table_leaf(p, &p->tab[Q_TAB_MAP], g) && !is_leaf_slot)
-            problem(r, "page %llu is owned but its map group is absent (free)",
-                    (unsigned long long)pg);
+            Q_PROBLEM(r, "page %llu is owned but its map group is absent (free)",
+                      (unsigned long long)pg);
         else if (q_map_type(p, pg) != Q_INTERNAL)
-            problem(r, "page %llu is owned but the map does not mark it internal",
-                    (unsigned long long)pg);
+            Q_PROBLEM(r, "page %llu is owned but the map does not mark it internal",
+                      (unsigned long long)pg);
     }
     /* Every internal page of a materialized group must be owned. */
     uint64_t groups = (p->page_count + p->G - 1) / p->G;
@@ -106,17 +96,17 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
             if (q_leaf_type(leaf->buf, i) != Q_INTERNAL) continue;
             uint64_t pg = g * p->G + i;
             if (!bsearch(&pg, o.v.v, o.v.n, sizeof pg, cmp_u64))
-                problem(r, "page %llu is marked internal but nothing owns it (leaked)",
-                        (unsigned long long)pg);
+                Q_PROBLEM(r, "page %llu is marked internal but nothing owns it (leaked)",
+                          (unsigned long long)pg);
         }
     }
     q_vec_free(&o.v);
     /* Counters against a recount. */
     uint64_t n;
     if (q_prot_count(p, &n) || n != p->sb.n_protected)
-        problem(r, "protected page count does not match the superblock");
+        Q_PROBLEM(r, "protected page count does not match the superblock");
     if (q_sub_count(p, &n) || n != p->sb.n_subslots)
-        problem(r, "sub-page slot count does not match the superblock");
+        Q_PROBLEM(r, "sub-page slot count does not match the superblock");
     return 0;
 }
 
@@ -148,17 +138,17 @@ int quire_pager_check(const char *path, struct quire_pager_report *r) {
     quire_pager *p;
     rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p);
     if (rc) {
-        problem(r, "cannot open: %s", quire_strerror(rc));
+        Q_PROBLEM(r, "cannot open: %s", quire_strerror(rc));
         return rc;
     }
     r->chosen_slot = (int)(p->gen & 1);
     quire_pager_stat(p, &r->stat);
     for (int i = 0; i < 2; i++)
         if (r->slot_valid[i] && r->slot_generation[i] > p->gen)
-            problem(r,
-                    "superblock slot %d (generation %llu) is valid but its metadata is not; "
-                    "generation %llu was used",
-                    i, (unsigned long long)r->slot_generation[i], (unsigned long long)p->gen);
+            Q_PROBLEM(r,
+                      "superblock slot %d (generation %llu) is valid but its metadata is not; "
+                      "generation %llu was used",
+                      i, (unsigned long long)r->slot_generation[i], (unsigned long long)p->gen);
     rc = deep_check(p, r);
     quire_pager_close(p);
     if (rc) return rc;

@@ -199,7 +199,7 @@ uint32_t q_crc32c_sw(uint32_t crc, const void *buf, size_t n);
 uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
- * util.c: sets, vectors, the default I/O layer
+ * util.c: sets, vectors, checker reports, the default I/O layer
  * ------------------------------------------------------------------------------------------- */
 
 int q_set_add(struct q_set *s, uint64_t key); /* 1 added, 0 present, <0 error */
@@ -211,6 +211,12 @@ void q_set_free(struct q_set *s);
 int q_set_sorted(const struct q_set *s, uint64_t **out, size_t *n);
 int q_vec_push(struct q_vec *v, uint64_t x);
 void q_vec_free(struct q_vec *v);
+/* A checker's problem: formats it (one line, at most 255 bytes), counts it in *count and hands it
+ * to on_problem (which may be NULL). The pager's and the heap's reports share this shape. */
+void q_problem(uint64_t *count, void (*on_problem)(void *arg, const char *message), void *arg,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define Q_PROBLEM(report, ...)                                                                     \
+    q_problem(&(report)->problems, (report)->on_problem, (report)->arg, __VA_ARGS__)
 extern const struct q_pager_io q_pager_default_io;
 
 /* ---------------------------------------------------------------------------------------------

@@ -5,26 +5,16 @@
  * log, every chunk header, the ownership of every page (each regular page belongs to exactly
  * one chunk or to the log: nothing leaked, nothing shared), then root and names.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pager/internal.h"
 #include "pager/pheap_internal.h"
 
 struct run {
     uint64_t first, n, pid;
 };
-
-static void problem(struct quire_pheap_report *r, const char *fmt, ...) {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->problems++;
-    if (r->on_problem) r->on_problem(r->arg, msg);
-}
 
 static int run_cmp(const void *a, const void *b) {
     const struct run *x = a, *y = b;
@@ -53,14 +43,14 @@ static void check_names(quire_pheap *h, struct quire_pheap_report *r) {
     struct ph_block b;
     if (!h->hdr.names) return;
     if (q_pheap_lookup(h, h->hdr.names, &b)) {
-        problem(r, "names table %llu is not a live allocation", (unsigned long long)h->hdr.names);
+        Q_PROBLEM(r, "names table %llu is not a live allocation", (unsigned long long)h->hdr.names);
         return;
     }
     if (h->recovery_pending) return; /* its bytes await the undo log */
     const struct ph_names *t = quire_pheap_ptr(h, (quire_pref){h->hdr.names});
     if (!t->cap || (t->cap & (t->cap - 1)) ||
         sizeof *t + t->cap * sizeof(struct ph_nent) > b.size) {
-        problem(r, "names table header is invalid (capacity %llu)", (unsigned long long)t->cap);
+        Q_PROBLEM(r, "names table header is invalid (capacity %llu)", (unsigned long long)t->cap);
         return;
     }
     const struct ph_nent *e = (const void *)(t + 1);
@@ -69,8 +59,8 @@ static void check_names(quire_pheap *h, struct quire_pheap_report *r) {
         if (e[i].hash < 2) continue;
         n++;
         if (!live(h, e[i].key) || !live(h, e[i].val)) {
-            problem(r, "name entry %llu names a block that is not allocated",
-                    (unsigned long long)i);
+            Q_PROBLEM(r, "name entry %llu names a block that is not allocated",
+                      (unsigned long long)i);
             continue;
         }
         const uint8_t *k = quire_pheap_ptr(h, (quire_pref){e[i].key});
@@ -80,12 +70,12 @@ static void check_names(quire_pheap *h, struct quire_pheap_report *r) {
         (void)quire_pheap_usable_size(h, (quire_pref){e[i].key}, &ksz);
         if (kl == 0 || kl > QUIRE_PHEAP_NAME_MAX || 4 + (size_t)kl + 1 > ksz ||
             q_pheap_name_hash((const char *)k + 4, kl) != e[i].hash)
-            problem(r, "name entry %llu: name bytes disagree with the entry",
-                    (unsigned long long)i);
+            Q_PROBLEM(r, "name entry %llu: name bytes disagree with the entry",
+                      (unsigned long long)i);
     }
     if (n != t->count)
-        problem(r, "names table counts %llu entries, holds %llu", (unsigned long long)t->count,
-                (unsigned long long)n);
+        Q_PROBLEM(r, "names table counts %llu entries, holds %llu", (unsigned long long)t->count,
+                  (unsigned long long)n);
     r->names = n;
 }
 
@@ -127,27 +117,27 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
     }
     r->is_heap = 1;
     if (rc) {
-        problem(r, "heap header: %s", quire_strerror(rc));
+        Q_PROBLEM(r, "heap header: %s", quire_strerror(rc));
         goto out;
     }
     h->hdr = *(const struct ph_header *)img;
     r->generation = h->hdr.gen;
     uint64_t pc = quire_pager_page_count(pg);
     if (h->hdr.version != PH_VERSION || h->hdr.page_size != h->P) {
-        problem(r, "heap header: version %u / page size %u not supported", h->hdr.version,
-                h->hdr.page_size);
+        Q_PROBLEM(r, "heap header: version %u / page size %u not supported", h->hdr.version,
+                  h->hdr.page_size);
         goto out;
     }
     if (h->hdr.log_npages < 1 || h->hdr.log_first < 2 || h->hdr.log_first >= pc ||
         h->hdr.log_npages > pc - h->hdr.log_first) {
-        problem(r, "heap header: undo log run lies outside the file");
+        Q_PROBLEM(r, "heap header: undo log run lies outside the file");
         goto out;
     }
     for (uint64_t k = 0; k < h->hdr.log_npages; k++) {
         const void *v;
         if (quire_pager_get(pg, h->hdr.log_first + k, &v))
-            problem(r, "undo log page %llu is not an allocated page",
-                    (unsigned long long)(h->hdr.log_first + k));
+            Q_PROBLEM(r, "undo log page %llu is not an allocated page",
+                      (unsigned long long)(h->hdr.log_first + k));
     }
     if (r->problems) goto out;
     if ((rc = q_pheap_rebase(h))) goto out;
@@ -166,13 +156,13 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
         if (pid == PH_HDR_PID) continue;
         rc = quire_pager_protected_get(pg, pid, &img);
         if (rc) {
-            problem(r, "chunk header (protected page %llu): %s", (unsigned long long)pid,
-                    quire_strerror(rc));
+            Q_PROBLEM(r, "chunk header (protected page %llu): %s", (unsigned long long)pid,
+                      quire_strerror(rc));
             continue;
         }
         const char *why;
         if (q_pheap_chunk_validate(h, img, &why)) {
-            problem(r, "chunk header (protected page %llu): %s", (unsigned long long)pid, why);
+            Q_PROBLEM(r, "chunk header (protected page %llu): %s", (unsigned long long)pid, why);
             continue;
         }
         const struct ph_chdr *ch = img;
@@ -193,9 +183,9 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
     qsort(runs, nruns, sizeof *runs, run_cmp);
     for (size_t i = 0; i + 1 < nruns; i++)
         if (runs[i].first + runs[i].n > runs[i + 1].first)
-            problem(r, "pages %llu..%llu are claimed by two chunks (or a chunk and the log)",
-                    (unsigned long long)runs[i + 1].first,
-                    (unsigned long long)(runs[i].first + runs[i].n - 1));
+            Q_PROBLEM(r, "pages %llu..%llu are claimed by two chunks (or a chunk and the log)",
+                      (unsigned long long)runs[i + 1].first,
+                      (unsigned long long)(runs[i].first + runs[i].n - 1));
     /* every page of every run is allocated; every allocated page belongs to a run */
     uint64_t owned_alloc = 0, owned_total = 0;
     for (size_t i = 0; i < nruns; i++) {
@@ -205,31 +195,31 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
             if (quire_pager_get(pg, runs[i].first + k, &v) == 0)
                 owned_alloc++;
             else
-                problem(r, "page %llu of a chunk is not allocated in the pager",
-                        (unsigned long long)(runs[i].first + k));
+                Q_PROBLEM(r, "page %llu of a chunk is not allocated in the pager",
+                          (unsigned long long)(runs[i].first + k));
         }
     }
     cur = 0;
     uint64_t id;
     while (quire_pager_next_page(pg, &cur, &id) == 1)
         if (!owner(runs, nruns, id))
-            problem(r, "page %llu is allocated but no chunk owns it (leaked)",
-                    (unsigned long long)id);
+            Q_PROBLEM(r, "page %llu is allocated but no chunk owns it (leaked)",
+                      (unsigned long long)id);
     cur = 0;
     if (quire_pager_next_subpage(pg, &cur, &id) == 1)
-        problem(r, "the file holds sub-page slots, which a heap never uses");
+        Q_PROBLEM(r, "the file holds sub-page slots, which a heap never uses");
     (void)owned_alloc;
     (void)owned_total;
     if (r->problems) goto out;
 
     /* allocations: root and names */
     if ((rc = q_pheap_load_chunks(h))) {
-        problem(r, "chunks do not load: %s", quire_strerror(rc));
+        Q_PROBLEM(r, "chunks do not load: %s", quire_strerror(rc));
         rc = 0;
         goto out;
     }
     if (h->hdr.root && !live(h, h->hdr.root))
-        problem(r, "root %llu is not a live allocation", (unsigned long long)h->hdr.root);
+        Q_PROBLEM(r, "root %llu is not a live allocation", (unsigned long long)h->hdr.root);
     check_names(h, r);
     struct quire_pheap_stat st;
     memset(&st, 0, sizeof st);

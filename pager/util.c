@@ -1,9 +1,11 @@
 /*
- * pager/util.c - small containers of the pager (a set and a vector of u64) and its default I/O
- * layer, which forwards to the OS primitives of pages/prim.h.
+ * pager/util.c - small containers of the pager (a set and a vector of u64), the problem reporter
+ * of the checkers, and the default I/O layer, which forwards to the OS primitives of pages/prim.h.
  *
  * The pager runs in ordinary processes (not inside malloc), so these use malloc freely.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +135,17 @@ int q_vec_push(struct q_vec *v, uint64_t x) {
 void q_vec_free(struct q_vec *v) {
     free(v->v);
     memset(v, 0, sizeof *v);
+}
+
+void q_problem(uint64_t *count, void (*on_problem)(void *arg, const char *message), void *arg,
+               const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    (*count)++;
+    if (on_problem) on_problem(arg, msg);
 }
 
 /* ---------------------------------------------------------------------------------------------
