@@ -663,3 +663,30 @@ uint64_t q_os_coarse_ns(void) {
     if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return q_os_now_ns();
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Starting a program (quire_alloc_exec)
+ * ------------------------------------------------------------------------------------------- */
+
+int q_os_self_exe(char *buf, size_t cap) {
+    if (!buf || cap < 2) return QUIRE_EINVAL;
+    ssize_t n = readlink("/proc/self/exe", buf, cap);
+    if (n < 0) return q_os_error(errno);
+    if ((size_t)n >= cap) return QUIRE_ERANGE;
+    buf[n] = 0;
+    return 0;
+}
+
+int q_os_readable(const char *path) {
+    return access(path, R_OK) == 0 ? 0 : q_os_error(errno);
+}
+
+int q_os_setenv(const char *name, const char *value) {
+    int r = value ? setenv(name, value, 1) : unsetenv(name);
+    return r == 0 ? 0 : q_os_error(errno);
+}
+
+int q_os_execvp(char *const argv[]) {
+    execvp(argv[0], argv);
+    return q_os_error(errno);
+}

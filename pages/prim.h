@@ -209,4 +209,16 @@ int q_os_mincore(void *addr, size_t len, unsigned char *vec);
  *  source read), with the scheduler tick's resolution (1-10 ms). */
 uint64_t q_os_coarse_ns(void);
 
+/* Appended for quire_alloc_exec() (alloc/run.c): starting a program on quire's malloc. */
+
+/** The path of the running executable (readlink /proc/self/exe), NUL-terminated in buf.
+ *  Errors: QUIRE_ERANGE (longer than cap - 1), or the readlink error. */
+int q_os_self_exe(char *buf, size_t cap);
+/** 0 when path names a file this process may read (access R_OK), else the error. */
+int q_os_readable(const char *path);
+/** setenv(3), replacing any value; value NULL: unsetenv(3). Errors: QUIRE_EINVAL, QUIRE_ENOMEM. */
+int q_os_setenv(const char *name, const char *value);
+/** execvp(3): replaces the process; returns only on failure, with the error. */
+int q_os_execvp(char *const argv[]);
+
 #endif /* QUIRE_PAGES_PRIM_H */

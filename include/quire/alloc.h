@@ -221,6 +221,41 @@ QUIRE_API int quire_alloc_stats_get(struct quire_alloc_stats *out);
  */
 QUIRE_API int quire_owns(const void *p);
 
+/** quire_alloc_exec() flag: set QUIRE_STATS=1 (the statistics summary on stderr at exit). */
+#define QUIRE_EXEC_STATS 1u
+/** quire_alloc_exec() flag: set QUIRE_VERBOSE=1 (reports of unusual allocator events). */
+#define QUIRE_EXEC_VERBOSE 2u
+
+/**
+ * @brief Finds the libquire.so that belongs to the running executable: DIR/libquire.so, then
+ *        DIR/../lib/libquire.so (as `make install` lays them out), DIR being the executable's
+ *        directory.
+ * @param buf receives the path, NUL-terminated.
+ * @param cap size of buf.
+ * @return 0; QUIRE_EINVAL (buf NULL or cap 0), QUIRE_ENOENT (neither exists or is readable),
+ *         QUIRE_ERANGE (the path does not fit in cap bytes).
+ */
+QUIRE_API int quire_alloc_library_path(char *buf, size_t cap);
+
+/**
+ * @brief Replaces the calling process with a program running on quire's malloc - the engine of
+ *        `quire run`.
+ *
+ * Puts `lib` first in LD_PRELOAD (keeping what was there after it), sets the variables the flags
+ * ask for, and executes argv[0] (searched in PATH, as execvp does) with argv. The process is
+ * replaced, not forked: the program's exit status and the signals it receives are its own.
+ * Not async-signal-safe and not for use from inside an allocator (setenv allocates).
+ * @param lib   path of libquire.so, or NULL for quire_alloc_library_path()'s.
+ * @param argv  the program and its arguments, NULL-terminated.
+ * @param flags QUIRE_EXEC_STATS, QUIRE_EXEC_VERBOSE, or 0.
+ * @return Does not return on success. On failure the environment is left as it was and the
+ *         error is returned: QUIRE_EINVAL (argv NULL or empty, unknown flag), QUIRE_ENOENT (no
+ *         libquire.so found, or no such program), QUIRE_EACCES (the program or the library may
+ *         not be read or executed), QUIRE_ERANGE (LD_PRELOAD or a variable too long),
+ *         QUIRE_ENOMEM, QUIRE_EOS (another exec failure, e.g. not an executable format).
+ */
+QUIRE_API int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

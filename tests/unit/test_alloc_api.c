@@ -6,8 +6,9 @@
  * is glibc's, or the sanitizer's), so this test also runs under ASan and UBSan.
  * The check bodies are shared with tests/preload/test_malloc_api.c through
  * tests/alloc_api_cases.h. Added here: quire_owns says no to blocks of the
- * system allocator, and freeing blocks of one allocator never disturbs the
- * other.
+ * system allocator, freeing blocks of one allocator never disturbs the
+ * other, and quire_alloc_exec()'s errors leave the environment as it was
+ * (tests/scripts/quire_run.sh runs programs through it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,34 @@ static void test_two_allocators(void) {
     }
 }
 
+/* quire_alloc_exec() and quire_alloc_library_path() where they fail (success replaces the
+ * process: tests/scripts/quire_run.sh). */
+static void test_exec_errors(void) {
+    TEST("quire_alloc_exec errors");
+    char *none[] = {NULL}, *empty[] = {"", NULL}, *prog[] = {"/nonexistent/program", NULL};
+    CHECK_EQ(quire_alloc_exec(NULL, NULL, 0), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_exec(NULL, none, 0), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_exec(NULL, empty, 0), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_exec(NULL, prog, 4), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_exec("/nonexistent/libquire.so", prog, 0), QUIRE_ENOENT);
+    /* a readable "library" and a missing program: the exec fails, the environment is restored */
+    setenv("LD_PRELOAD", "before.so", 1);
+    unsetenv("QUIRE_STATS");
+    CHECK_EQ(quire_alloc_exec("/proc/self/exe", prog, QUIRE_EXEC_STATS), QUIRE_ENOENT);
+    const char *pre = getenv("LD_PRELOAD");
+    CHECK(pre && strcmp(pre, "before.so") == 0);
+    CHECK(getenv("QUIRE_STATS") == NULL);
+    unsetenv("LD_PRELOAD");
+    char buf[16];
+    CHECK_EQ(quire_alloc_library_path(NULL, 10), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_library_path(buf, 0), QUIRE_EINVAL);
+    int rc = quire_alloc_library_path(buf, sizeof buf); /* build/.../tests/unit: none there */
+    CHECK(rc == QUIRE_ERANGE || rc == QUIRE_ENOENT);
+}
+
 int main(void) {
     qa_run_all();
     test_two_allocators();
+    test_exec_errors();
     return check_done();
 }

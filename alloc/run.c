@@ -1,0 +1,84 @@
+/*
+ * alloc/run.c - quire_alloc_exec(): replaces the calling process with a program that runs on
+ * quire's malloc (libquire.so first in LD_PRELOAD), the engine of `quire run`.
+ *
+ * The library is the one given, or the libquire.so beside the calling executable (DIR/, then
+ * DIR/../lib/ for an installed copy). The process is replaced rather than forked and waited for,
+ * so the program's exit status and the signals that reach it are its own, as with `env` or
+ * `nice`. Not for use inside malloc: setenv() allocates.
+ */
+#include <string.h>
+
+#include "alloc/internal.h"
+
+int quire_alloc_library_path(char *buf, size_t cap) {
+    if (!buf || !cap) return QUIRE_EINVAL;
+    char exe[4096];
+    if (q_os_self_exe(exe, sizeof exe) != 0) return QUIRE_ENOENT;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return QUIRE_ENOENT;
+    *slash = 0;
+    static const char *const cands[] = {"/libquire.so", "/../lib/libquire.so"};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        size_t el = strlen(exe), cl = strlen(cands[i]);
+        if (el + cl + 1 > cap) return QUIRE_ERANGE;
+        memcpy(buf, exe, el);
+        memcpy(buf + el, cands[i], cl + 1);
+        if (q_os_readable(buf) == 0) return 0;
+    }
+    return QUIRE_ENOENT;
+}
+
+/* An environment variable's value before quire_alloc_exec() changed it. */
+struct saved {
+    const char *name;
+    int had;
+    char value[8192];
+};
+
+static int save(struct saved *sv, const char *name) {
+    const char *v = q_os_getenv(name);
+    sv->name = name;
+    sv->had = v != NULL;
+    if (v && strlen(v) >= sizeof sv->value) return QUIRE_ERANGE;
+    if (v) strcpy(sv->value, v);
+    return 0;
+}
+
+static void restore(const struct saved *sv) {
+    (void)q_os_setenv(sv->name, sv->had ? sv->value : NULL);
+}
+
+int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
+    if (!argv || !argv[0] || !argv[0][0] || (flags & ~(QUIRE_EXEC_STATS | QUIRE_EXEC_VERBOSE)))
+        return QUIRE_EINVAL;
+    char found[4096];
+    int rc;
+    if (!lib) {
+        if ((rc = quire_alloc_library_path(found, sizeof found))) return rc;
+        lib = found;
+    } else if ((rc = q_os_readable(lib))) {
+        return rc;
+    }
+    struct saved sv[3];
+    static const char *const names[3] = {"LD_PRELOAD", "QUIRE_STATS", "QUIRE_VERBOSE"};
+    for (int i = 0; i < 3; i++)
+        if ((rc = save(&sv[i], names[i]))) return rc;
+    /* LD_PRELOAD = lib[:previous value] */
+    char pre[sizeof sv[0].value + 4096];
+    size_t ll = strlen(lib), ol = sv[0].had ? strlen(sv[0].value) : 0;
+    if (ll + 1 + ol + 1 > sizeof pre) return QUIRE_ERANGE;
+    memcpy(pre, lib, ll);
+    pre[ll] = 0;
+    if (ol) {
+        pre[ll] = ':';
+        memcpy(pre + ll + 1, sv[0].value, ol + 1);
+    }
+    rc = q_os_setenv("LD_PRELOAD", pre);
+    if (!rc && (flags & QUIRE_EXEC_STATS)) rc = q_os_setenv("QUIRE_STATS", "1");
+    if (!rc && (flags & QUIRE_EXEC_VERBOSE)) rc = q_os_setenv("QUIRE_VERBOSE", "1");
+    if (!rc) rc = q_os_execvp(argv);
+    /* Still here: the program could not be started. Leave the environment as it was. */
+    for (int i = 0; i < 3; i++) restore(&sv[i]);
+    return rc;
+}

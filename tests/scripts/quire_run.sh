@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tests/scripts/quire_run.sh - `quire run`: the program runs with libquire.so first in LD_PRELOAD
+# (before what was there), --stats and --verbose set their variables, the exit status and a
+# killing signal are the program's own, a program that cannot be run gives 127 and a message,
+# and a quire binary with no libquire.so beside it says so.
+set -u
+BUILD=${BUILD:-build}
+Q="$BUILD/quire"
+LIB=$(cd "$BUILD" && pwd)/libquire.so
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # expect STATUS DESCRIPTION -- command...
+    local want=$1 what=$2
+    shift 3
+    "$@" >"$dir/out" 2>"$dir/err"
+    local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; cat "$dir/out" "$dir/err"; fi
+}
+
+expect 0 "runs" -- env -u LD_PRELOAD "$Q" run -- sh -c 'echo "$LD_PRELOAD"'
+[ "$(cat "$dir/out")" = "$LIB" ] && ok || bad "LD_PRELOAD is libquire.so: $(cat "$dir/out")"
+expect 0 "keeps LD_PRELOAD" -- env LD_PRELOAD=/nonexistent/x.so "$Q" run -- sh -c 'echo "$LD_PRELOAD"'
+[ "$(cat "$dir/out")" = "$LIB:/nonexistent/x.so" ] && ok || bad "LD_PRELOAD order: $(cat "$dir/out")"
+expect 7 "exit status" -- "$Q" run -- sh -c 'exit 7'
+expect 143 "killed by SIGTERM" -- sh -c "\"$Q\" run -- sh -c 'kill -TERM \$\$'; exit \$?"
+expect 0 "--stats" -- "$Q" run --stats -- sh -c 'echo "$QUIRE_STATS"'
+[ "$(cat "$dir/out")" = 1 ] && ok || bad "--stats sets QUIRE_STATS=1"
+expect 0 "--stats ls" -- "$Q" run --stats -- ls /
+grep -q 'quire: malloc statistics' "$dir/err" && ok || bad "--stats: statistics on stderr"
+expect 0 "--verbose" -- env -u QUIRE_VERBOSE "$Q" run --verbose -- sh -c 'echo "${QUIRE_VERBOSE-unset}"'
+[ "$(cat "$dir/out")" = 1 ] && ok || bad "--verbose sets QUIRE_VERBOSE=1"
+expect 0 "no flags" -- env -u QUIRE_STATS "$Q" run true
+[ ! -s "$dir/err" ] && ok || bad "no statistics without --stats"
+expect 127 "no such program" -- "$Q" run -- /nonexistent/program
+grep -q 'quire run: /nonexistent/program: ' "$dir/err" && ok || bad "no such program: message"
+expect 127 "not executable" -- "$Q" run -- "$dir/out"
+expect 2 "usage" -- "$Q" run
+expect 2 "unknown option" -- "$Q" run --bogus true
+expect 0 "help" -- "$Q" run --help
+# a copy of the binary with no libquire.so beside it
+cp "$Q" "$dir/quire"
+expect 127 "no library" -- "$dir/quire" run true
+grep -q 'libquire.so not found' "$dir/err" && ok || bad "no library: message"
+# the installed layout: bin/quire finds lib/libquire.so
+mkdir -p "$dir/p/bin" "$dir/p/lib"
+cp "$Q" "$dir/p/bin/quire"
+cp "$LIB" "$dir/p/lib/libquire.so"
+expect 0 "installed layout" -- env -u LD_PRELOAD "$dir/p/bin/quire" run -- sh -c 'echo "$LD_PRELOAD"'
+grep -q "/p/bin/../lib/libquire.so$" "$dir/out" && ok || bad "installed layout: $(cat "$dir/out")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
