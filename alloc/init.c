@@ -199,6 +199,14 @@ struct q_heap *q_thread_heap_create(void) {
    (the quire tool, unit tests), whose process then reports only if it used the engine. */
 extern const int q_override_linked __attribute__((weak)) Q_HIDDEN;
 
+/* Preloaded, the engine starts when the library is loaded even if the program never allocates:
+   the options are read and the report's copy of stderr is taken before the program can close
+   stderr (coreutils close it in an atexit handler, which runs before this library's
+   destructor). */
+__attribute__((constructor)) static void at_load(void) {
+    if (&q_override_linked) q_process_init();
+}
+
 __attribute__((destructor)) static void at_exit_report(void) {
     if (atomic_load_explicit(&q_process_state, memory_order_acquire) != 2) {
         if (!&q_override_linked) return; /* the engine never ran in this process */

@@ -31,6 +31,9 @@ expect 0 "--stats" -- "$Q" run --stats -- sh -c 'echo "$QUIRE_STATS"'
 [ "$(cat "$dir/out")" = 1 ] && ok || bad "--stats sets QUIRE_STATS=1"
 expect 0 "--stats ls" -- "$Q" run --stats -- ls /
 grep -q 'quire: malloc statistics' "$dir/err" && ok || bad "--stats: statistics on stderr"
+# a program that never allocates and closes stderr at exit (coreutils true) still gets its report
+expect 0 "--stats true" -- "$Q" run --stats -- true
+grep -q 'allocs 0, frees 0' "$dir/err" && ok || bad "--stats true: statistics on stderr"
 expect 0 "--verbose" -- env -u QUIRE_VERBOSE "$Q" run --verbose -- sh -c 'echo "${QUIRE_VERBOSE-unset}"'
 [ "$(cat "$dir/out")" = 1 ] && ok || bad "--verbose sets QUIRE_VERBOSE=1"
 expect 0 "no flags" -- env -u QUIRE_STATS "$Q" run true
