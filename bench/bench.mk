@@ -61,6 +61,11 @@ define bench_prepare
 	    touch $(BENCH_DIR)/.no-quire; fi
 endef
 
+# The capture loop names make through this variable, not $(MAKE) itself: a recipe line that
+# mentions $(MAKE) runs even under `make -n`, and this one would overwrite the results files
+# with dry-run output.
+BENCH_SUBMAKE = $(MAKE)
+
 bench: bench-deps
 	@rm -f $(BENCH_DIR)/.no-quire
 	$(bench_prepare)
@@ -70,7 +75,7 @@ bench: bench-deps
 	    bench-companion-build
 	@for b in pager pheap companion; do \
 	    echo "== make bench-$$b (output also in bench/results/$$b.txt)"; \
-	    $(MAKE) --no-print-directory bench-$$b > bench/results/$$b.txt 2>&1; rc=$$?; \
+	    $(BENCH_SUBMAKE) --no-print-directory bench-$$b > bench/results/$$b.txt 2>&1; rc=$$?; \
 	    cat bench/results/$$b.txt; [ $$rc = 0 ] || { echo "bench-$$b failed ($$rc)"; exit 1; }; \
 	done
 
