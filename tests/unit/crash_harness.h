@@ -14,6 +14,7 @@
 #ifndef QUIRE_TEST_CRASH_HARNESS_H
 #define QUIRE_TEST_CRASH_HARNESS_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -311,9 +312,16 @@ static inline void ch_kill_once(void (*child)(const char *path, int out, uint64_
                                 const char *path, uint64_t child_seed, uint64_t delay_us,
                                 void (*on_msg)(void *ctx, const struct ch_msg *m), void *ctx) {
     int fds[2];
-    CHECK(pipe(fds) == 0);
+    int piped = pipe(fds) == 0;
+    CHECK(piped);
+    if (!piped) return;
     pid_t pid = fork();
     CHECK(pid >= 0);
+    if (pid < 0) { /* never kill(-1, ...): that would signal every process we may signal */
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
     if (pid == 0) {
         close(fds[0]);
         child(path, fds[1], child_seed);
@@ -322,8 +330,9 @@ static inline void ch_kill_once(void (*child)(const char *path, int out, uint64_
     close(fds[1]);
     usleep((useconds_t)delay_us);
     kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
     struct ch_msg m;
