@@ -103,7 +103,6 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->start = (uint8_t *)seg + (size_t)page * Q_PAGE_SIZE;
     s->bits = (uintptr_t)seg + offsetof(struct q_segment, bits);
     s->next = s->prev = NULL;
-    s->div_magic = (((uint64_t)1 << 40) + size - 1) / size;
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
     seg->live_slabs++;
     atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);

@@ -119,7 +119,6 @@ struct q_slab {
     uint8_t *start;             /* first slot (the first page's address) */
     uintptr_t bits;             /* address of the segment's in-use/pending words */
     struct q_slab *next, *prev; /* links in queue[cls] or full[cls] */
-    uint64_t div_magic;         /* ceil(2^40 / slot_size): slot index by multiply */
 };
 
 /* The segment header, at the segment's start. */
@@ -338,11 +337,6 @@ static inline unsigned q_size_class(size_t size) {
     if (size <= 1024) return 8u + (b - 7u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
     if (size <= 8192) return 20u + (b - 10u) * 8u + (unsigned)((s >> (b - 3)) & 7u);
     return 44u + (b - 13u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
-}
-
-/* Slot index of byte offset off in a slab (off < 1 MiB, slot_size <= 256 KiB). */
-static inline size_t q_slot_index(const struct q_slab *s, size_t off) {
-    return (size_t)(((uint64_t)off * s->div_magic) >> 40);
 }
 
 /* Pops a block from the slab's free list; marks it in use. The list must be non-empty. */
