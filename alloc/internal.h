@@ -10,8 +10,12 @@
  *            4 MiB of address space: 32 MiB of address space, only the pages that cover mapped
  *            segments ever hold memory) says which segments are quire's, so free() never reads
  *            memory quire does not own.
- *   page     64 KiB (Q_PAGE_SIZE) unit of a segment: free, metadata, or part of one slab.
- *   slab     a run of 1..4 pages holding `reserved` slots of one size class. Its descriptor is
+ *   page     64 KiB (Q_PAGE_SIZE) unit of a segment: free, metadata, or part of one slab. A free
+ *            page is clean (never touched since mapped or purged), dense-dirty (it was part of
+ *            a slab of small slots: most of its memory is resident) or sparse-dirty (it held
+ *            slots above Q_SPARSE_MIN, which programs touch in a few places: little of it is
+ *            resident). New slabs take pages of their own kind first (segment.c, heap.c).
+ *   slab     a run of 1..8 pages holding `reserved` slots of one size class. Its descriptor is
  *            seg->slabs[first page]; seg->pagemap[i] points to it for every page i of the run.
  *   slot     one block of a slab; slots start at slab->start + k * slot_size (16-aligned).
  *   granule  16 bytes. Each segment keeps two bits per granule, in interleaved 64-bit words
@@ -84,8 +88,8 @@
 #define Q_SMALL_MAX      1024 /* sizes up to this use heap->direct[] */
 #define Q_DIRECT_N       (Q_SMALL_MAX / Q_GRANULE + 1)
 #define Q_MEDIUM_MAX     (256u * 1024u) /* largest slot; bigger blocks are large blocks */
-#define Q_MAX_SLAB_PAGES 4
-#define Q_SINGLE_MIN     32768 /* larger slots get a slab of their own */
+#define Q_MAX_SLAB_PAGES 8
+#define Q_SPARSE_MIN     32768 /* larger slots are sparse: slabs fit them exactly */
 
 /* ---------------------------------------------------------------------------------------------
  * Types
@@ -129,6 +133,7 @@ struct q_segment {
     struct q_segment *all_next, *all_prev; /* registry of every mapped segment (stats) */
     uint64_t free_mask;                    /* bit i: page i is free */
     uint64_t dirty_mask;                   /* bit i: free page i holds memory not yet purged */
+    uint64_t dense_mask;                   /* bit i: dirty free page i was mostly touched */
     uint64_t purge_ns;                     /* earliest purge deadline of a dirty page, 0 none */
     uint64_t page_due[Q_SEG_PAGES];        /* dirty free page i may be purged from this time */
     uint32_t live_slabs;                   /* slabs carved from this segment */
@@ -213,8 +218,16 @@ void q_classes_init(void) Q_HIDDEN;
 /* segment.c */
 struct q_segment *q_segment_alloc(struct q_heap *h) Q_HIDDEN;
 void q_segment_release(struct q_segment *seg) Q_HIDDEN;
-int q_segment_pages_alloc(struct q_segment *seg, unsigned n) Q_HIDDEN;
-void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now) Q_HIDDEN;
+/* Which free pages q_segment_pages_alloc may take (see "page" in the glossary). */
+enum q_run_kind {
+    Q_RUN_DENSE,  /* dense-dirty pages only */
+    Q_RUN_SPARSE, /* sparse-dirty pages only */
+    Q_RUN_CLEAN,  /* clean pages only */
+    Q_RUN_ANY     /* dirty pages if a run of them fits, else any free pages */
+};
+int q_segment_pages_alloc(struct q_segment *seg, unsigned n, enum q_run_kind kind) Q_HIDDEN;
+void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now,
+                          int dense) Q_HIDDEN;
 size_t q_segment_purge(struct q_segment *seg, uint64_t now, int force) Q_HIDDEN;
 size_t q_segment_cache_purge(uint64_t now, int force) Q_HIDDEN;
 uint64_t q_segment_cache_due(void) Q_HIDDEN;

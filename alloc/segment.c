@@ -3,7 +3,8 @@
  * slabs are made of.
  *
  * This file maps and unmaps segments (keeping the global segment bitmap q_segmap, which free()
- * consults before touching any memory), hands out runs of free pages to slabs, purges free
+ * consults before touching any memory), hands out runs of free pages of the kind a slab asks
+ * for (dense-dirty, sparse-dirty, clean: see internal.h), purges free
  * pages after a delay (MADV_DONTNEED, or MADV_FREE on request), keeps a small cache of empty
  * segments so that a heap that empties and refills does not remap, and holds the list of
  * segments abandoned by exited threads until another thread reclaims them.
@@ -139,15 +140,30 @@ static uint64_t runs_of(uint64_t m, unsigned n) {
     return m;
 }
 
-int q_segment_pages_alloc(struct q_segment *seg, unsigned n) {
-    /* Prefer pages still holding memory (dirty): reusing them costs no page faults. */
-    uint64_t m = runs_of(seg->free_mask & seg->dirty_mask, n);
-    if (!m) m = runs_of(seg->free_mask, n);
+int q_segment_pages_alloc(struct q_segment *seg, unsigned n, enum q_run_kind kind) {
+    uint64_t f = seg->free_mask, d = seg->dirty_mask, m;
+    switch (kind) {
+    case Q_RUN_DENSE:
+        m = runs_of(f & d & seg->dense_mask, n);
+        break;
+    case Q_RUN_SPARSE:
+        m = runs_of(f & d & ~seg->dense_mask, n);
+        break;
+    case Q_RUN_CLEAN:
+        m = runs_of(f & ~d, n);
+        break;
+    default:
+        /* Prefer pages still holding memory (dirty): reusing them costs fewer page faults. */
+        m = runs_of(f & d, n);
+        if (!m) m = runs_of(f, n);
+        break;
+    }
     if (!m) return -1;
     unsigned i = (unsigned)__builtin_ctzll(m);
     uint64_t run = (n == 64 ? Q_ALL_PAGES : (((uint64_t)1 << n) - 1)) << i;
     seg->free_mask &= ~run;
     seg->dirty_mask &= ~run; /* reused as is: no purge needed any more */
+    seg->dense_mask &= ~run;
     if (!seg->dirty_mask) seg->purge_ns = 0;
     return (int)i;
 }
@@ -177,6 +193,7 @@ static size_t seg_purge(struct q_segment *seg, uint64_t now, int force) {
         todo &= (j >= 64) ? 0 : ~((((uint64_t)1 << j) - 1));
     }
     seg->dirty_mask &= ~d;
+    seg->dense_mask &= ~d;
     seg->purge_ns = next;
     if (total) {
         atomic_fetch_add_explicit(&q_gs.purged_bytes, total, Q_RELAXED);
@@ -185,10 +202,15 @@ static size_t seg_purge(struct q_segment *seg, uint64_t now, int force) {
     return total;
 }
 
-void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now) {
+void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now,
+                          int dense) {
     uint64_t run = (n == 64 ? Q_ALL_PAGES : (((uint64_t)1 << n) - 1)) << first;
     seg->free_mask |= run;
     seg->dirty_mask |= run;
+    if (dense)
+        seg->dense_mask |= run;
+    else
+        seg->dense_mask &= ~run;
     if (q_opt.purge_delay_ns == 0) {
         seg_purge(seg, now, 1);
     } else if (q_opt.purge_delay_ns > 0) {

@@ -38,13 +38,54 @@ static void test_classes(void) {
     for (unsigned c = 0; c < Q_NCLASSES; c++) {
         CHECK(q_class_size[c] % Q_GRANULE == 0);
         size_t slab = (size_t)q_class_pages[c] * Q_PAGE_SIZE;
-        if (q_class_size[c] <= Q_SINGLE_MIN)
+        if (q_class_size[c] <= Q_SPARSE_MIN)
             CHECK(slab / q_class_size[c] >= 8);
-        else
-            CHECK(slab / q_class_size[c] == 1 && slab - q_class_size[c] < Q_PAGE_SIZE);
+        else /* sparse classes: a run of pages wasting at most an eighth of itself */
+            CHECK(slab >= q_class_size[c] && (slab % q_class_size[c]) * 8 <= slab);
         CHECK(q_class_pages[c] >= 1 && q_class_pages[c] <= Q_MAX_SLAB_PAGES);
     }
     CHECK(sizeof(struct q_segment) <= Q_SEG_META_PAGES * Q_PAGE_SIZE);
+}
+
+static unsigned page_of(const void *p) {
+    return (unsigned)(((uintptr_t)p & Q_SEG_MASK) >> Q_PAGE_SHIFT);
+}
+
+/* Where new slabs go (heap.c, slab_new): a slab of small slots takes the pages a released slab
+ * of small slots left (resident), a slab of sparse slots takes pages of earlier sparse slabs,
+ * then clean pages, never the resident dense ones while others are free. Runs first, on the main
+ * thread's fresh heap, so that its one segment holds only what this test put there. */
+static void test_page_kinds(void) {
+    TEST("page kinds: dense and sparse slabs reuse their own kind of page");
+    enum { PER = (int)(Q_PAGE_SIZE / 1024) }; /* 1 KiB slots: one page holds PER */
+    static void *a[PER], *b[PER], *c[PER];
+    for (int i = 0; i < PER; i++) a[i] = quire_malloc(1024);
+    for (int i = 0; i < PER; i++) b[i] = quire_malloc(1024);
+    struct q_segment *seg = q_seg_of(a[0]);
+    unsigned pa = page_of(a[0]);
+    CHECK(page_of(a[PER - 1]) == pa && page_of(b[0]) != pa && q_seg_of(b[0]) == seg);
+    /* Two sparse slabs (one 57344-byte slot per page), then the first dense slab is freed. */
+    void *s1 = quire_malloc(50000), *s2 = quire_malloc(50000);
+    CHECK(q_seg_of(s1) == seg && q_seg_of(s2) == seg && page_of(s1) != page_of(s2));
+    for (int i = 0; i < PER; i++) quire_free(a[i]);
+    CHECK(seg->pagemap[pa] == NULL && (seg->free_mask >> pa & 1) && (seg->dense_mask >> pa & 1));
+    /* A sparse slab now does not take the resident dense page: it takes a clean one. */
+    void *s3 = quire_malloc(60000);
+    CHECK(q_seg_of(s3) == seg && page_of(s3) != pa);
+    /* The next slab of small slots (another class) takes the dense page back. */
+    for (int i = 0; i < PER / 2; i++) c[i] = quire_malloc(2048);
+    CHECK_EQ(page_of(c[0]), pa);
+    /* A sparse slab released leaves sparse pages; the next sparse slab takes one of those. */
+    unsigned ps = page_of(s1);
+    quire_free(s1);
+    CHECK(seg->pagemap[ps] == NULL && (seg->dirty_mask >> ps & 1) && !(seg->dense_mask >> ps & 1));
+    void *s4 = quire_malloc(65536);
+    CHECK_EQ(page_of(s4), ps);
+    for (int i = 0; i < PER; i++) quire_free(b[i]);
+    for (int i = 0; i < PER / 2; i++) quire_free(c[i]);
+    quire_free(s2);
+    quire_free(s3);
+    quire_free(s4);
 }
 
 static void test_small(void) {
@@ -263,6 +304,7 @@ static void test_stats(void) {
 }
 
 int main(void) {
+    test_page_kinds();
     test_classes();
     test_small();
     test_aligned();
