@@ -288,7 +288,8 @@ static int heap_find_run(struct q_heap *h, unsigned n, enum q_run_kind kind,
  * A new slab of class cls. Where its pages come from decides how much memory the process
  * touches: small slots will be written all over their pages, so they take pages that are
  * resident already (dense-dirty) first, then the free pages of segments abandoned by exited
- * threads, and only then clean pages (each of which faults in when written). Sparse slots
+ * threads, and only then other free pages of the heap's segments (dirty ones first) or a new
+ * segment: each clean page faults in when written. Sparse slots
  * (> Q_SPARSE_MIN) touch a few of their pages: they take pages other sparse slots left, then
  * clean pages (a few faults), and resident dense pages only when neither is left, so that the
  * dense pages stay for the slabs that need them. Measured on mstress (4 threads, 6 rounds):
