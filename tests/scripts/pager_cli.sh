@@ -6,17 +6,8 @@ BUILD=${BUILD:-build}
 Q="$BUILD/quire"
 dir=$(mktemp -d /dev/shm/quire-pager-cli.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # expect STATUS DESCRIPTION -- command...
-    local want=$1 what=$2
-    shift 3
-    "$@" >"$dir/out" 2>&1
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; cat "$dir/out"; fi
-}
+EXPECT_MERGE=1 # the greps below look at what the CLI printed on either stream
+. tests/script_lib.sh
 
 expect 0 "create" -- "$Q" pager create "$dir/a" --page-size 2048
 expect 1 "create existing" -- "$Q" pager create "$dir/a"
@@ -47,5 +38,4 @@ expect 1 "both slots bad" -- "$Q" check "$dir/torn"
 # truncated file
 head -c 3000 "$dir/a" >"$dir/short"
 expect 1 "truncated" -- "$Q" check "$dir/short"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

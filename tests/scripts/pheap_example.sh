@@ -9,17 +9,14 @@ CC=${CC:-cc}
 Q="$BUILD/quire"
 dir=$(mktemp -d /dev/shm/quire-pheap-ex.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. tests/script_lib.sh
 
 kv="$dir/pheap_kv"
 if $CC -std=c11 -O2 -Iinclude -o "$kv" tests/pheap_kv_example.c "$BUILD/libquire_core.a" -pthread; then
     ok
 else
     bad "the example does not build"
-    echo "$pass passed, $fail failed"
+    finish
     exit 1
 fi
 f="$dir/kv.heap"
@@ -51,5 +48,4 @@ done
 [ "$last" -gt 0 ] && ok || bad "no key was ever committed"
 [ "$("$kv" "$f" get hello)" = again ] && ok || bad "first key survived the kills"
 echo "pheap example: kills: $kills, keys committed: $last"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

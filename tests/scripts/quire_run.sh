@@ -9,17 +9,7 @@ Q="$BUILD/quire"
 LIB=$(cd "$BUILD" && pwd)/libquire.so
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # expect STATUS DESCRIPTION -- command...
-    local want=$1 what=$2
-    shift 3
-    "$@" >"$dir/out" 2>"$dir/err"
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; cat "$dir/out" "$dir/err"; fi
-}
+. tests/script_lib.sh
 
 expect 0 "runs" -- env -u LD_PRELOAD "$Q" run -- sh -c 'echo "$LD_PRELOAD"'
 [ "$(cat "$dir/out")" = "$LIB" ] && ok || bad "LD_PRELOAD is libquire.so: $(cat "$dir/out")"
@@ -55,5 +45,4 @@ cp "$LIB" "$dir/p/lib/libquire.so"
 expect 0 "installed layout" -- env -u LD_PRELOAD "$dir/p/bin/quire" run -- sh -c 'echo "$LD_PRELOAD"'
 grep -q "/p/bin/../lib/libquire.so$" "$dir/out" && ok || bad "installed layout: $(cat "$dir/out")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
