@@ -65,7 +65,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fno-exceptions -fno-rtti -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fno-rtti -c $< -o $@
 
 $(LIB_SO): $(CORE_OBJ) $(PRELOAD_OBJ)
 	@mkdir -p $(dir $@)

@@ -39,7 +39,7 @@ QUIRE_API void *quire_calloc(size_t n, size_t size) {
         if (Q_LIKELY(p != NULL)) memset(p, 0, total);
         return p;
     }
-    return q_alloc_generic(total, 0, 1);
+    return q_alloc_generic(total, 0, 1, Q_KIND_MALLOC);
 }
 extern __typeof__(quire_calloc) q_calloc Q_ALIAS("quire_calloc");
 
@@ -48,7 +48,16 @@ static inline int fits_in_place(size_t size, size_t usable) {
     return size <= usable && (size >= usable / 2 || usable <= 128);
 }
 
+/* QUIRE_SECURE's realloc, with the errno rules of the malloc family. */
+static Q_NOINLINE void *realloc_secure(void *p, size_t size) {
+    int saved = errno;
+    void *n = size > PTRDIFF_MAX ? NULL : q_secure_realloc(p, size);
+    errno = n || size == 0 ? saved : ENOMEM;
+    return n;
+}
+
 QUIRE_API void *quire_realloc(void *p, size_t size) {
+    if (Q_UNLIKELY(q_opt.secure)) return realloc_secure(p, size);
     if (!p) return q_malloc_inline(size);
     if (size == 0) {
         q_free_inline(p);
@@ -82,7 +91,7 @@ QUIRE_API void *quire_realloc(void *p, size_t size) {
     void *n = q_malloc_inline(size);
     if (!n) return NULL;
     memcpy(n, p, size < usable ? size : usable);
-    q_large_free(p);
+    q_large_free("realloc", p, Q_KIND_MALLOC, 0, 0, Q_UNSIZED);
     return n;
 }
 extern __typeof__(quire_realloc) q_realloc Q_ALIAS("quire_realloc");
@@ -97,17 +106,23 @@ QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size) {
 }
 extern __typeof__(quire_reallocarray) q_reallocarray Q_ALIAS("quire_reallocarray");
 
-/* Aligned allocation for a valid power-of-two alignment. */
-static void *alloc_aligned(size_t align, size_t size) {
-    if (align <= Q_GRANULE) return q_malloc_inline(size);
+/* Aligned allocation for a valid power-of-two alignment (kind: operator new's aligned forms
+   pass theirs). */
+void *q_alloc_aligned(size_t align, size_t size, unsigned kind) {
+    if (Q_UNLIKELY(q_opt.secure)) return q_alloc_generic(size, align, 0, kind);
+    if (align <= Q_GRANULE) return q_malloc_kind_inline(size, kind);
     if (align <= Q_SMALL_MAX && size <= Q_SMALL_MAX) {
         /* The class of a multiple of align is itself a multiple of align (classes are
            multiples of their step, and a multiple of align at least the step is a class
            boundary), and slabs start on 64 KiB boundaries: every slot is aligned. */
         size_t need = ((size > align ? size : align) + align - 1) & ~(align - 1);
-        if (need <= Q_SMALL_MAX) return q_malloc_inline(need);
+        if (need <= Q_SMALL_MAX) return q_malloc_kind_inline(need, kind);
     }
-    return q_alloc_generic(size, align, 0);
+    return q_alloc_generic(size, align, 0, kind);
+}
+
+static inline void *alloc_aligned(size_t align, size_t size) {
+    return q_alloc_aligned(align, size, Q_KIND_MALLOC);
 }
 
 QUIRE_API int quire_posix_memalign(void **out, size_t align, size_t size) {
@@ -167,20 +182,12 @@ extern __typeof__(quire_malloc_usable_size)
     q_malloc_usable_size Q_ALIAS("quire_malloc_usable_size");
 
 QUIRE_API void quire_free_sized(void *p, size_t size) {
-    if (!p) return;
-    if (size > q_block_usable("free_sized", p))
-        q_report_invalid("free_sized", p, "size larger than the block");
-    q_free_inline(p);
+    q_free_sized_slow("free_sized", p, Q_KIND_MALLOC, size, 0, Q_SIZED);
 }
 extern __typeof__(quire_free_sized) q_free_sized Q_ALIAS("quire_free_sized");
 
 QUIRE_API void quire_free_aligned_sized(void *p, size_t align, size_t size) {
-    if (!p) return;
-    if (align == 0 || (align & (align - 1)) != 0 || ((uintptr_t)p & (align - 1)) != 0)
-        q_report_invalid("free_aligned_sized", p, "pointer not aligned as stated");
-    if (size > q_block_usable("free_aligned_sized", p))
-        q_report_invalid("free_aligned_sized", p, "size larger than the block");
-    q_free_inline(p);
+    q_free_sized_slow("free_aligned_sized", p, Q_KIND_MALLOC, size, align, Q_SIZED_ALIGNED);
 }
 extern __typeof__(quire_free_aligned_sized)
     q_free_aligned_sized Q_ALIAS("quire_free_aligned_sized");
@@ -189,7 +196,10 @@ QUIRE_API int quire_malloc_trim(size_t pad) {
     (void)pad;
     int saved = errno;
     struct q_heap *h = q_tls_heap;
-    if (h != &q_heap_empty && h != &q_heap_dead) q_heap_collect(h, 1);
+    if (h != &q_heap_empty && h != &q_heap_dead) {
+        q_secure_flush(h); /* QUIRE_SECURE: quarantined blocks become reusable (or purged) */
+        q_heap_collect(h, 1);
+    }
     int r = q_heap_purge(h, q_os_coarse_ns(), 1);
     errno = saved;
     return r;

@@ -52,9 +52,10 @@ static void sq_push_back(struct q_slabq *q, struct q_slab *s) {
     q->last = s;
 }
 
-/* The value of heap_fast for slabs of h: the shared heap never frees on the fast path. */
+/* The value of heap_fast for slabs of h: the shared heap never frees on the fast path, nor
+   does QUIRE_SECURE (its frees check and quarantine every block). */
 static inline uintptr_t fast_of(struct q_heap *h) {
-    return h == &q_shared_heap ? 0 : h->tid;
+    return h == &q_shared_heap || q_opt.secure ? 0 : h->tid;
 }
 
 /* Points cur[cls] and the direct[] entries of cls at the class queue's first slab. */
@@ -63,7 +64,7 @@ static void heap_set_cur(struct q_heap *h, unsigned cls) {
     if (h->cur[cls] == s) return; /* direct[] already points there */
     h->cur[cls] = s;
     uint32_t size = q_class_size[cls];
-    if (size <= Q_SMALL_MAX) {
+    if (size <= Q_SMALL_MAX && !q_opt.secure) {
         unsigned lo = cls == 0 ? 0 : q_class_size[cls - 1] / Q_GRANULE + 1;
         for (unsigned i = lo; i <= size / Q_GRANULE; i++) h->direct[i] = s;
     }
@@ -93,19 +94,27 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->used = 0;
     s->nalloc = 0;
     s->capacity = 0;
-    s->reserved = (uint32_t)(((size_t)n * Q_PAGE_SIZE) / size);
+    s->start = (uint8_t *)q_seg_base(seg) + (size_t)page * Q_PAGE_SIZE;
+    size_t bytes = (size_t)n * Q_PAGE_SIZE;
+    if (q_opt.secure) {
+        bytes = q_secure_slab_bytes(n); /* a guard page before the slots */
+        s->start += q_guard_size;
+    }
+    s->reserved = (uint32_t)(bytes / size);
     s->slot_size = size;
+    s->size_lo = cls == 0 ? 0 : q_class_size[cls - 1] + 1;
+    s->size_span = size - s->size_lo;
     s->cls = (uint8_t)cls;
     s->in_full = 0;
     s->npages = (uint8_t)n;
     s->page = (uint8_t)page;
     s->kept = 0;
-    s->start = (uint8_t *)seg + (size_t)page * Q_PAGE_SIZE;
     s->bits = (uintptr_t)seg + offsetof(struct q_segment, bits);
     s->next = s->prev = NULL;
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
     seg->live_slabs++;
     atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+    if (q_opt.secure) q_secure_slab_guard(s, 1);
     return s;
 }
 
@@ -114,16 +123,41 @@ static void slab_extend(struct q_slab *s) {
     uint32_t size = s->slot_size;
     uint32_t k = size >= 8192 ? 1 : 8192 / size;
     if (k > s->reserved - s->capacity) k = s->reserved - s->capacity;
+    if (q_opt.secure) {
+        q_secure_extend(s, k); /* random order, with trailers */
+        return;
+    }
     uint8_t *p = s->start + (size_t)s->capacity * size;
-    for (uint32_t i = 0; i + 1 < k; i++)
-        ((struct q_block *)(p + (size_t)i * size))->next =
-            (struct q_block *)(p + (size_t)(i + 1) * size);
-    ((struct q_block *)(p + (size_t)(k - 1) * size))->next = s->free;
+    for (uint32_t i = 0; i + 1 < k; i++) {
+        struct q_block *b = (struct q_block *)(p + (size_t)i * size);
+        b->link = q_link_enc(b, p + (size_t)(i + 1) * size);
+    }
+    struct q_block *last = (struct q_block *)(p + (size_t)(k - 1) * size);
+    last->link = q_link_enc(last, s->free);
     s->free = (struct q_block *)p;
     s->capacity += k;
 }
 
-/* Owner: moves other threads' frees to local_free (clearing their bits), then refills free. */
+/* Whether n lies among the threaded slots of slab s (any granule of them). */
+static inline int slab_in_range(const struct q_slab *s, const void *n) {
+    return (uintptr_t)n - (uintptr_t)s->start < (uintptr_t)s->capacity * s->slot_size;
+}
+
+/* Whether n may follow a block on a free list of slab s: the start of a threaded slot. */
+static inline int slab_holds(const struct q_slab *s, const void *n) {
+    return slab_in_range(s, n) &&
+           (uint32_t)((uintptr_t)n - (uintptr_t)s->start) % s->slot_size == 0;
+}
+
+void *q_slab_pop_last(struct q_slab *s, struct q_block *b, uintptr_t t) {
+    struct q_block *n = (struct q_block *)(t ^ (uintptr_t)b);
+    if (n != NULL && !slab_holds(s, n)) q_report_corrupt("free list", s->slot_size, s->start, n);
+    return q_slab_take(s, b, n);
+}
+
+/* Owner: moves other threads' frees to local_free (clearing their bits), then refills free.
+   Each link of the thread_free list is checked before it is followed: a block of this slab
+   whose pending bit is set (set by the free that pushed it, cleared only here). */
 static void slab_collect(struct q_slab *s) {
     if (atomic_load_explicit(&s->thread_free, Q_RELAXED) != 0) {
         uintptr_t l = atomic_exchange_explicit(&s->thread_free, 0, memory_order_acquire);
@@ -135,7 +169,12 @@ static void slab_collect(struct q_slab *s) {
         uint64_t mask = 0;
         while (l) {
             struct q_block *b = (struct q_block *)l;
-            l = (uintptr_t)b->next;
+            /* In range with its pending bit set: a block start a free validated and pushed. */
+            if (!slab_in_range(s, b) ||
+                !(atomic_load_explicit(q_bits_word(l) + 1, Q_RELAXED) & q_bit(l)) ||
+                (mask & q_bit(l) && q_bits_word(l) == cw))
+                q_report_corrupt("thread free list", s->slot_size, s->start, b);
+            l = (uintptr_t)q_link_dec(b);
             _Atomic uint64_t *w = q_bits_word((uintptr_t)b);
             if (w != cw) {
                 if (cw) {
@@ -147,7 +186,7 @@ static void slab_collect(struct q_slab *s) {
                 mask = 0;
             }
             mask |= q_bit((uintptr_t)b);
-            b->next = lf;
+            b->link = q_link_enc(b, lf);
             lf = b;
             n++;
         }
@@ -171,6 +210,7 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     /* Dense: small slots threaded over at least half of the run (written, so resident). */
     int dense = s->slot_size <= Q_SPARSE_MIN &&
                 2 * (size_t)s->capacity * s->slot_size >= (size_t)n * Q_PAGE_SIZE;
+    if (q_opt.secure) q_secure_slab_guard(s, 0);
     for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     h->nalloc[s->cls] += s->nalloc;
@@ -411,9 +451,9 @@ void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) {
 }
 
 /* Allocation in heap h (a thread heap or the locked shared heap); align 0 = none. */
-static void *heap_alloc(struct q_heap *h, size_t size, size_t align, int zero) {
+static void *heap_alloc(struct q_heap *h, size_t size, size_t align, int zero, unsigned kind) {
     if (align <= Q_GRANULE) {
-        if (size > Q_MEDIUM_MAX) return q_large_alloc(size, 0, zero);
+        if (size > Q_MEDIUM_MAX) return q_large_alloc(size, 0, zero, kind);
         void *p = q_heap_alloc_cls(h, q_size_class(size));
         if (p && zero) memset(p, 0, size);
         return p;
@@ -425,24 +465,28 @@ static void *heap_alloc(struct q_heap *h, size_t size, size_t align, int zero) {
         for (unsigned c = q_size_class(need); c < Q_NCLASSES; c++)
             if ((q_class_size[c] & (align - 1)) == 0) return q_heap_alloc_cls(h, c);
     }
-    return q_large_alloc(size, align, zero);
+    return q_large_alloc(size, align, zero, kind);
 }
 
 static int shared_ready; /* q_shared_heap initialized (under q_shared_lock) */
 
-/* Threads whose heap is gone (after their exit destructor) allocate from the shared heap. */
-static void *alloc_dead(size_t size, size_t align, int zero) {
+static void shared_heap_lock(void) {
     q_lock(&q_shared_lock);
     if (!shared_ready) {
         q_heap_init(&q_shared_heap);
         shared_ready = 1;
     }
-    void *p = heap_alloc(&q_shared_heap, size, align, zero);
+}
+
+/* Threads whose heap is gone (after their exit destructor) allocate from the shared heap. */
+static void *alloc_dead(size_t size, size_t align, int zero, unsigned kind) {
+    shared_heap_lock();
+    void *p = heap_alloc(&q_shared_heap, size, align, zero, kind);
     q_unlock(&q_shared_lock);
     return p;
 }
 
-void *q_alloc_generic(size_t size, size_t align, int zero) {
+void *q_alloc_generic(size_t size, size_t align, int zero, unsigned kind) {
     int saved = errno;
     void *p;
     struct q_heap *h = q_tls_heap;
@@ -450,17 +494,33 @@ void *q_alloc_generic(size_t size, size_t align, int zero) {
         errno = ENOMEM;
         return NULL;
     }
-    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create();
-    if (Q_UNLIKELY(h == NULL || h == &q_heap_dead))
-        p = alloc_dead(size, align, zero);
+    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create(); /* reads the options */
+    if (Q_UNLIKELY(q_opt.secure))
+        p = q_secure_alloc(size, align, zero, kind);
+    else if (Q_UNLIKELY(h == NULL || h == &q_heap_dead))
+        p = alloc_dead(size, align, zero, kind);
     else
-        p = heap_alloc(h, size, align, zero);
+        p = heap_alloc(h, size, align, zero, kind);
     errno = p ? saved : ENOMEM;
     return p;
 }
 
-void *q_malloc_slow(struct q_heap *h, size_t size) {
-    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead)) {
+/* A slot of class cls from the calling thread's heap (QUIRE_SECURE's allocations). */
+void *q_heap_slot(unsigned cls) {
+    struct q_heap *h = q_tls_heap;
+    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create();
+    if (Q_UNLIKELY(h == NULL || h == &q_heap_dead)) {
+        shared_heap_lock();
+        void *p = q_heap_alloc_cls(&q_shared_heap, cls);
+        q_unlock(&q_shared_lock);
+        return p;
+    }
+    return q_heap_alloc_cls(h, cls);
+}
+
+void *q_malloc_slow(struct q_heap *h, size_t size, unsigned kind) {
+    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead &&
+                 !q_opt.secure)) {
         unsigned cls = q_size_class(size);
         struct q_slab *s = h->cur[cls];
         if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);
@@ -469,7 +529,7 @@ void *q_malloc_slow(struct q_heap *h, size_t size) {
         errno = p ? saved : ENOMEM;
         return p;
     }
-    return q_alloc_generic(size, 0, 0);
+    return q_alloc_generic(size, 0, 0, kind);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -494,7 +554,7 @@ __attribute__((noreturn)) static void report_small(const char *fn, const void *p
 }
 
 /* Validates a small-block pointer; aborts with a report when it is not a live block. */
-static struct q_slab *small_check(const char *fn, const void *p) {
+struct q_slab *q_small_check(const char *fn, const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (a & (Q_GRANULE - 1)) report_small(fn, p, 0);
     _Atomic uint64_t *w = q_bits_word(a);
@@ -503,9 +563,10 @@ static struct q_slab *small_check(const char *fn, const void *p) {
     return q_seg_of(p)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
 }
 
-static void small_free(void *p) {
+/* Frees a small block (the caller made sure p is in a quire segment). */
+void q_small_free(void *p) {
     uintptr_t a = (uintptr_t)p;
-    struct q_slab *s = small_check("free", p);
+    struct q_slab *s = q_small_check("free", p);
     struct q_segment *seg = q_seg_of(p);
     struct q_heap *h = q_tls_heap;
     _Atomic uint64_t *w = q_bits_word(a);
@@ -514,7 +575,7 @@ static void small_free(void *p) {
         /* Our own block (a full slab, or the slab empties). */
         atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) & ~bit, Q_RELAXED);
         struct q_block *b = p;
-        b->next = s->local_free;
+        b->link = q_link_enc(b, s->local_free);
         s->local_free = b;
         s->used--;
         if (s->in_full) {
@@ -534,7 +595,7 @@ static void small_free(void *p) {
     struct q_block *b = p;
     uintptr_t tf = atomic_load_explicit(&s->thread_free, Q_RELAXED);
     do {
-        b->next = (struct q_block *)tf;
+        b->link = q_link_enc(b, (void *)tf);
     } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &tf, a, memory_order_release,
                                                     Q_RELAXED));
     struct q_heap *owner = atomic_load_explicit(&seg->heap, Q_RELAXED);
@@ -542,20 +603,80 @@ static void small_free(void *p) {
         atomic_store_explicit(&owner->remote_hint, 1, Q_RELAXED);
 }
 
-void q_free_slow(void *p) {
+static const char *free_name(unsigned kind) {
+    return kind == Q_KIND_MALLOC ? "free"
+           : kind == Q_KIND_NEW  ? "operator delete"
+                                 : "operator delete[]";
+}
+
+void q_free_slow(void *p, unsigned kind) {
     uintptr_t a = (uintptr_t)p;
     if (!p) return;
-    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
-        small_free(p);
+    if (Q_UNLIKELY(q_opt.secure)) {
+        q_secure_free(free_name(kind), p, kind, 0, 0, Q_UNSIZED);
         return;
     }
-    if (q_large_free(p)) return;
-    q_report_invalid("free", p, "pointer not allocated by quire");
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        q_small_free(p);
+        return;
+    }
+    if (q_large_free(free_name(kind), p, kind, 0, 0, Q_UNSIZED)) return;
+    q_report_invalid(free_name(kind), p, "pointer not allocated by quire");
+}
+
+/* The slot class an aligned request of `size` bytes gets (heap_alloc's choice), or
+   Q_NCLASSES when it goes to the large-block path. */
+static unsigned aligned_class(size_t size, size_t align) {
+    size_t need = size > align ? size : align;
+    if (align <= Q_GRANULE) return need <= Q_MEDIUM_MAX ? q_size_class(need) : Q_NCLASSES;
+    if (align > Q_PAGE_SIZE || need > Q_MEDIUM_MAX) return Q_NCLASSES;
+    if (align <= Q_SMALL_MAX && need <= Q_SMALL_MAX) /* alloc_aligned's rounding (api.c) */
+        need = (need + align - 1) & ~(align - 1);
+    for (unsigned c = q_size_class(need); c < Q_NCLASSES; c++)
+        if ((q_class_size[c] & (align - 1)) == 0) return c;
+    return Q_NCLASSES;
+}
+
+/*
+ * Sized frees (C23 free_sized and free_aligned_sized, C++ sized delete): the size must be one
+ * the block could have been allocated with. A small block: operator delete needs a size of
+ * the block's class (operator new allocated it by that size); free_sized also accepts the
+ * sizes realloc shrinks a block to in place (api.c fits_in_place: at least half the slot);
+ * free_aligned_sized needs the class aligned_alloc chose. A large block records its request
+ * and needs exactly it. Default mode; QUIRE_SECURE checks the exact size of every block.
+ */
+void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size_t align,
+                       unsigned how) {
+    uintptr_t a = (uintptr_t)p;
+    if (!p) return;
+    if (how == Q_SIZED_ALIGNED && (align == 0 || (align & (align - 1)) != 0 || (a & (align - 1))))
+        q_report_invalid(fn, p, "pointer not aligned as stated");
+    if (Q_UNLIKELY(q_opt.secure)) {
+        q_secure_free(fn, p, kind, size, align, how);
+        return;
+    }
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        struct q_slab *s = q_small_check(fn, p);
+        uint32_t slot = s->slot_size;
+        int ok;
+        if (how == Q_SIZED_ALIGNED)
+            ok = aligned_class(size, align) == s->cls;
+        else if (kind == Q_KIND_MALLOC)
+            ok = size <= slot && (slot <= 128 || 2 * size >= slot);
+        else
+            ok = size - s->size_lo <= s->size_span;
+        if (!ok) q_report_invalid(fn, p, "size does not match the block");
+        q_small_free(p);
+        return;
+    }
+    if (q_large_free(fn, p, kind, size, align, how)) return;
+    q_report_invalid(fn, p, "pointer not allocated by quire");
 }
 
 size_t q_block_usable(const char *fn, const void *p) {
     uintptr_t a = (uintptr_t)p;
-    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) return small_check(fn, p)->slot_size;
+    if (Q_UNLIKELY(q_opt.secure)) return q_secure_usable(fn, p);
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) return q_small_check(fn, p)->slot_size;
     size_t n = q_large_usable(p);
     if (!n) q_report_invalid(fn, p, "pointer not allocated by quire");
     return n;
@@ -564,6 +685,7 @@ size_t q_block_usable(const char *fn, const void *p) {
 int q_block_owned(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (!p) return 0;
+    if (Q_UNLIKELY(q_opt.secure)) return q_secure_owns(p);
     if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
         if (a & (Q_GRANULE - 1)) return 0;
         _Atomic uint64_t *w = q_bits_word(a);
@@ -623,6 +745,7 @@ void q_heap_collect(struct q_heap *h, int force) {
 }
 
 void q_heap_abandon(struct q_heap *h) {
+    if (h->quar) q_secure_flush(h); /* its blocks become reusable before the heap goes */
     q_heap_collect(h, 1);
     struct q_segment *seg = h->segs;
     while (seg) {

@@ -31,8 +31,9 @@ struct q_heap q_shared_heap;
 q_lock_t q_shared_lock;
 q_lock_t q_heap_lock;
 struct q_heap *q_heap_registry;
-struct q_options q_opt = {0, 0, 100 * 1000 * 1000, 0, 2};
+struct q_options q_opt = {.purge_delay_ns = 100 * 1000 * 1000, .stats_fd = 2};
 _Atomic int q_process_state;
+uintptr_t q_key;
 
 static struct q_heap *heap_pool;
 static uint8_t *heap_chunk;
@@ -78,6 +79,7 @@ static int env_int(const char *name, int64_t *out) {
 
 static void read_options(void) {
     int64_t v;
+    if (env_int("QUIRE_SECURE", &v)) q_opt.secure = v != 0;
     if (env_int("QUIRE_STATS", &v)) q_opt.stats = v != 0;
     if (env_int("QUIRE_VERBOSE", &v)) q_opt.verbose = v != 0;
     if (env_int("QUIRE_PURGE_DELAY_MS", &v))
@@ -139,8 +141,12 @@ void q_process_init(void) {
     if (atomic_load_explicit(&q_process_state, memory_order_acquire) == 2) return;
     int expect = 0;
     if (atomic_compare_exchange_strong(&q_process_state, &expect, 1)) {
-        q_classes_init();
+        /* Before any block is freed: every free-list link is encoded with this key. */
+        q_os_random(&q_key, sizeof q_key);
         read_options();
+        q_guard_init();
+        if (q_opt.secure) q_secure_init();
+        q_classes_init(); /* after the options: QUIRE_SECURE's slabs hold guard pages */
         heap_key_ok = pthread_key_create(&heap_key, thread_done) == 0;
         atomic_store_explicit(&q_process_state, 2, memory_order_release);
         return;

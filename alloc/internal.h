@@ -5,9 +5,12 @@
  * Glossary
  * --------
  *   segment  a 4 MiB mapping aligned to 4 MiB (Q_SEG_SIZE). Its first Q_SEG_META_PAGES pages hold
- *            struct q_segment (metadata, never handed out); the rest is cut into 64 KiB pages.
- *            A pointer's segment is `p & ~Q_SEG_MASK`; a global byte map (q_segmap, one byte per
- *            4 MiB of address space: 32 MiB of address space, only the pages that cover mapped
+ *            struct q_segment (metadata, never handed out) at offset Q_SEG_HDR, between two
+ *            guard pages - one at the segment's start, one at the end of its metadata pages -
+ *            so a linear overflow from the memory below or an underflow from the slabs above
+ *            faults before it reaches the metadata; the rest is cut into 64 KiB pages.
+ *            A pointer's segment is `(p & ~Q_SEG_MASK) + Q_SEG_HDR`; a global byte map (q_segmap,
+ * one byte per 4 MiB of address space: 32 MiB of address space, only the pages that cover mapped
  *            segments ever hold memory) says which segments are quire's, so free() never reads
  *            memory quire does not own.
  *   page     64 KiB (Q_PAGE_SIZE) unit of a segment: free, metadata, or part of one slab. A free
@@ -76,6 +79,8 @@
 #define Q_PAGE_SIZE      ((size_t)1 << Q_PAGE_SHIFT)
 #define Q_SEG_PAGES      (Q_SEG_SIZE / Q_PAGE_SIZE) /* 64 */
 #define Q_SEG_META_PAGES 2                          /* pages 0..1 hold struct q_segment */
+#define Q_SEG_HDR        16384 /* struct q_segment starts this far into its segment */
+#define Q_SEG_GUARD_MAX  16384 /* largest OS page that guards the metadata (else none) */
 #define Q_GRANULE        16
 #define Q_BITWORDS       (Q_SEG_SIZE / Q_GRANULE / 64) /* 4096 in-use words (and as many pending) */
 #define Q_ADDR_BITS      47                            /* user address space quire maps in */
@@ -90,6 +95,8 @@
 #define Q_MEDIUM_MAX     (256u * 1024u) /* largest slot; bigger blocks are large blocks */
 #define Q_MAX_SLAB_PAGES 8
 #define Q_SPARSE_MIN     32768 /* larger slots are sparse: slabs fit them exactly */
+#define Q_TRAILER        8     /* QUIRE_SECURE: bytes at the end of each slot (secure.c) */
+#define Q_CANARY_MAX     64    /* QUIRE_SECURE: canary bytes checked after a block, at most */
 
 /* ---------------------------------------------------------------------------------------------
  * Types
@@ -97,9 +104,10 @@
 
 struct q_heap;
 
-/* A free slot: the first word links the free lists. */
+/* A free slot: its first word links the free lists, encoded (q_link_enc): never a plain
+   pointer, so a stray or hostile write cannot aim the next malloc at a chosen address. */
 struct q_block {
-    struct q_block *next;
+    uintptr_t link;
 };
 
 /* A slab descriptor (lives in the segment header, never in the slab's pages). */
@@ -118,6 +126,8 @@ struct q_slab {
     uint8_t page;                   /* index of the first page in the segment */
     uint8_t kept;                   /* exempt from release-when-empty until the next purge */
     uint8_t pad_[3];
+    uint32_t size_lo;           /* smallest request of the class (sized delete checks) */
+    uint32_t size_span;         /* slot_size - size_lo */
     uint64_t nalloc;            /* allocations from this slab (owner; added to the heap's
                                    per-class count when the slab is released) */
     uint8_t *start;             /* first slot (the first page's address) */
@@ -161,10 +171,12 @@ struct q_heap {
     uint64_t purge_ns;                 /* earliest pending purge deadline, 0 if none */
     int live;                          /* 1 while owned by a thread (registry, heap lock) */
     int pad_;
-    struct q_heap *reg_next;  /* registry of all heap structs (never unlinked) */
-    struct q_heap *pool_next; /* free heap structs (heap lock) */
-    _Atomic int remote_hint;  /* another thread freed into one of our slabs; last
-                                 field: q_heap_init clears what precedes it */
+    struct q_heap *reg_next;   /* registry of all heap structs (never unlinked) */
+    struct q_heap *pool_next;  /* free heap structs (heap lock) */
+    _Atomic int remote_hint;   /* another thread freed into one of our slabs; q_heap_init
+                                  clears the fields before it */
+    struct q_quarantine *quar; /* QUIRE_SECURE: blocks freed, not yet reusable (mapped once,
+                                  kept when the struct is reused; empty when unowned) */
 };
 
 /* A tiny lock for the slow paths (spin, then yield); fork handlers take and reset it. */
@@ -177,6 +189,13 @@ static inline void q_unlock(q_lock_t *l) {
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
+/* How a block was allocated. Large blocks always record it; QUIRE_SECURE records it for every
+   block, so a delete that does not match its new (or free of either) is reported. */
+enum q_kind { Q_KIND_MALLOC = 0, Q_KIND_NEW = 1, Q_KIND_NEW_ARRAY = 2 };
+
+/* How a free names its block's size (the sized frees are checked against the block). */
+enum q_sized { Q_UNSIZED = 0, Q_SIZED = 1, Q_SIZED_ALIGNED = 2 };
+
 /* ---------------------------------------------------------------------------------------------
  * Globals
  * ------------------------------------------------------------------------------------------- */
@@ -186,9 +205,11 @@ extern struct q_heap q_heap_empty Q_HIDDEN;
 extern struct q_heap q_heap_dead Q_HIDDEN;
 extern struct q_slab q_slab_empty Q_HIDDEN;
 extern _Atomic uint8_t q_segmap[] Q_HIDDEN;
+extern uintptr_t q_key Q_HIDDEN; /* free-list link key, random, set once at process init */
 
 /* Options (init.c), read once at process init. */
 struct q_options {
+    int secure;             /* QUIRE_SECURE=1: canaries, quarantine, guards (secure.c) */
     int stats;              /* QUIRE_STATS */
     int verbose;            /* QUIRE_VERBOSE */
     int64_t purge_delay_ns; /* QUIRE_PURGE_DELAY_MS; < 0 never */
@@ -217,6 +238,8 @@ void q_classes_init(void) Q_HIDDEN;
 
 /* segment.c */
 struct q_segment *q_segment_alloc(struct q_heap *h) Q_HIDDEN;
+void q_guard_init(void) Q_HIDDEN;
+int q_guard(void *addr, size_t len, int on) Q_HIDDEN;
 void q_segment_release(struct q_segment *seg) Q_HIDDEN;
 /* Which free pages q_segment_pages_alloc may take (see "page" in the glossary). */
 enum q_run_kind {
@@ -237,8 +260,11 @@ extern q_lock_t q_seg_lock Q_HIDDEN;
 extern struct q_segment *q_seg_all Q_HIDDEN;
 
 /* heap.c */
-void *q_malloc_slow(struct q_heap *h, size_t size) Q_NOINLINE Q_HIDDEN;
-void q_free_slow(void *p) Q_NOINLINE Q_HIDDEN;
+void *q_malloc_slow(struct q_heap *h, size_t size, unsigned kind) Q_NOINLINE Q_HIDDEN;
+void *q_slab_pop_last(struct q_slab *s, struct q_block *b, uintptr_t t) Q_NOINLINE Q_HIDDEN;
+void q_free_slow(void *p, unsigned kind) Q_NOINLINE Q_HIDDEN;
+void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size_t align,
+                       unsigned how) Q_NOINLINE Q_HIDDEN;
 void q_slab_emptied(struct q_heap *h, struct q_slab *s) Q_NOINLINE Q_HIDDEN;
 void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) Q_HIDDEN;
 void *q_heap_alloc_aligned(struct q_heap *h, size_t size, size_t align) Q_HIDDEN;
@@ -246,16 +272,21 @@ void q_heap_init(struct q_heap *h) Q_HIDDEN;
 void q_heap_abandon(struct q_heap *h) Q_HIDDEN;
 void q_heap_collect(struct q_heap *h, int force) Q_HIDDEN;
 int q_heap_purge(struct q_heap *h, uint64_t now, int force) Q_HIDDEN;
-size_t q_small_usable(const void *p, int validate) Q_HIDDEN;
-void *q_alloc_generic(size_t size, size_t align, int zero) Q_HIDDEN;
+void *q_alloc_generic(size_t size, size_t align, int zero, unsigned kind) Q_HIDDEN;
+void *q_heap_slot(unsigned cls) Q_HIDDEN;
+struct q_slab *q_small_check(const char *fn, const void *p) Q_HIDDEN;
+void q_small_free(void *p) Q_HIDDEN;
 size_t q_block_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_block_owned(const void *p) Q_HIDDEN;
 
 /* large.c */
-void *q_large_alloc(size_t size, size_t align, int zero) Q_HIDDEN;
-int q_large_free(void *p) Q_HIDDEN;
+void *q_large_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDEN;
+int q_large_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
+                 unsigned how) Q_HIDDEN;
 size_t q_large_usable(const void *p) Q_HIDDEN;
 int q_large_realloc(void *p, size_t size, void **out) Q_HIDDEN;
+void *q_large_alloc_secure(size_t size, size_t align, size_t room, unsigned kind) Q_HIDDEN;
+int q_large_realloc_secure(void *p, size_t size, void **out) Q_HIDDEN;
 size_t q_large_trim(uint64_t now, int force) Q_HIDDEN;
 uint64_t q_large_due(void) Q_HIDDEN;
 extern q_lock_t q_large_lock Q_HIDDEN;
@@ -263,10 +294,30 @@ extern q_lock_t q_large_lock Q_HIDDEN;
 /* report.c */
 __attribute__((noreturn)) void q_report_invalid(const char *fn, const void *p,
                                                 const char *why) Q_HIDDEN;
+__attribute__((noreturn)) void q_report_corrupt(const char *what, uint64_t size, const void *where,
+                                                const void *bad) Q_HIDDEN;
 void q_verbose(const char *msg, const void *addr, uint64_t n) Q_HIDDEN;
 void q_write_hex(char *buf, size_t *len, uint64_t v) Q_HIDDEN;
 void q_write_dec(char *buf, size_t *len, uint64_t v) Q_HIDDEN;
 void q_write_str(char *buf, size_t *len, const char *s) Q_HIDDEN;
+
+/* secure.c (QUIRE_SECURE=1; see its opening comment) */
+void q_secure_init(void) Q_HIDDEN;
+void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDEN;
+void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
+                   unsigned how) Q_HIDDEN;
+void *q_secure_realloc(void *p, size_t size) Q_HIDDEN;
+size_t q_secure_usable(const char *fn, const void *p) Q_HIDDEN;
+int q_secure_owns(const void *p) Q_HIDDEN;
+void q_secure_extend(struct q_slab *s, uint32_t k) Q_HIDDEN;
+void q_secure_flush(struct q_heap *h) Q_HIDDEN;
+uint32_t q_secure_held(const struct q_heap *h, unsigned cls) Q_HIDDEN;
+size_t q_secure_slab_bytes(unsigned npages) Q_HIDDEN;
+void q_secure_slab_guard(struct q_slab *s, int on) Q_HIDDEN;
+extern size_t q_guard_size Q_HIDDEN; /* bytes of a guard (the OS page), 0 without guards */
+void q_canary_fill(void *block, size_t lo, size_t hi) Q_HIDDEN;
+int q_canary_ok(const void *block, size_t lo, size_t hi) Q_HIDDEN;
+unsigned q_kind_check(const char *fn, const void *p, unsigned have, unsigned want) Q_HIDDEN;
 
 /* stats.c */
 void q_stats_note_mapped(int64_t delta) Q_HIDDEN;
@@ -295,6 +346,7 @@ void *q_valloc(size_t size) Q_HIDDEN;
 void *q_pvalloc(size_t size) Q_HIDDEN;
 size_t q_malloc_usable_size(const void *p) Q_HIDDEN;
 void q_free_sized(void *p, size_t size) Q_HIDDEN;
+void *q_alloc_aligned(size_t align, size_t size, unsigned kind) Q_HIDDEN;
 void q_free_aligned_sized(void *p, size_t align, size_t size) Q_HIDDEN;
 int q_malloc_trim(size_t pad) Q_HIDDEN;
 void q_malloc_stats(void) Q_HIDDEN;
@@ -305,8 +357,14 @@ void q_malloc_stats(void) Q_HIDDEN;
 
 #define Q_RELAXED memory_order_relaxed
 
+/* The segment header of any address inside a segment (including its header). */
 static inline struct q_segment *q_seg_of(const void *p) {
-    return (struct q_segment *)((uintptr_t)p & ~(uintptr_t)Q_SEG_MASK);
+    return (struct q_segment *)(((uintptr_t)p & ~(uintptr_t)Q_SEG_MASK) + Q_SEG_HDR);
+}
+
+/* The first byte of a segment (its mapping), Q_SEG_HDR before its header. */
+static inline char *q_seg_base(const struct q_segment *seg) {
+    return (char *)seg - Q_SEG_HDR;
 }
 
 /* Whether the 4 MiB segment holding address a is a mapped quire segment (a < 2^47). */
@@ -318,7 +376,7 @@ static inline int q_segmap_has(uintptr_t a) {
 static inline _Atomic uint64_t *q_bits_word(uintptr_t a) {
     uintptr_t seg = a & ~(uintptr_t)Q_SEG_MASK;
     /* ((a & MASK) >> 10) * 2 words of 8 bytes = ((a >> 6) & ~15) & (MASK >> 6) */
-    return (_Atomic uint64_t *)(seg + offsetof(struct q_segment, bits) +
+    return (_Atomic uint64_t *)(seg + Q_SEG_HDR + offsetof(struct q_segment, bits) +
                                 ((a >> 6) & ((Q_SEG_MASK >> 6) & ~(uintptr_t)15)));
 }
 
@@ -352,42 +410,94 @@ static inline unsigned q_size_class(size_t size) {
     return 44u + (b - 13u) * 4u + (unsigned)((s >> (b - 2)) & 3u);
 }
 
-/* Pops a block from the slab's free list; marks it in use. The list must be non-empty. */
-static inline void *q_slab_pop(struct q_slab *s) {
-    struct q_block *b = s->free;
-    s->free = b->next;
-    s->used++;
-    s->nalloc++;
+/*
+ * Free-list links. The first word of a free block holds its successor n encoded as
+ * n ^ b ^ q_key (b: the block's own address; q_key: a per-process random key; NULL at the end
+ * of a list): a pointer written into a freed block by a use-after-free or an overflow decodes
+ * to a random address, and the same successor stored in two blocks looks different. Every link
+ * is checked when it is followed: the fast path accepts a successor in the same 64 KiB page as
+ * b (every slab on that path is one page), q_slab_pop_last checks the rest (the end of a list,
+ * slabs of several pages) against the slab's slots and reports anything else as heap
+ * corruption. The thread_free list is checked the same way when collected (heap.c).
+ */
+static inline uintptr_t q_link_enc(const void *b, const void *n) {
+    return (uintptr_t)n ^ (uintptr_t)b ^ q_key;
+}
+
+static inline void *q_link_dec(const struct q_block *b) {
+    return (void *)(b->link ^ (uintptr_t)b ^ q_key);
+}
+
+/* w with the bit of granule address a cleared. On x86-64, btr masks the bit index to 0..63
+   itself, which the compiler does not see from the C form (two instructions saved). */
+static inline uint64_t q_bit_cleared(uint64_t w, uintptr_t a) {
+#if defined(__x86_64__)
+    __asm__("btrq %1, %0" : "+r"(w) : "r"(a >> 4) : "cc");
+    return w;
+#else
+    return w & ~q_bit(a);
+#endif
+}
+
+/* Takes block b (the list's head) with successor n: updates the counts, marks b in use. */
+static inline void *q_slab_take(struct q_slab *s, struct q_block *b, struct q_block *n) {
     /* q_inuse_set with the segment's bitmap address taken from the slab (saves the masking). */
     uintptr_t a = (uintptr_t)b;
     _Atomic uint64_t *w =
         (_Atomic uint64_t *)(s->bits + ((a >> 6) & ((Q_SEG_MASK >> 6) & ~(uintptr_t)15)));
-    atomic_store_explicit(w, atomic_load_explicit(w, Q_RELAXED) | q_bit(a), Q_RELAXED);
+    uint64_t v = atomic_load_explicit(w, Q_RELAXED);
+#if defined(__x86_64__)
+    __asm__("btsq %1, %0" : "+r"(v) : "r"(a >> 4) : "cc");
+#else
+    v |= q_bit(a);
+#endif
+    atomic_store_explicit(w, v, Q_RELAXED);
+    s->free = n;
+    s->used++;
+    s->nalloc++;
     return b;
+}
+
+/* Pops the head of the slab's (non-empty) free list and marks it in use. A successor outside
+   b's 64 KiB page - the end of the list, a slab of several pages, or a corrupt link - is left
+   to q_slab_pop_last (a tail call: the fast path keeps no register across a call). */
+static inline void *q_slab_pop(struct q_slab *s) {
+    struct q_block *b = s->free;
+    uintptr_t t = b->link ^ q_key; /* successor ^ b */
+    if (Q_UNLIKELY(t >= Q_PAGE_SIZE)) return q_slab_pop_last(s, b, t);
+    return q_slab_take(s, b, (struct q_block *)(t ^ (uintptr_t)b));
 }
 
 /*
  * The malloc fast path. Budget (x86-64, see alloc/api.c): TLS load, size compare, direct[]
- * load, free-list load and test, next load and store, used++, nalloc++, and the in-use bit
- * (word address from the slab's bitmap base, bts): 25 instructions.
+ * load, free-list load and test, link load, decode (xor with the key) and page check, next
+ * store, used++, nalloc++, and the in-use bit (word address from the slab's bitmap base, bts):
+ * 27 instructions. `kind` only reaches the slow path (operator new passes its own); under
+ * QUIRE_SECURE every direct[] entry stays on the empty slab, so every call takes the slow path.
  */
-static inline void *q_malloc_inline(size_t size) {
+static inline void *q_malloc_kind_inline(size_t size, unsigned kind) {
     struct q_heap *h = q_tls_heap;
     if (Q_LIKELY(size <= Q_SMALL_MAX)) {
         struct q_slab *s = h->direct[(size + 15) >> 4];
         if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);
     }
-    return q_malloc_slow(h, size);
+    return q_malloc_slow(h, size, kind);
+}
+
+static inline void *q_malloc_inline(size_t size) {
+    return q_malloc_kind_inline(size, Q_KIND_MALLOC);
 }
 
 /*
  * The free fast path: a quire segment (bitmap test), a 16-aligned address, in-use and not
- * pending (double/interior free check), a slab the calling thread owns with no aligned blocks
- * and not full; then push on local_free. Everything else (NULL, large blocks, other threads'
- * blocks, errors, the slab becoming empty) goes to q_free_slow. Ownership is a compare of the
- * slab's heap_fast with the thread pointer (no TLS variable load). Budget: 37 instructions.
+ * pending (double/interior free check), a slab the calling thread owns and not full (and, for
+ * a sized delete, a size of the slab's class); then push on local_free with an encoded link.
+ * Everything else (NULL, large blocks, other threads' blocks, errors, the slab becoming
+ * empty, QUIRE_SECURE, whose slabs never match) goes to the slow path. Ownership is a compare
+ * of the slab's heap_fast with the thread pointer (no TLS variable load). Budget: 37
+ * instructions (the sized check adds 4).
  */
-static inline void q_free_inline(void *p) {
+static inline void q_free_fast(void *p, unsigned kind, int sized, size_t n) {
     uintptr_t a = (uintptr_t)p;
     if (Q_LIKELY(!(a & Q_BAD_PTR_BITS) && q_segmap_has(a))) {
         _Atomic uint64_t *w = q_bits_word(a);
@@ -396,17 +506,25 @@ static inline void q_free_inline(void *p) {
         uint64_t pend = atomic_load_explicit(w + 1, Q_RELAXED);
         if (Q_LIKELY(((in & ~pend) >> idx) & 1)) {
             struct q_slab *s = q_seg_of(p)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
-            if (Q_LIKELY(atomic_load_explicit(&s->heap_fast, Q_RELAXED) == q_tid())) {
-                atomic_store_explicit(w, in & ~((uint64_t)1 << idx), Q_RELAXED);
+            if (Q_LIKELY(atomic_load_explicit(&s->heap_fast, Q_RELAXED) == q_tid()) &&
+                (!sized || Q_LIKELY(n - s->size_lo <= s->size_span))) {
+                atomic_store_explicit(w, q_bit_cleared(in, a), Q_RELAXED);
                 struct q_block *b = (struct q_block *)p;
-                b->next = s->local_free;
+                b->link = q_link_enc(b, s->local_free);
                 s->local_free = b;
                 if (Q_UNLIKELY(--s->used == 0) && !s->kept) q_slab_emptied(q_tls_heap, s);
                 return;
             }
         }
     }
-    q_free_slow(p);
+    if (sized)
+        q_free_sized_slow("operator delete", p, kind, n, 0, Q_SIZED);
+    else
+        q_free_slow(p, kind);
+}
+
+static inline void q_free_inline(void *p) {
+    q_free_fast(p, Q_KIND_MALLOC, 0, 0);
 }
 
 #endif /* QUIRE_ALLOC_INTERNAL_H */

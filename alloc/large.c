@@ -38,9 +38,12 @@
 
 struct lrec {
     uintptr_t ptr; /* block address (0 empty, 1 tombstone) */
-    size_t map;    /* mapping length, a multiple of the page size */
+    size_t map;    /* mapping length, a multiple of the page size (QUIRE_SECURE: the part
+                      between the two guard pages) */
     size_t usable; /* the last requested size, page-rounded (<= map; the rest is slack) */
     uint64_t vid;  /* id of the kernel mapping the range belongs to */
+    size_t req;    /* the last requested size, exactly (sized frees must name it) */
+    unsigned kind; /* enum q_kind: how it was allocated (delete must match new) */
 };
 
 struct lcache {
@@ -90,7 +93,8 @@ static int tab_rehash(size_t cap) {
     return 0;
 }
 
-static int tab_insert(uintptr_t p, size_t map, size_t usable, uint64_t vid) {
+static int tab_insert(uintptr_t p, size_t map, size_t usable, uint64_t vid, size_t req,
+                      unsigned kind) {
     if ((tab_used + 1) * 4 > tab_cap * 3) {
         size_t cap = tab_cap ? tab_cap : 256;
         while ((tab_live + 1) * 2 > cap) cap *= 2;
@@ -103,6 +107,8 @@ static int tab_insert(uintptr_t p, size_t map, size_t usable, uint64_t vid) {
     tab[i].map = map;
     tab[i].usable = usable;
     tab[i].vid = vid;
+    tab[i].req = req;
+    tab[i].kind = kind;
     tab_live++;
     return 0;
 }
@@ -243,7 +249,7 @@ static void unmap_victims(const struct lcache *victims, unsigned nv) {
     for (unsigned k = 0; k < nv; k++) unmap_block(victims[k].ptr, victims[k].map);
 }
 
-void *q_large_alloc(size_t size, size_t align, int zero) {
+void *q_large_alloc(size_t size, size_t align, int zero, unsigned kind) {
     size_t ps = q_os_page_size();
     size_t map = q_os_page_round(size ? size : 1);
     if (!map || map > (size_t)PTRDIFF_MAX) return NULL;
@@ -287,7 +293,7 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
     }
     q_lock(&q_large_lock);
     if (vid == 0) vid = new_vid();
-    int rc = tab_insert(p, map, usable, vid);
+    int rc = tab_insert(p, map, usable, vid, size, kind);
     q_unlock(&q_large_lock);
     if (rc) {
         unmap_block(p, map);
@@ -301,16 +307,24 @@ void *q_large_alloc(size_t size, size_t align, int zero) {
     return (void *)p;
 }
 
-int q_large_free(void *ptr) {
+static int large_free_secure(const char *fn, void *ptr, unsigned kind, size_t size, unsigned how);
+
+int q_large_free(const char *fn, void *ptr, unsigned kind, size_t size, size_t align,
+                 unsigned how) {
     uintptr_t p = (uintptr_t)ptr;
     struct lcache victims[CACHE_N + 1];
     unsigned nv = 0;
+    (void)align; /* the caller checked the pointer's alignment */
+    if (q_opt.secure) return large_free_secure(fn, ptr, kind, size, how);
     q_lock(&q_large_lock);
     long i = tab_find(p);
     if (i < 0) {
         q_unlock(&q_large_lock);
         return 0;
     }
+    if (tab[i].kind != kind) q_kind_check(fn, ptr, tab[i].kind, kind);
+    if (how != Q_UNSIZED && size != tab[i].req)
+        q_report_invalid(fn, ptr, "size does not match the block");
     size_t map = tab[i].map;
     uint64_t vid = tab[i].vid;
     tab_remove(i);
@@ -325,7 +339,7 @@ int q_large_free(void *ptr) {
 size_t q_large_usable(const void *ptr) {
     q_lock(&q_large_lock);
     long i = tab_find((uintptr_t)ptr);
-    size_t n = i < 0 ? 0 : tab[i].usable;
+    size_t n = i < 0 ? 0 : q_opt.secure ? tab[i].req : tab[i].usable;
     q_unlock(&q_large_lock);
     return n;
 }
@@ -351,8 +365,10 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         q_unlock(&q_large_lock);
         return -1;
     }
-    size_t map = tab[i].map, old_usable = tab[i].usable;
+    size_t map = tab[i].map, old_usable = tab[i].usable, old_req = tab[i].req;
     uint64_t vid = tab[i].vid;
+    unsigned kind = tab[i].kind;
+    if (kind != Q_KIND_MALLOC) q_kind_check("realloc", ptr, kind, Q_KIND_MALLOC);
     if (!want || want > (size_t)PTRDIFF_MAX) {
         q_unlock(&q_large_lock);
         return 1;
@@ -362,6 +378,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
            call. (Growth doubles the mapping, so a block that grew lives in the upper half of
            it; only a shrink below a quarter gives memory back.) */
         tab[i].usable = want;
+        tab[i].req = size;
         q_unlock(&q_large_lock);
         *out = ptr;
         return 0;
@@ -388,6 +405,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
             tab[i].map = take;
             if (take >= want) {
                 tab[i].usable = want;
+                tab[i].req = size;
                 q_unlock(&q_large_lock);
                 atomic_fetch_add_explicit(&q_gs.large_bytes, take - map, Q_RELAXED);
                 *out = ptr;
@@ -407,7 +425,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         if (c) {
             struct lcache victims[CACHE_N + 1];
             tab_remove(i);
-            int rc = tab_insert(c, got, want, cvid);
+            int rc = tab_insert(c, got, want, cvid, size, kind);
             update_due();
             q_unlock(&q_large_lock);
             if (rc) q_report_invalid("realloc", ptr, "large-block table full (out of memory)");
@@ -429,6 +447,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         new_map *= 2;
         tab[i].map = new_map;
         tab[i].usable = want;
+        tab[i].req = size;
         unsigned nv = cache_put(p + new_map, map - new_map, vid, victims);
         q_unlock(&q_large_lock);
         unmap_victims(victims, nv);
@@ -444,13 +463,13 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
     if (rc) {
         /* The caller moves the block by copy (e.g. the application split its mapping with
            mprotect, so mremap refuses it). */
-        tab_insert(p, map, old_usable, vid);
+        tab_insert(p, map, old_usable, vid, old_req, kind);
         q_unlock(&q_large_lock);
         q_verbose("mremap of a large block failed", ptr, new_map);
         return 1;
     }
     if ((uintptr_t)np != p) vid = new_vid(); /* moved: a kernel mapping of its own */
-    rc = tab_insert((uintptr_t)np, new_map, want, vid);
+    rc = tab_insert((uintptr_t)np, new_map, want, vid, size, kind);
     q_unlock(&q_large_lock);
     if (rc) q_report_invalid("realloc", np, "large-block table full (out of memory)");
     atomic_fetch_add_explicit(&q_gs.remaps, 1, Q_RELAXED);
@@ -488,4 +507,155 @@ size_t q_large_trim(uint64_t now, int force) {
     }
     if (total) q_verbose("unmapped cached large blocks", NULL, total);
     return total;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * QUIRE_SECURE large blocks
+ *
+ * Each block is its own mapping with a guard page on either side, [p - page, p) and
+ * [p + map, p + map + page), so a write just before or past it faults; its canary fills
+ * [req, min(map, req + Q_CANARY_MAX)) and is checked on free and realloc. No cache and no
+ * mremap: a freed block's pages are made inaccessible at once (q_guard discards them) and the
+ * range goes to a quarantine of the last LQUAR_N frees; it is unmapped only when pushed out,
+ * so a dangling pointer faults and a new block never lands on a freed one's address until
+ * then. realloc grows a block into its own slack or moves it by copy (to a block with room
+ * for doubling, so growth by small steps copies O(log n) times).
+ * ------------------------------------------------------------------------------------------- */
+
+#define LQUAR_N 64
+
+static struct {
+    uintptr_t ptr;
+    size_t map;
+} lquar[LQUAR_N];
+static unsigned lquar_head, lquar_n;
+
+static int lquar_has(uintptr_t p) {
+    for (unsigned k = 0; k < lquar_n; k++)
+        if (lquar[(lquar_head + k) % LQUAR_N].ptr == p) return 1;
+    return 0;
+}
+
+/* Unmaps a secure block's whole mapping, guards included. */
+static void unmap_secure(uintptr_t p, size_t map) {
+    size_t ps = q_os_page_size();
+    unmap_block(p - ps, map + 2 * ps);
+}
+
+static size_t canary_end(size_t req, size_t map) {
+    return req + Q_CANARY_MAX < map ? req + Q_CANARY_MAX : map;
+}
+
+void *q_large_alloc_secure(size_t size, size_t align, size_t room, unsigned kind) {
+    size_t ps = q_os_page_size();
+    size_t len = q_os_page_round(size > room ? size : room ? room : 1);
+    size_t extra = align > ps ? align : 0;
+    if (!len || len > (size_t)PTRDIFF_MAX / 2) return NULL;
+    size_t total = len + 2 * ps + extra;
+    void *m = NULL;
+    if (q_os_map(&m, total, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0) != 0) {
+        q_verbose("mmap of a large block failed", NULL, total);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&q_gs.mappings, 1, Q_RELAXED);
+    uintptr_t base = (uintptr_t)m, p = base + ps;
+    if (extra) {
+        /* Aligned: keep [p - ps, p + len + ps) of the bigger mapping. */
+        p = (p + align - 1) & ~(uintptr_t)(align - 1);
+        if (p - ps > base) q_os_unmap(m, p - ps - base);
+        uintptr_t end = p + len + ps;
+        if (base + total > end) q_os_unmap((void *)end, base + total - end);
+    }
+    q_stats_note_mapped((int64_t)(len + 2 * ps));
+    if (q_guard((void *)(p - ps), ps, 1) != 0 || q_guard((void *)(p + len), ps, 1) != 0)
+        q_verbose("guard pages of a large block failed", (void *)p, len);
+    q_canary_fill((void *)p, size, canary_end(size, len));
+    q_lock(&q_large_lock);
+    int rc = tab_insert(p, len, len, new_vid(), size, kind);
+    q_unlock(&q_large_lock);
+    if (rc) {
+        unmap_secure(p, len);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_bytes, len, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_allocs, 1, Q_RELAXED);
+    atomic_fetch_add_explicit(&q_gs.large_alloc_bytes, len, Q_RELAXED);
+    return (void *)p;
+}
+
+/* Checks a secure block's canary (lock held; reports and aborts when it was overwritten). */
+static void check_secure(const char *fn, void *ptr, const struct lrec *r) {
+    if (!q_canary_ok(ptr, r->req, canary_end(r->req, r->map)))
+        q_report_invalid(fn, ptr, "heap overflow (the canary after the block was overwritten)");
+}
+
+static int large_free_secure(const char *fn, void *ptr, unsigned kind, size_t size, unsigned how) {
+    uintptr_t p = (uintptr_t)ptr;
+    q_lock(&q_large_lock);
+    long i = tab_find(p);
+    if (i < 0) {
+        int was = lquar_has(p);
+        q_unlock(&q_large_lock);
+        if (was) q_report_invalid(fn, ptr, "double free");
+        return 0;
+    }
+    struct lrec r = tab[i];
+    check_secure(fn, ptr, &r);
+    if (r.kind != kind) q_kind_check(fn, ptr, r.kind, kind);
+    if (how != Q_UNSIZED && size != r.req)
+        q_report_invalid(fn, ptr, "size does not match the block");
+    tab_remove(i);
+    q_unlock(&q_large_lock);
+    /* Inaccessible before it enters the quarantine: once there, another free may unmap it. */
+    q_guard(ptr, r.map, 1);
+    uintptr_t vp = 0;
+    size_t vmap = 0;
+    q_lock(&q_large_lock);
+    if (lquar_n == LQUAR_N) {
+        vp = lquar[lquar_head].ptr;
+        vmap = lquar[lquar_head].map;
+        lquar_head = (lquar_head + 1) % LQUAR_N;
+        lquar_n--;
+    }
+    unsigned t = (lquar_head + lquar_n) % LQUAR_N;
+    lquar[t].ptr = p;
+    lquar[t].map = r.map;
+    lquar_n++;
+    q_unlock(&q_large_lock);
+    atomic_fetch_sub_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
+    atomic_fetch_sub_explicit(&q_gs.large_bytes, r.map, Q_RELAXED);
+    if (vp) unmap_secure(vp, vmap);
+    return 1;
+}
+
+int q_large_realloc_secure(void *ptr, size_t size, void **out) {
+    q_lock(&q_large_lock);
+    long i = tab_find((uintptr_t)ptr);
+    if (i < 0) {
+        int was = lquar_has((uintptr_t)ptr);
+        q_unlock(&q_large_lock);
+        if (was) q_report_invalid("realloc", ptr, "use after free (block already freed)");
+        return -1;
+    }
+    struct lrec r = tab[i];
+    check_secure("realloc", ptr, &r);
+    if (r.kind != Q_KIND_MALLOC) q_kind_check("realloc", ptr, r.kind, Q_KIND_MALLOC);
+    if (size + Q_TRAILER > Q_MEDIUM_MAX && q_os_page_round(size) <= r.map && size >= r.map / 4) {
+        /* In place: the canary moves to the new end (growth into the slack, or a shrink). */
+        tab[i].req = size;
+        q_canary_fill(ptr, size, canary_end(size, r.map));
+        q_unlock(&q_large_lock);
+        *out = ptr;
+        return 0;
+    }
+    q_unlock(&q_large_lock);
+    void *n = size + Q_TRAILER <= Q_MEDIUM_MAX
+                  ? q_secure_alloc(size, 0, 0, Q_KIND_MALLOC)
+                  : q_large_alloc_secure(size, 0, size > r.req ? 2 * r.map : 0, Q_KIND_MALLOC);
+    if (!n) return 1;
+    memcpy(n, ptr, size < r.req ? size : r.req);
+    large_free_secure("realloc", ptr, Q_KIND_MALLOC, 0, Q_UNSIZED);
+    *out = n;
+    return 0;
 }

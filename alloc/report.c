@@ -49,6 +49,38 @@ void q_report_invalid(const char *fn, const void *p, const char *why) {
     q_os_abort();
 }
 
+/* "quire: heap corruption: free list of the 64 B slab at 0x... overwritten (link to 0x...)" */
+void q_report_corrupt(const char *what, uint64_t size, const void *where, const void *bad) {
+    char buf[256];
+    size_t n = 0;
+    q_write_str(buf, &n, "quire: heap corruption: ");
+    q_write_str(buf, &n, what);
+    q_write_str(buf, &n, " of the ");
+    q_write_dec(buf, &n, size);
+    q_write_str(buf, &n, " B slab at ");
+    q_write_hex(buf, &n, (uintptr_t)where);
+    q_write_str(buf, &n, " overwritten (link to ");
+    q_write_hex(buf, &n, (uintptr_t)bad);
+    q_write_str(buf, &n, ")\n");
+    q_os_write_all(2, buf, n);
+    q_os_abort();
+}
+
+unsigned q_kind_check(const char *fn, const void *p, unsigned have, unsigned want) {
+    if (have == want) return have;
+    static const char *const what[3][3] = {
+        /* have malloc */ {"", "operator delete of a block allocated with malloc (use free)",
+                           "operator delete[] of a block allocated with malloc (use free)"},
+        /* have new */
+        {"free of a block allocated with operator new (use delete)", "",
+         "operator delete[] of a block allocated with new (use delete)"},
+        /* have new[] */
+        {"free of a block allocated with operator new[] (use delete[])",
+         "operator delete of a block allocated with new[] (use delete[])", ""},
+    };
+    q_report_invalid(fn, p, have < 3 && want < 3 ? what[have][want] : "allocation kind mismatch");
+}
+
 void q_verbose(const char *msg, const void *addr, uint64_t v) {
     if (!q_opt.verbose) return;
     char buf[256];

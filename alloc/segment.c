@@ -18,9 +18,13 @@
 #include "alloc/internal.h"
 
 #define Q_SEG_COOKIE 0x71756972655f7367ull /* "quire_sg" */
-#define Q_CACHE_MAX  16                    /* empty segments kept mapped (purged) */
-#define Q_META_MASK  (((uint64_t)1 << Q_SEG_META_PAGES) - 1)
-#define Q_ALL_PAGES  (~(uint64_t)0)
+
+_Static_assert(Q_SEG_HDR + sizeof(struct q_segment) + Q_SEG_GUARD_MAX <=
+                   Q_SEG_META_PAGES * Q_PAGE_SIZE,
+               "struct q_segment and its guards fit in the metadata pages");
+#define Q_CACHE_MAX 16 /* empty segments kept mapped (purged) */
+#define Q_META_MASK (((uint64_t)1 << Q_SEG_META_PAGES) - 1)
+#define Q_ALL_PAGES (~(uint64_t)0)
 
 /* One byte per 4 MiB of the 2^47-byte user address space: 2^25 bytes of zero pages, of which
    only those covering mapped segments are ever written (a byte, not a bit: free() tests it
@@ -35,6 +39,40 @@ static struct q_segment *seg_abandoned; /* segments of exited threads */
 static _Atomic unsigned seg_abandoned_n;
 static _Atomic uint64_t cache_purge_ns; /* earliest purge deadline in the cache, 0 none */
 static _Atomic uintptr_t seg_hint;      /* where the next segment will probably fit */
+
+/* ---------------------------------------------------------------------------------------------
+ * Guard pages: inaccessible ranges inside quire's mappings (segment metadata in every mode,
+ * slabs and large blocks under QUIRE_SECURE). MADV_GUARD_INSTALL (Linux 6.13) makes a range
+ * fault without creating a mapping, so vm.max_map_count is not consumed; where the kernel
+ * lacks it (or QUIRE_GUARDS=mprotect, for tests) mprotect(PROT_NONE) does, at the cost of
+ * split mappings. Either way a guarded range's contents are discarded and read back as zero
+ * once the guard is removed.
+ * ------------------------------------------------------------------------------------------- */
+
+static _Atomic int guard_mode; /* 0 untried, 1 madvise guards, 2 mprotect */
+
+void q_guard_init(void) {
+    const char *g = q_os_getenv("QUIRE_GUARDS");
+    if (g && strcmp(g, "mprotect") == 0) atomic_store(&guard_mode, 2);
+}
+
+int q_guard(void *addr, size_t len, int on) {
+    int m = atomic_load_explicit(&guard_mode, Q_RELAXED);
+    if (m != 2) {
+        int rc = q_os_advise(addr, len, on ? Q_ADV_GUARD_INSTALL : Q_ADV_GUARD_REMOVE);
+        if (rc == 0) {
+            if (m == 0) atomic_store_explicit(&guard_mode, 1, Q_RELAXED);
+            return 0;
+        }
+        if (m == 1) return rc; /* guards work here: a real failure */
+        atomic_store_explicit(&guard_mode, 2, Q_RELAXED);
+        q_verbose("MADV_GUARD_INSTALL unavailable: guard pages with mprotect", addr, len);
+    }
+    if (!on) return q_os_protect(addr, len, Q_PROT_READ | Q_PROT_WRITE);
+    int rc = q_os_protect(addr, len, Q_PROT_NONE);
+    q_os_advise(addr, len, Q_ADV_DONTNEED); /* as MADV_GUARD_INSTALL: contents discarded */
+    return rc;
+}
 
 static void segmap_set(uintptr_t seg, int on) {
     atomic_store_explicit(&q_segmap[seg >> Q_SEG_SHIFT], (uint8_t)(on != 0), memory_order_release);
@@ -61,12 +99,19 @@ static struct q_segment *seg_map(void) {
     }
     atomic_store_explicit(&seg_hint, (uintptr_t)p >= Q_SEG_SIZE ? (uintptr_t)p - Q_SEG_SIZE : 0,
                           Q_RELAXED);
-    return (struct q_segment *)p;
+    /* Guards around the metadata: the segment's first Q_SEG_HDR bytes and the last OS page
+       of the metadata pages (no memory, and with MADV_GUARD_INSTALL no extra mapping). */
+    size_t g = q_os_page_size();
+    if (g <= Q_SEG_GUARD_MAX &&
+        (q_guard(p, Q_SEG_HDR, 1) != 0 ||
+         q_guard((char *)p + Q_SEG_META_PAGES * Q_PAGE_SIZE - g, g, 1) != 0))
+        q_verbose("guard pages of a segment failed", p, 0);
+    return (struct q_segment *)((char *)p + Q_SEG_HDR);
 }
 
 static void seg_unmap(struct q_segment *seg) {
-    segmap_set((uintptr_t)seg, 0);
-    q_os_unmap(seg, Q_SEG_SIZE);
+    segmap_set((uintptr_t)q_seg_base(seg), 0);
+    q_os_unmap(q_seg_base(seg), Q_SEG_SIZE);
     atomic_fetch_add_explicit(&q_gs.unmappings, 1, Q_RELAXED);
     atomic_fetch_sub_explicit(&q_gs.segments, 1, Q_RELAXED);
     q_stats_note_mapped(-(int64_t)Q_SEG_SIZE);
@@ -95,7 +140,7 @@ struct q_segment *q_segment_alloc(struct q_heap *h) {
         q_unlock(&q_seg_lock);
         atomic_fetch_add_explicit(&q_gs.segments, 1, Q_RELAXED);
         q_stats_note_mapped((int64_t)Q_SEG_SIZE);
-        segmap_set((uintptr_t)seg, 1);
+        segmap_set((uintptr_t)q_seg_base(seg), 1);
     }
     seg->next = seg->prev = NULL;
     atomic_store_explicit(&seg->heap, h, memory_order_release);
@@ -186,7 +231,7 @@ static size_t seg_purge(struct q_segment *seg, uint64_t now, int force) {
         unsigned j = i;
         while (j < Q_SEG_PAGES && (todo >> j) & 1) j++;
         size_t len = (size_t)(j - i) * Q_PAGE_SIZE;
-        q_os_advise((char *)seg + (size_t)i * Q_PAGE_SIZE, len,
+        q_os_advise(q_seg_base(seg) + (size_t)i * Q_PAGE_SIZE, len,
                     q_opt.purge_free ? Q_ADV_FREE : Q_ADV_DONTNEED);
         atomic_fetch_add_explicit(&q_gs.purges, 1, Q_RELAXED);
         total += len;

@@ -54,6 +54,11 @@ void q_classes_init(void) {
         } else if (size > 8192) {
             while ((size_t)pages * Q_PAGE_SIZE < 8u * (size_t)size) pages *= 2;
         }
+        /* QUIRE_SECURE: a slab loses a guard page before its slots: at least one slot must
+           still fit. */
+        while (q_opt.secure && pages < Q_MAX_SLAB_PAGES &&
+               (size_t)pages * Q_PAGE_SIZE - q_guard_size < size)
+            pages++;
         q_class_size[c] = size;
         q_class_pages[c] = (uint8_t)pages;
     }

@@ -59,14 +59,20 @@ QUIRE_API int quire_alloc_stats_get(struct quire_alloc_stats *out) {
         out->class_size[c] = q_class_size[c];
         out->class_allocs[c] = atomic_load_explicit(&q_gs.retired_nalloc[c], Q_RELAXED);
     }
+    uint64_t held[Q_NCLASSES] = {0}; /* QUIRE_SECURE: freed, in quarantine, counted as used */
     q_lock(&q_heap_lock);
-    for (struct q_heap *h = q_heap_registry; h; h = h->reg_next)
-        if (h->live) sum_heap(h, out);
+    for (struct q_heap *h = q_heap_registry; h; h = h->reg_next) {
+        if (!h->live) continue;
+        sum_heap(h, out);
+        for (unsigned c = 0; h->quar && c < Q_NCLASSES; c++) held[c] += q_secure_held(h, c);
+    }
     sum_heap(&q_shared_heap, out);
     q_lock(&q_seg_lock);
     for (struct q_segment *seg = q_seg_all; seg; seg = seg->all_next) sum_segment(seg, out);
     q_unlock(&q_seg_lock);
     q_unlock(&q_heap_lock);
+    for (unsigned c = 0; c < Q_NCLASSES; c++)
+        out->class_live[c] -= held[c] < out->class_live[c] ? held[c] : out->class_live[c];
     for (unsigned c = 0; c < Q_NCLASSES; c++) {
         out->allocs += out->class_allocs[c];
         out->live_blocks += out->class_live[c];

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
@@ -662,6 +663,46 @@ uint64_t q_os_coarse_ns(void) {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return q_os_now_ns();
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A 64-bit mix (the finaliser of splitmix64). */
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+void q_os_random(void *buf, size_t n) {
+    int saved = errno;
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        long r = syscall(SYS_getrandom, p + got, n - got, 1 /* GRND_NONBLOCK */);
+        if (r > 0) {
+            got += (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        break;
+    }
+    errno = saved;
+    if (got == n) return;
+    /* Fallback: not secret against a local attacker who can read /proc, but unpredictable
+       from inside another process. */
+    uint64_t s = mix64(q_os_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)buf);
+    const unsigned char *aux = (const unsigned char *)getauxval(AT_RANDOM);
+    if (aux) {
+        uint64_t a, b;
+        memcpy(&a, aux, 8);
+        memcpy(&b, aux + 8, 8);
+        s ^= mix64(a ^ mix64(b)); /* mixed: the raw bytes also seed glibc's stack guard */
+    }
+    for (size_t i = got; i < n; i++) {
+        if ((i - got) % 8 == 0) s = mix64(s + 0x9e3779b97f4a7c15ull);
+        p[i] = (unsigned char)(s >> (8 * ((i - got) % 8)));
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -209,6 +209,11 @@ int q_os_mincore(void *addr, size_t len, unsigned char *vec);
  *  source read), with the scheduler tick's resolution (1-10 ms). */
 uint64_t q_os_coarse_ns(void);
 
+/** Fills buf with n random bytes from the kernel (getrandom(2), non-blocking); when the kernel
+ *  cannot supply them yet (early boot) or refuses, with bytes mixed from the auxiliary vector's
+ *  AT_RANDOM, the clock, the process id and addresses. Never fails, never allocates. */
+void q_os_random(void *buf, size_t n);
+
 /* Appended for quire_alloc_exec() (alloc/run.c): starting a program on quire's malloc. */
 
 /** The path of the running executable (readlink /proc/self/exe), NUL-terminated in buf.

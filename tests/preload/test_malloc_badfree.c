@@ -403,9 +403,9 @@ int main(void) {
     bad_free_case("pointer never returned: a slot never handed out", never_allocated_slot, "free",
                   "double free|never-allocated|unused memory");
     bad_free_case("free_sized with a size larger than the small block", free_sized_too_large_small,
-                  "free_sized", "size larger than the block");
+                  "free_sized", "size does not match the block");
     bad_free_case("free_sized with a size larger than the large block", free_sized_too_large_large,
-                  "free_sized", "size larger than the block");
+                  "free_sized", "size does not match the block");
     bad_free_case("free_aligned_sized with an alignment the pointer lacks",
                   free_aligned_sized_wrong_alignment, "free_aligned_sized",
                   "pointer not aligned as stated");

@@ -1,0 +1,528 @@
+/*
+ * alloc/secure.c - QUIRE_SECURE=1: the hardened mode, chosen at process start in the same
+ * library, at no cost to the default mode's fast paths.
+ *
+ * How it is reached: under QUIRE_SECURE every direct[] entry of a thread heap stays on the
+ * empty slab and every slab's heap_fast stays 0 (heap.c), so the inline malloc and free of
+ * internal.h always fall through to their slow paths, which call this file. Slots still come
+ * from the engine's slabs and thread heaps, and every free is still validated by the in-use
+ * and pending bits; this file adds, per block:
+ *
+ *   trailer   the last Q_TRAILER bytes of every slot: the block's state (fresh: threaded,
+ *             never allocated; live; free), how it was allocated (malloc, new, new[]) and its
+ *             exact requested size, keyed by the slot address and a 24-bit check under the
+ *             process's keys, so an overwritten trailer is detected with probability 1 - 2^-24.
+ *             A slot holds size + Q_TRAILER bytes; malloc_usable_size is the requested size.
+ *   canary    bytes [size, size + min(Q_CANARY_MAX, room)) after the block, derived from a key
+ *             and the block address, never zero (an off-by-one NUL is caught). Checked on free
+ *             and realloc: a write past the end shows. A write before the start shows in the
+ *             previous slot's trailer, checked on free too; before a slab's first slot there is
+ *             a guard page.
+ *   zero      a freed block is zeroed (its size and canary) and its trailer marked free; when
+ *             the slot is handed out again, its bytes after the free-list link must still be
+ *             zero and the trailer intact: a write after free is reported then.
+ *   quarantine a freed block is not reusable at once: it goes into a per-thread array of
+ *             QUAR_RAND slots at a random index, and the block it displaces into a FIFO of at
+ *             most QUAR_FIFO blocks and QUAR_BYTES bytes; only a block leaving the FIFO is
+ *             really freed. While quarantined the block stays marked in use in the bitmap, its
+ *             trailer says free, so a second free is reported as a double free.
+ *   order     a slab's fresh slots are threaded onto its free list in random order.
+ *   zero-size malloc(0) returns a unique address in a reserved inaccessible region (1 GiB of
+ *             address space, no memory): reading or writing it faults; addresses are handed out
+ *             round-robin, so a freed one comes back only after a full turn.
+ *   guards    a guard page before the slots of every slab (as in both modes around each
+ *             segment's metadata, segment.c); large blocks have one on each side, and a freed large
+ * block's pages become inaccessible until 64 later large frees have passed (large.c). Guards use
+ *             MADV_GUARD_INSTALL where the kernel has it (Linux 6.13; no new mapping, so
+ *             vm.max_map_count is not consumed), else mprotect(PROT_NONE).
+ *   kinds     delete of a new[] block, delete[] of a new block, free of either and delete of a
+ *             malloc block are reported.
+ *
+ * Reports name the misuse and the address ("quire: free(): heap overflow (...): 0x...") and
+ * abort, without allocating (report.c).
+ */
+#include <string.h>
+
+#include "alloc/internal.h"
+
+#define QUAR_RAND  64
+#define QUAR_FIFO  512
+#define QUAR_BYTES ((size_t)1 << 20)
+#define ZREGION    ((size_t)1 << 30) /* address space for zero-size blocks */
+
+enum { TR_FRESH = 1, TR_LIVE = 2, TR_FREE = 3 };
+
+/* A thread's quarantine (heap->quar), mapped once per heap struct. */
+struct q_quarantine {
+    void *rnd[QUAR_RAND];
+    uint32_t rnd_size[QUAR_RAND];
+    void *fifo[QUAR_FIFO];
+    uint32_t fifo_size[QUAR_FIFO];
+    unsigned head, n;          /* the FIFO: n entries from head (a ring) */
+    size_t bytes;              /* slot bytes held in rnd and fifo */
+    uint32_t held[Q_NCLASSES]; /* blocks held per class (statistics: not live) */
+};
+
+size_t q_guard_size;
+static uint64_t key_mac, key_check, key_canary; /* secret, from q_os_random */
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dull;
+    return x ^ (x >> 33);
+}
+
+/* The calling thread's random numbers (xorshift64*, seeded from the kernel). */
+static uint64_t rnd64(void) {
+    uint64_t x = rng_state;
+    if (Q_UNLIKELY(x == 0)) {
+        q_os_random(&x, sizeof x);
+        x |= 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+void q_secure_init(void) {
+    uint64_t k[3];
+    q_os_random(k, sizeof k);
+    key_mac = k[0];
+    key_check = k[1];
+    key_canary = k[2];
+    size_t ps = q_os_page_size();
+    q_guard_size = ps <= Q_SEG_GUARD_MAX ? ps : 0; /* 64 KiB OS pages leave no room */
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Guard pages of slabs
+ * ------------------------------------------------------------------------------------------- */
+
+size_t q_secure_slab_bytes(unsigned npages) {
+    return (size_t)npages * Q_PAGE_SIZE - q_guard_size;
+}
+
+void q_secure_slab_guard(struct q_slab *s, int on) {
+    if (q_guard_size && q_guard(s->start - q_guard_size, q_guard_size, on) != 0)
+        q_verbose("guard page of a slab failed", s->start, on);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Trailers and canaries
+ * ------------------------------------------------------------------------------------------- */
+
+/* The trailer word of the slot at a: (state | kind << 2 | size << 8), 40 bits, with a 24-bit
+   check above it, xored with a keyed mask of the address. */
+static inline uint64_t tr_make(uintptr_t a, unsigned state, unsigned kind, uint64_t size) {
+    uint64_t v = state | (uint64_t)kind << 2 | size << 8;
+    uint64_t check = ((v ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 40;
+    return (v | check << 40) ^ mix(a ^ key_mac);
+}
+
+/* Decodes the trailer word w of the slot at a; 0 when it is not one tr_make wrote. */
+static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
+    uint64_t x = w ^ mix(a ^ key_mac);
+    uint64_t lo = x & (((uint64_t)1 << 40) - 1);
+    if ((x >> 40) != ((lo ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 40 || (lo & 3) == 0)
+        return 0;
+    *v = lo;
+    return 1;
+}
+
+#define TR_STATE(v) ((unsigned)((v)&3))
+#define TR_KIND(v)  ((unsigned)(((v) >> 2) & 3))
+#define TR_SIZE(v)  ((size_t)((v) >> 8))
+
+static inline _Atomic uint64_t *tr_at(uintptr_t a, uint32_t slot) {
+    return (_Atomic uint64_t *)(a + slot - Q_TRAILER);
+}
+
+/* Canary bytes after a block of `size` bytes in a slot of `slot` bytes. */
+static inline size_t canary_len(size_t size, uint32_t slot) {
+    size_t room = slot - Q_TRAILER - size;
+    return room < Q_CANARY_MAX ? room : Q_CANARY_MAX;
+}
+
+/* The canary of a block: 8 bytes, none zero; byte i of it goes at addresses = i mod 8. */
+static inline uint64_t canary_of(const void *block) {
+    return mix((uintptr_t)block ^ key_canary) | 0x0101010101010101ull;
+}
+
+void q_canary_fill(void *block, size_t lo, size_t hi) {
+    uint64_t c = canary_of(block);
+    unsigned char *p = (unsigned char *)block + lo, *e = (unsigned char *)block + hi;
+    for (; p < e && ((uintptr_t)p & 7); p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
+    for (; p + 8 <= e; p += 8) memcpy(p, &c, 8);
+    for (; p < e; p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
+}
+
+int q_canary_ok(const void *block, size_t lo, size_t hi) {
+    uint64_t c = canary_of(block), w;
+    const unsigned char *p = (const unsigned char *)block + lo,
+                        *e = (const unsigned char *)block + hi;
+    for (; p < e && ((uintptr_t)p & 7); p++)
+        if (*p != (unsigned char)(c >> (((uintptr_t)p & 7) * 8))) return 0;
+    for (; p + 8 <= e; p += 8) {
+        memcpy(&w, p, 8);
+        if (w != c) return 0;
+    }
+    for (; p < e; p++)
+        if (*p != (unsigned char)(c >> (((uintptr_t)p & 7) * 8))) return 0;
+    return 1;
+}
+
+/* Whether bytes [lo, hi) of block are all zero (lo and hi multiples of 8 or not). */
+static int zero_ok(const void *block, size_t lo, size_t hi) {
+    const unsigned char *p = (const unsigned char *)block + lo,
+                        *e = (const unsigned char *)block + hi;
+    uint64_t acc = 0, w;
+    for (; p < e && ((uintptr_t)p & 7); p++) acc |= *p;
+    for (; p + 8 <= e; p += 8) {
+        memcpy(&w, p, 8);
+        acc |= w;
+    }
+    for (; p < e; p++) acc |= *p;
+    return acc == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Fresh slots in random order
+ * ------------------------------------------------------------------------------------------- */
+
+void q_secure_extend(struct q_slab *s, uint32_t k) {
+    uint16_t order[8192 / Q_GRANULE]; /* k <= 8 KiB / slot size */
+    uint32_t size = s->slot_size, first = s->capacity;
+    for (uint32_t i = 0; i < k; i++) order[i] = (uint16_t)i;
+    for (uint32_t i = k; i > 1; i--) {
+        uint32_t j = (uint32_t)(rnd64() % i);
+        uint16_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    struct q_block *head = s->free;
+    for (uint32_t i = k; i-- > 0;) {
+        uintptr_t a = (uintptr_t)s->start + (size_t)(first + order[i]) * size;
+        atomic_store_explicit(tr_at(a, size), tr_make(a, TR_FRESH, 0, 0), Q_RELAXED);
+        struct q_block *b = (struct q_block *)a;
+        b->link = q_link_enc(b, head);
+        head = b;
+    }
+    s->free = head;
+    s->capacity += k;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Zero-size blocks
+ * ------------------------------------------------------------------------------------------- */
+
+static q_lock_t zlock;
+static _Atomic uintptr_t zbase; /* the reserved region, 0 until the first malloc(0) */
+static uint64_t *zbits;         /* one bit per 16-byte address of the region: handed out */
+static size_t zcur;             /* where the next search starts (granule index) */
+
+static inline int zero_has(uintptr_t a) {
+    uintptr_t b = atomic_load_explicit(&zbase, memory_order_acquire);
+    return b && a - b < ZREGION;
+}
+
+static void *zero_alloc(size_t align) {
+    size_t n = ZREGION / Q_GRANULE, step = align / Q_GRANULE;
+    q_lock(&zlock);
+    if (!atomic_load_explicit(&zbase, Q_RELAXED)) {
+        void *r = NULL, *bits = NULL;
+        if (q_os_reserve(&r, ZREGION) != 0 ||
+            q_os_map(&bits, n / 8, Q_PROT_READ | Q_PROT_WRITE, Q_MAP_NORESERVE, -1, 0) != 0) {
+            if (r) q_os_unmap(r, ZREGION);
+            q_unlock(&zlock);
+            return NULL;
+        }
+        zbits = bits;
+        atomic_store_explicit(&zbase, (uintptr_t)r, memory_order_release);
+    }
+    size_t i = (zcur + step - 1) / step * step;
+    for (size_t tried = 0; tried < n; tried += step, i += step) {
+        if (i >= n) i = 0;
+        if (!((zbits[i >> 6] >> (i & 63)) & 1)) {
+            zbits[i >> 6] |= (uint64_t)1 << (i & 63);
+            zcur = i + step;
+            q_unlock(&zlock);
+            return (void *)(atomic_load_explicit(&zbase, Q_RELAXED) + i * Q_GRANULE);
+        }
+    }
+    q_unlock(&zlock);
+    return NULL;
+}
+
+/* Whether zero-size block p is handed out; clears it when `release`. */
+static int zero_live(uintptr_t a, int release) {
+    uintptr_t off = a - atomic_load_explicit(&zbase, Q_RELAXED);
+    if (off & (Q_GRANULE - 1)) return 0;
+    size_t i = off / Q_GRANULE;
+    q_lock(&zlock);
+    int live = (int)((zbits[i >> 6] >> (i & 63)) & 1);
+    if (live && release) zbits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+    q_unlock(&zlock);
+    return live;
+}
+
+static void zero_free(const char *fn, void *p, size_t size, unsigned how) {
+    if (how != Q_UNSIZED && size != 0) q_report_invalid(fn, p, "size does not match the block");
+    if (!zero_live((uintptr_t)p, 1))
+        q_report_invalid(fn, p,
+                         ((uintptr_t)p & (Q_GRANULE - 1)) ? "misaligned pointer" : "double free");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Quarantine
+ * ------------------------------------------------------------------------------------------- */
+
+static struct q_quarantine *quar_of(struct q_heap *h) {
+    if (!h->quar) {
+        void *m = NULL;
+        size_t len = q_os_page_round(sizeof(struct q_quarantine));
+        if (q_os_map(&m, len, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0) != 0) return NULL;
+        atomic_fetch_add_explicit(&q_gs.mappings, 1, Q_RELAXED);
+        q_stats_note_mapped((int64_t)len);
+        h->quar = m;
+    }
+    return h->quar;
+}
+
+/* Holds freed block p (its slot `size` bytes) back; really frees the oldest ones. */
+static void quar_push(struct q_heap *h, void *p, uint32_t size) {
+    struct q_quarantine *q = quar_of(h);
+    if (!q) {
+        q_small_free(p);
+        return;
+    }
+    unsigned i = (unsigned)(rnd64() % QUAR_RAND);
+    void *x = q->rnd[i];
+    uint32_t xs = q->rnd_size[i];
+    q->rnd[i] = p;
+    q->rnd_size[i] = size;
+    q->bytes += size;
+    q->held[q_size_class(size)]++;
+    if (!x) return;
+    unsigned t = (q->head + q->n) % QUAR_FIFO;
+    q->fifo[t] = x;
+    q->fifo_size[t] = xs;
+    q->n++;
+    while (q->n && (q->n >= QUAR_FIFO || q->bytes > QUAR_BYTES)) {
+        void *y = q->fifo[q->head];
+        q->bytes -= q->fifo_size[q->head];
+        q->held[q_size_class(q->fifo_size[q->head])]--;
+        q->head = (q->head + 1) % QUAR_FIFO;
+        q->n--;
+        q_small_free(y);
+    }
+}
+
+void q_secure_flush(struct q_heap *h) {
+    struct q_quarantine *q = h->quar;
+    if (!q) return;
+    while (q->n) {
+        void *y = q->fifo[q->head];
+        q->held[q_size_class(q->fifo_size[q->head])]--;
+        q->head = (q->head + 1) % QUAR_FIFO;
+        q->n--;
+        q_small_free(y);
+    }
+    for (unsigned i = 0; i < QUAR_RAND; i++) {
+        void *y = q->rnd[i];
+        q->rnd[i] = NULL;
+        if (y) {
+            q->held[q_size_class(q->rnd_size[i])]--;
+            q_small_free(y);
+        }
+    }
+    q->head = 0;
+    q->bytes = 0;
+}
+
+/* Blocks of class cls that h holds in quarantine (read racily by the statistics). */
+__attribute__((no_sanitize("thread"))) uint32_t q_secure_held(const struct q_heap *h,
+                                                              unsigned cls) {
+    return h->quar ? h->quar->held[cls] : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Small blocks
+ * ------------------------------------------------------------------------------------------- */
+
+static inline struct q_slab *slab_of(uintptr_t a) {
+    return q_seg_of((void *)a)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+}
+
+/*
+ * Validates the live small block p for fn: the bitmap (q_small_check: not freed, a block
+ * start), its trailer (live), its canary, and the previous slot's trailer (any state, intact).
+ * Returns its requested size; *sp its slab, *wp its trailer word, *kp its enum q_kind.
+ * Reports and aborts otherwise.
+ */
+static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *kp) {
+    struct q_slab *s = q_small_check(fn, p);
+    uintptr_t a = (uintptr_t)p;
+    uint32_t slot = s->slot_size;
+    uint64_t w = atomic_load_explicit(tr_at(a, slot), Q_RELAXED), v;
+    if (!tr_read(a, w, &v) || TR_SIZE(v) + Q_TRAILER > slot)
+        q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
+    if (TR_STATE(v) == TR_FREE) q_report_invalid(fn, p, "double free");
+    if (TR_STATE(v) != TR_LIVE) q_report_invalid(fn, p, "pointer to a block never allocated");
+    size_t size = TR_SIZE(v);
+    *kp = TR_KIND(v);
+    if (!q_canary_ok(p, size, size + canary_len(size, slot)))
+        q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
+    uintptr_t prev = a - slot;
+    if (a - (uintptr_t)s->start >= slot &&
+        !tr_read(prev, atomic_load_explicit(tr_at(prev, slot), Q_RELAXED), &v))
+        q_report_invalid(fn, p, "heap underflow (the canary before the block was overwritten)");
+    *sp = s;
+    *wp = w;
+    return size;
+}
+
+void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
+    size_t max_align = q_guard_size ? q_guard_size : Q_PAGE_SIZE; /* slots start after a guard */
+    if (align < Q_GRANULE) align = Q_GRANULE;
+    if (size == 0 && align <= max_align) return zero_alloc(align);
+    if (size > Q_MEDIUM_MAX - Q_TRAILER || align > max_align)
+        return q_large_alloc_secure(size, align > Q_GRANULE ? align : 0, 0, kind);
+    size_t need = size + Q_TRAILER;
+    unsigned cls = q_size_class(need > align ? need : align);
+    while (q_class_size[cls] & (align - 1)) cls++; /* the power-of-two class qualifies */
+    void *b = q_heap_slot(cls);
+    if (!b) return NULL;
+    uintptr_t a = (uintptr_t)b;
+    struct q_slab *s = slab_of(a);
+    uint32_t slot = s->slot_size;
+    if ((uint32_t)(a - (uintptr_t)s->start) % slot != 0)
+        q_report_corrupt("free list", slot, s->start, b);
+    _Atomic uint64_t *tp = tr_at(a, slot);
+    uint64_t v;
+    size_t clean = 0; /* bytes known to be zero, from byte 8 */
+    if (!tr_read(a, atomic_load_explicit(tp, Q_RELAXED), &v) || TR_STATE(v) == TR_LIVE ||
+        TR_SIZE(v) + Q_TRAILER > slot)
+        q_report_invalid("malloc", b, "write after free (a freed block's trailer was overwritten)");
+    if (TR_STATE(v) == TR_FREE) {
+        clean = TR_SIZE(v) + canary_len(TR_SIZE(v), slot);
+        if (!zero_ok(b, 8, clean))
+            q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
+    }
+    ((struct q_block *)b)->link = 0; /* the encoded link is not the program's to see */
+    if (zero && size > 8 && size > clean) memset((char *)b + 8, 0, size - 8);
+    atomic_store_explicit(tp, tr_make(a, TR_LIVE, kind, size), Q_RELAXED);
+    q_canary_fill(b, size, size + canary_len(size, slot));
+    return b;
+}
+
+void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
+                   unsigned how) {
+    uintptr_t a = (uintptr_t)p;
+    (void)align; /* the caller checked the pointer's alignment */
+    if (!p) return;
+    if (zero_has(a)) {
+        zero_free(fn, p, size, how);
+        return;
+    }
+    if ((a >> Q_ADDR_BITS) != 0 || !q_segmap_has(a)) {
+        if (!q_large_free(fn, p, kind, size, align, how))
+            q_report_invalid(fn, p, "pointer not allocated by quire");
+        return;
+    }
+    struct q_slab *s;
+    uint64_t w;
+    unsigned have;
+    size_t req = small_live(fn, p, &s, &w, &have);
+    uint32_t slot = s->slot_size;
+    if (have != kind) q_kind_check(fn, p, have, kind);
+    if (how != Q_UNSIZED && size != req) q_report_invalid(fn, p, "size does not match the block");
+    /* live -> free, once: of two threads freeing the block at the same time, one reports. */
+    if (!atomic_compare_exchange_strong_explicit(tr_at(a, slot), &w, tr_make(a, TR_FREE, 0, req),
+                                                 Q_RELAXED, Q_RELAXED))
+        q_report_invalid(fn, p, "double free");
+    memset(p, 0, req + canary_len(req, slot));
+    struct q_heap *h = q_tls_heap;
+    if (h == &q_heap_empty) h = q_thread_heap_create();
+    if (h && h != &q_heap_dead)
+        quar_push(h, p, slot);
+    else
+        q_small_free(p);
+}
+
+void *q_secure_realloc(void *p, size_t size) {
+    uintptr_t a = (uintptr_t)p;
+    if (!p) return q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);
+    if (size == 0) {
+        q_secure_free("realloc", p, Q_KIND_MALLOC, 0, 0, Q_UNSIZED);
+        return NULL;
+    }
+    if (zero_has(a)) {
+        if (!zero_live(a, 0)) q_report_invalid("realloc", p, "pointer not allocated by quire");
+        void *n = q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);
+        if (n) zero_free("realloc", p, 0, Q_UNSIZED);
+        return n;
+    }
+    if ((a >> Q_ADDR_BITS) != 0 || !q_segmap_has(a)) {
+        void *out;
+        int rc = q_large_realloc_secure(p, size, &out);
+        if (rc < 0) q_report_invalid("realloc", p, "pointer not allocated by quire");
+        return rc == 0 ? out : NULL;
+    }
+    struct q_slab *s;
+    uint64_t w;
+    unsigned have;
+    size_t req = small_live("realloc", p, &s, &w, &have);
+    if (have != Q_KIND_MALLOC) q_kind_check("realloc", p, have, Q_KIND_MALLOC);
+    uint32_t slot = s->slot_size;
+    if (size + Q_TRAILER <= slot && (2 * size >= slot || slot <= 128)) {
+        /* In place: the canary moves to the new end. */
+        atomic_store_explicit(tr_at(a, slot), tr_make(a, TR_LIVE, Q_KIND_MALLOC, size), Q_RELAXED);
+        q_canary_fill(p, size, size + canary_len(size, slot));
+        return p;
+    }
+    void *n = q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);
+    if (!n) return NULL;
+    memcpy(n, p, size < req ? size : req);
+    q_secure_free("realloc", p, Q_KIND_MALLOC, 0, 0, Q_UNSIZED);
+    return n;
+}
+
+size_t q_secure_usable(const char *fn, const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (zero_has(a)) {
+        if (!zero_live(a, 0)) q_report_invalid(fn, p, "pointer not allocated by quire");
+        return 0;
+    }
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        struct q_slab *s;
+        uint64_t w;
+        unsigned kind;
+        return small_live(fn, (void *)p, &s, &w, &kind);
+    }
+    size_t n = q_large_usable(p);
+    if (!n) q_report_invalid(fn, p, "pointer not allocated by quire");
+    return n;
+}
+
+int q_secure_owns(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (zero_has(a)) return zero_live(a, 0);
+    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+        if (a & (Q_GRANULE - 1)) return 0;
+        _Atomic uint64_t *w = q_bits_word(a);
+        uint64_t in = atomic_load_explicit(w, Q_RELAXED);
+        uint64_t pend = atomic_load_explicit(w + 1, Q_RELAXED);
+        if (!(in & ~pend & q_bit(a))) return 0;
+        /* In use for the bitmap, but a quarantined block's trailer says free. */
+        uint64_t v;
+        uint32_t slot = slab_of(a)->slot_size;
+        return tr_read(a, atomic_load_explicit(tr_at(a, slot), Q_RELAXED), &v) &&
+               TR_STATE(v) == TR_LIVE;
+    }
+    return q_large_usable(p) != 0;
+}
