@@ -51,6 +51,16 @@ SCRIPT_TESTS  := $(sort $(wildcard tests/scripts/*.sh))
 UNIT_BIN      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PRELOADT_BIN  := $(patsubst tests/preload/%,$(BUILD)/tests/preload/%,$(basename $(PRELOADT_SRC)))
 TSAN_BIN      := $(foreach b,$(UNIT_BIN),$(if $(findstring _mt,$(notdir $(b))),$(b)))
+# The malloc engine's suites again in its hardened mode (QUIRE_SECURE=1, alloc/secure.c): API
+# conformance, bad frees, threads/fork/churn stress, C++ operators, the real programs; and the
+# misuse suite with guard pages made by mprotect (the fallback for kernels before 6.13).
+ALLOC_SUITES  := $(addprefix $(BUILD)/tests/preload/,test_malloc_api test_malloc_badfree \
+                   test_malloc_stress test_cxx_new cxx_threads) \
+                 $(addprefix $(BUILD)/tests/unit/,test_alloc_api test_alloc_stress_mt \
+                   test_alloc_internal_mt)
+SECURE_TESTS  := $(addprefix QUIRE_SECURE=1:,$(ALLOC_SUITES) tests/scripts/real_programs.sh) \
+                 QUIRE_GUARDS=mprotect:$(BUILD)/tests/preload/test_misuse
+SECURE_TSAN   := $(addprefix QUIRE_SECURE=1:,$(filter $(BUILD)/tests/unit/test_alloc%,$(TSAN_BIN)))
 
 .PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan install uninstall \
         format format-check clean
@@ -102,7 +112,8 @@ run: all
 test-build: all $(UNIT_BIN) $(PRELOADT_BIN)
 
 test: test-build
-	@BUILD=$(BUILD) CC="$(CC)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) $(SCRIPT_TESTS)
+	@BUILD=$(BUILD) CC="$(CC)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) $(SCRIPT_TESTS) \
+	    $(SECURE_TESTS)
 
 unit-tests: $(UNIT_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(UNIT_BIN)
@@ -121,7 +132,7 @@ test-tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="$(TSAN_FLAGS)" tsan-tests
 
 tsan-tests: $(TSAN_BIN)
-	@BUILD=$(BUILD) ./tests/run.sh $(TSAN_BIN)
+	@BUILD=$(BUILD) ./tests/run.sh $(TSAN_BIN) $(SECURE_TSAN)
 
 # ---- install -------------------------------------------------------------------------------
 
@@ -143,7 +154,8 @@ uninstall:
 # ---- housekeeping --------------------------------------------------------------------------
 
 FORMAT_SRC = $(wildcard include/quire/*.h pages/*.[ch] alloc/*.[ch] pager/*.[ch] preload/*.[ch] \
-                        tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c)
+                        preload/*.cc tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c \
+                        tests/preload/test_misuse.cc)
 
 format:
 	clang-format -i $(FORMAT_SRC)

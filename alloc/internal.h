@@ -455,6 +455,7 @@ static inline void *q_slab_take(struct q_slab *s, struct q_block *b, struct q_bl
     s->free = n;
     s->used++;
     s->nalloc++;
+    b->link = 0; /* the encoded link would tell the program the key */
     return b;
 }
 

@@ -10,8 +10,9 @@
  *
  *   trailer   the last Q_TRAILER bytes of every slot: the block's state (fresh: threaded,
  *             never allocated; live; free), how it was allocated (malloc, new, new[]) and its
- *             exact requested size, keyed by the slot address and a 24-bit check under the
- *             process's keys, so an overwritten trailer is detected with probability 1 - 2^-24.
+ *             exact requested size, masked with a key and the slot address, with a 16-bit check
+ *             and a never-zero sentinel byte, so an overwritten trailer is detected with
+ *             probability 1 - 2^-24 (always when the byte before the next slot becomes zero).
  *             A slot holds size + Q_TRAILER bytes; malloc_usable_size is the requested size.
  *   canary    bytes [size, size + min(Q_CANARY_MAX, room)) after the block, derived from a key
  *             and the block address, never zero (an off-by-one NUL is caught). Checked on free
@@ -116,20 +117,30 @@ void q_secure_slab_guard(struct q_slab *s, int on) {
  * Trailers and canaries
  * ------------------------------------------------------------------------------------------- */
 
-/* The trailer word of the slot at a: (state | kind << 2 | size << 8), 40 bits, with a 24-bit
-   check above it, xored with a keyed mask of the address. */
+/*
+ * The trailer word of the slot at a: its low 40 bits hold v = state | kind << 2 | size << 8,
+ * bits 40-55 a 16-bit check of v, both xored with a keyed mask of the address; the top byte
+ * (the one right before the next slot) is a keyed, never-zero sentinel byte, so an underflow
+ * of the next block by one byte - a NUL terminator, typically - always shows.
+ */
+static inline uint64_t tr_mask(uintptr_t a) {
+    return mix(a ^ key_mac);
+}
+
 static inline uint64_t tr_make(uintptr_t a, unsigned state, unsigned kind, uint64_t size) {
     uint64_t v = state | (uint64_t)kind << 2 | size << 8;
-    uint64_t check = ((v ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 40;
-    return (v | check << 40) ^ mix(a ^ key_mac);
+    uint64_t check = (((v ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 48) << 40;
+    uint64_t m = tr_mask(a);
+    return ((v | check) ^ (m & 0x00ffffffffffffffull)) | (m | (uint64_t)1 << 56) >> 56 << 56;
 }
 
 /* Decodes the trailer word w of the slot at a; 0 when it is not one tr_make wrote. */
 static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
-    uint64_t x = w ^ mix(a ^ key_mac);
+    uint64_t m = tr_mask(a);
+    if (w >> 56 != (m | (uint64_t)1 << 56) >> 56) return 0;
+    uint64_t x = (w ^ m) & 0x00ffffffffffffffull;
     uint64_t lo = x & (((uint64_t)1 << 40) - 1);
-    if ((x >> 40) != ((lo ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 40 || (lo & 3) == 0)
-        return 0;
+    if (x >> 40 != ((lo ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 48 || (lo & 3) == 0) return 0;
     *v = lo;
     return 1;
 }
@@ -293,6 +304,15 @@ static struct q_quarantine *quar_of(struct q_heap *h) {
     return h->quar;
 }
 
+/* Really frees a block leaving the quarantine. Its first word, zero since the free, is about to
+   become the free-list link: a write there while quarantined is reported now (the rest of the
+   block is checked when the slot is handed out again). */
+static void quar_release(void *y) {
+    if (*(volatile uint64_t *)y != 0)
+        q_report_invalid("free", y, "write after free (a freed block was overwritten)");
+    q_small_free(y);
+}
+
 /* Holds freed block p (its slot `size` bytes) back; really frees the oldest ones. */
 static void quar_push(struct q_heap *h, void *p, uint32_t size) {
     struct q_quarantine *q = quar_of(h);
@@ -318,7 +338,7 @@ static void quar_push(struct q_heap *h, void *p, uint32_t size) {
         q->held[q_size_class(q->fifo_size[q->head])]--;
         q->head = (q->head + 1) % QUAR_FIFO;
         q->n--;
-        q_small_free(y);
+        quar_release(y);
     }
 }
 
@@ -330,14 +350,14 @@ void q_secure_flush(struct q_heap *h) {
         q->held[q_size_class(q->fifo_size[q->head])]--;
         q->head = (q->head + 1) % QUAR_FIFO;
         q->n--;
-        q_small_free(y);
+        quar_release(y);
     }
     for (unsigned i = 0; i < QUAR_RAND; i++) {
         void *y = q->rnd[i];
         q->rnd[i] = NULL;
         if (y) {
             q->held[q_size_class(q->rnd_size[i])]--;
-            q_small_free(y);
+            quar_release(y);
         }
     }
     q->head = 0;

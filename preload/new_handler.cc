@@ -15,8 +15,10 @@
 extern "C" {
 typedef void (*q_new_handler)(void);
 q_new_handler _ZSt15get_new_handlerv(void) noexcept __attribute__((weak));
-void *q_alloc_aligned(size_t align, size_t size, unsigned kind) __attribute__((visibility("hidden")));
-void *q_new_nothrow_retry(size_t n, size_t align, unsigned kind) __attribute__((visibility("hidden")));
+void *q_alloc_aligned(size_t align, size_t size, unsigned kind)
+    __attribute__((visibility("hidden")));
+void *q_new_nothrow_retry(size_t n, size_t align, unsigned kind)
+    __attribute__((visibility("hidden")));
 }
 
 /* The references the compiler makes for try/catch, weak (see above). */
