@@ -311,7 +311,7 @@ size_t q_secure_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_secure_owns(const void *p) Q_HIDDEN;
 void q_secure_extend(struct q_slab *s, uint32_t k) Q_HIDDEN;
 void q_secure_flush(struct q_heap *h) Q_HIDDEN;
-uint32_t q_secure_held(const struct q_heap *h, unsigned cls) Q_HIDDEN;
+void q_secure_held(const struct q_heap *h, uint64_t *held) Q_HIDDEN;
 size_t q_secure_slab_bytes(unsigned npages) Q_HIDDEN;
 void q_secure_slab_guard(struct q_slab *s, int on) Q_HIDDEN;
 extern size_t q_guard_size Q_HIDDEN; /* bytes of a guard (the OS page), 0 without guards */

@@ -364,10 +364,11 @@ void q_secure_flush(struct q_heap *h) {
     q->bytes = 0;
 }
 
-/* Blocks of class cls that h holds in quarantine (read racily by the statistics). */
-__attribute__((no_sanitize("thread"))) uint32_t q_secure_held(const struct q_heap *h,
-                                                              unsigned cls) {
-    return h->quar ? h->quar->held[cls] : 0;
+/* Adds the blocks h holds in quarantine, per class, to held[] (read racily by the statistics,
+   as the other counters of running threads). */
+__attribute__((no_sanitize("thread"))) void q_secure_held(const struct q_heap *h, uint64_t *held) {
+    const struct q_quarantine *q = h->quar;
+    for (unsigned c = 0; q && c < Q_NCLASSES; c++) held[c] += q->held[c];
 }
 
 /* ---------------------------------------------------------------------------------------------

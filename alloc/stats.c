@@ -64,7 +64,7 @@ QUIRE_API int quire_alloc_stats_get(struct quire_alloc_stats *out) {
     for (struct q_heap *h = q_heap_registry; h; h = h->reg_next) {
         if (!h->live) continue;
         sum_heap(h, out);
-        for (unsigned c = 0; h->quar && c < Q_NCLASSES; c++) held[c] += q_secure_held(h, c);
+        q_secure_held(h, held);
     }
     sum_heap(&q_shared_heap, out);
     q_lock(&q_seg_lock);
