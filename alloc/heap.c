@@ -519,8 +519,8 @@ void *q_heap_slot(unsigned cls) {
 }
 
 void *q_malloc_slow(struct q_heap *h, size_t size, unsigned kind) {
-    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead &&
-                 !q_opt.secure)) {
+    if (Q_UNLIKELY(q_opt.secure)) return q_secure_malloc(h, size, kind);
+    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead)) {
         unsigned cls = q_size_class(size);
         struct q_slab *s = h->cur[cls];
         if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);
@@ -565,9 +565,15 @@ struct q_slab *q_small_check(const char *fn, const void *p) {
 
 /* Frees a small block (the caller made sure p is in a quire segment). */
 void q_small_free(void *p) {
+    q_small_check("free", p);
+    q_small_release(p);
+}
+
+/* Frees a small block validated by q_small_check. */
+void q_small_release(void *p) {
     uintptr_t a = (uintptr_t)p;
-    struct q_slab *s = q_small_check("free", p);
     struct q_segment *seg = q_seg_of(p);
+    struct q_slab *s = seg->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
     struct q_heap *h = q_tls_heap;
     _Atomic uint64_t *w = q_bits_word(a);
     uint64_t bit = q_bit(a);

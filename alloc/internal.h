@@ -96,7 +96,7 @@
 #define Q_MAX_SLAB_PAGES 8
 #define Q_SPARSE_MIN     32768 /* larger slots are sparse: slabs fit them exactly */
 #define Q_TRAILER        8     /* QUIRE_SECURE: bytes at the end of each slot (secure.c) */
-#define Q_CANARY_MAX     64    /* QUIRE_SECURE: canary bytes checked after a block, at most */
+#define Q_CANARY_MAX     16    /* QUIRE_SECURE: canary bytes checked after a block, at most */
 
 /* ---------------------------------------------------------------------------------------------
  * Types
@@ -276,6 +276,7 @@ void *q_alloc_generic(size_t size, size_t align, int zero, unsigned kind) Q_HIDD
 void *q_heap_slot(unsigned cls) Q_HIDDEN;
 struct q_slab *q_small_check(const char *fn, const void *p) Q_HIDDEN;
 void q_small_free(void *p) Q_HIDDEN;
+void q_small_release(void *p) Q_HIDDEN;
 size_t q_block_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_block_owned(const void *p) Q_HIDDEN;
 
@@ -304,6 +305,7 @@ void q_write_str(char *buf, size_t *len, const char *s) Q_HIDDEN;
 /* secure.c (QUIRE_SECURE=1; see its opening comment) */
 void q_secure_init(void) Q_HIDDEN;
 void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDEN;
+void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) Q_HIDDEN;
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) Q_HIDDEN;
 void *q_secure_realloc(void *p, size_t size) Q_HIDDEN;

@@ -42,13 +42,14 @@
  * Reports name the misuse and the address ("quire: free(): heap overflow (...): 0x...") and
  * abort, without allocating (report.c).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "alloc/internal.h"
 
-#define QUAR_RAND  64
-#define QUAR_FIFO  512
-#define QUAR_BYTES ((size_t)1 << 20)
+#define QUAR_RAND  32  /* a power of two */
+#define QUAR_FIFO  256 /* a power of two */
+#define QUAR_BYTES ((size_t)256 << 10)
 #define ZREGION    ((size_t)1 << 30) /* address space for zero-size blocks */
 
 enum { TR_FRESH = 1, TR_LIVE = 2, TR_FREE = 3 };
@@ -56,9 +57,9 @@ enum { TR_FRESH = 1, TR_LIVE = 2, TR_FREE = 3 };
 /* A thread's quarantine (heap->quar), mapped once per heap struct. */
 struct q_quarantine {
     void *rnd[QUAR_RAND];
-    uint32_t rnd_size[QUAR_RAND];
+    uint8_t rnd_cls[QUAR_RAND];
     void *fifo[QUAR_FIFO];
-    uint32_t fifo_size[QUAR_FIFO];
+    uint8_t fifo_cls[QUAR_FIFO];
     unsigned head, n;          /* the FIFO: n entries from head (a ring) */
     size_t bytes;              /* slot bytes held in rnd and fifo */
     uint32_t held[Q_NCLASSES]; /* blocks held per class (statistics: not live) */
@@ -68,16 +69,15 @@ size_t q_guard_size;
 static uint64_t key_mac, key_check, key_canary; /* secret, from q_os_random */
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 
-static uint64_t mix(uint64_t x) {
-    x ^= x >> 31;
-    x *= 0x7fb5d329728ea185ull;
-    x ^= x >> 27;
-    x *= 0x81dadef4bc2dd44dull;
-    return x ^ (x >> 33);
+/* A keyed per-address value: one multiply. The keys make it unpredictable; what it guards
+   against is a blind overwrite, which would have to hit the exact value. */
+static inline uint64_t mix(uint64_t x) {
+    x *= 0x9e3779b97f4a7c15ull;
+    return x ^ (x >> 29);
 }
 
 /* The calling thread's random numbers (xorshift64*, seeded from the kernel). */
-static uint64_t rnd64(void) {
+static inline uint64_t rnd64(void) {
     uint64_t x = rng_state;
     if (Q_UNLIKELY(x == 0)) {
         q_os_random(&x, sizeof x);
@@ -114,33 +114,36 @@ void q_secure_slab_guard(struct q_slab *s, int on) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Trailers and canaries
+ * Trailers, canaries, zero checks
  * ------------------------------------------------------------------------------------------- */
 
 /*
  * The trailer word of the slot at a: its low 40 bits hold v = state | kind << 2 | size << 8,
- * bits 40-55 a 16-bit check of v, both xored with a keyed mask of the address; the top byte
- * (the one right before the next slot) is a keyed, never-zero sentinel byte, so an underflow
- * of the next block by one byte - a NUL terminator, typically - always shows.
+ * bits 40-55 a 16-bit keyed check of v, both xored with a keyed mask of the address; the top
+ * byte (the one right before the next slot) is a keyed, never-zero sentinel byte, so an
+ * underflow of the next block by one byte - a NUL terminator, typically - always shows.
  */
+#define TR_LOW56 0x00ffffffffffffffull
+
 static inline uint64_t tr_mask(uintptr_t a) {
-    return mix(a ^ key_mac);
+    return mix(a ^ key_mac) | (uint64_t)1 << 56; /* the sentinel byte is odd: never zero */
+}
+
+static inline uint64_t tr_check(uint64_t v, uint64_t m) {
+    return ((v ^ key_check) * (m | 1)) >> 48;
 }
 
 static inline uint64_t tr_make(uintptr_t a, unsigned state, unsigned kind, uint64_t size) {
     uint64_t v = state | (uint64_t)kind << 2 | size << 8;
-    uint64_t check = (((v ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 48) << 40;
     uint64_t m = tr_mask(a);
-    return ((v | check) ^ (m & 0x00ffffffffffffffull)) | (m | (uint64_t)1 << 56) >> 56 << 56;
+    return ((v | tr_check(v, m) << 40) ^ (m & TR_LOW56)) | (m & ~TR_LOW56);
 }
 
 /* Decodes the trailer word w of the slot at a; 0 when it is not one tr_make wrote. */
 static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
-    uint64_t m = tr_mask(a);
-    if (w >> 56 != (m | (uint64_t)1 << 56) >> 56) return 0;
-    uint64_t x = (w ^ m) & 0x00ffffffffffffffull;
+    uint64_t m = tr_mask(a), x = w ^ m;
     uint64_t lo = x & (((uint64_t)1 << 40) - 1);
-    if (x >> 40 != ((lo ^ a ^ key_check) * 0x9e3779b97f4a7c15ull) >> 48 || (lo & 3) == 0) return 0;
+    if ((x >> 40) != tr_check(lo, m) || (lo & 3) == 0) return 0; /* sentinel: x >> 56 == 0 */
     *v = lo;
     return 1;
 }
@@ -159,46 +162,66 @@ static inline size_t canary_len(size_t size, uint32_t slot) {
     return room < Q_CANARY_MAX ? room : Q_CANARY_MAX;
 }
 
-/* The canary of a block: 8 bytes, none zero; byte i of it goes at addresses = i mod 8. */
+/* The canary of a block: 8 bytes, none zero; byte i of it goes at the addresses = i mod 8. */
 static inline uint64_t canary_of(const void *block) {
     return mix((uintptr_t)block ^ key_canary) | 0x0101010101010101ull;
+}
+
+/* The 8 canary bytes that belong at addresses x .. x + 7 (any alignment). */
+static inline uint64_t canary_at(uint64_t c, uintptr_t x) {
+    unsigned r = (unsigned)(x & 7) * 8;
+    return r ? (c >> r) | (c << (64 - r)) : c;
 }
 
 void q_canary_fill(void *block, size_t lo, size_t hi) {
     uint64_t c = canary_of(block);
     unsigned char *p = (unsigned char *)block + lo, *e = (unsigned char *)block + hi;
-    for (; p < e && ((uintptr_t)p & 7); p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
-    for (; p + 8 <= e; p += 8) memcpy(p, &c, 8);
+    if (e - p >= 8) {
+        uint64_t w = canary_at(c, (uintptr_t)p); /* the same for p + 8k */
+        for (; p + 8 <= e; p += 8) memcpy(p, &w, 8);
+        w = canary_at(c, (uintptr_t)e - 8); /* the tail, overlapping */
+        memcpy(e - 8, &w, 8);
+        return;
+    }
     for (; p < e; p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
 }
 
 int q_canary_ok(const void *block, size_t lo, size_t hi) {
     uint64_t c = canary_of(block), w;
-    const unsigned char *p = (const unsigned char *)block + lo,
-                        *e = (const unsigned char *)block + hi;
-    for (; p < e && ((uintptr_t)p & 7); p++)
-        if (*p != (unsigned char)(c >> (((uintptr_t)p & 7) * 8))) return 0;
-    for (; p + 8 <= e; p += 8) {
-        memcpy(&w, p, 8);
-        if (w != c) return 0;
+    const unsigned char *p = (const unsigned char *)block + lo;
+    const unsigned char *e = (const unsigned char *)block + hi;
+    if (e - p >= 8) {
+        uint64_t want = canary_at(c, (uintptr_t)p), diff = 0;
+        for (; p + 8 <= e; p += 8) {
+            memcpy(&w, p, 8);
+            diff |= w ^ want;
+        }
+        memcpy(&w, e - 8, 8);
+        return (diff | (w ^ canary_at(c, (uintptr_t)e - 8))) == 0;
     }
     for (; p < e; p++)
         if (*p != (unsigned char)(c >> (((uintptr_t)p & 7) * 8))) return 0;
     return 1;
 }
 
-/* Whether bytes [lo, hi) of block are all zero (lo and hi multiples of 8 or not). */
-static int zero_ok(const void *block, size_t lo, size_t hi) {
-    const unsigned char *p = (const unsigned char *)block + lo,
-                        *e = (const unsigned char *)block + hi;
-    uint64_t acc = 0, w;
-    for (; p < e && ((uintptr_t)p & 7); p++) acc |= *p;
-    for (; p + 8 <= e; p += 8) {
-        memcpy(&w, p, 8);
-        acc |= w;
+static const uint64_t zero_page[512]; /* 4 KiB of zeros to compare freed blocks with */
+
+/* Whether bytes [8, hi) of block are all zero (hi >= 8). */
+static int zero_ok(const void *block, size_t hi) {
+    const unsigned char *p = (const unsigned char *)block + 8;
+    const unsigned char *e = (const unsigned char *)block + hi;
+    if (e - p <= 128) {
+        uint64_t acc = 0, w;
+        for (; p + 8 <= e; p += 8) {
+            memcpy(&w, p, 8);
+            acc |= w;
+        }
+        for (; p < e; p++) acc |= *p;
+        return acc == 0;
     }
-    for (; p < e; p++) acc |= *p;
-    return acc == 0;
+    for (; e - p > (ptrdiff_t)sizeof zero_page; p += sizeof zero_page)
+        if (memcmp(p, zero_page, sizeof zero_page) != 0) return 0;
+    return memcmp(p, zero_page, (size_t)(e - p)) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -307,14 +330,16 @@ static struct q_quarantine *quar_of(struct q_heap *h) {
 /* Really frees a block leaving the quarantine. Its first word, zero since the free, is about to
    become the free-list link: a write there while quarantined is reported now (the rest of the
    block is checked when the slot is handed out again). */
-static void quar_release(void *y) {
+static void quar_release(struct q_quarantine *q, void *y, unsigned cls) {
+    q->held[cls]--;
+    q->bytes -= q_class_size[cls];
     if (*(volatile uint64_t *)y != 0)
         q_report_invalid("free", y, "write after free (a freed block was overwritten)");
-    q_small_free(y);
+    q_small_release(y); /* validated when it was freed; the trailer's CAS made that once */
 }
 
-/* Holds freed block p (its slot `size` bytes) back; really frees the oldest ones. */
-static void quar_push(struct q_heap *h, void *p, uint32_t size) {
+/* Holds freed block p (of class cls) back; really frees the oldest ones. */
+static void quar_push(struct q_heap *h, void *p, unsigned cls) {
     struct q_quarantine *q = quar_of(h);
     if (!q) {
         q_small_free(p);
@@ -322,23 +347,22 @@ static void quar_push(struct q_heap *h, void *p, uint32_t size) {
     }
     unsigned i = (unsigned)(rnd64() % QUAR_RAND);
     void *x = q->rnd[i];
-    uint32_t xs = q->rnd_size[i];
+    unsigned xc = q->rnd_cls[i];
     q->rnd[i] = p;
-    q->rnd_size[i] = size;
-    q->bytes += size;
-    q->held[q_size_class(size)]++;
+    q->rnd_cls[i] = (uint8_t)cls;
+    q->bytes += q_class_size[cls];
+    q->held[cls]++;
     if (!x) return;
     unsigned t = (q->head + q->n) % QUAR_FIFO;
     q->fifo[t] = x;
-    q->fifo_size[t] = xs;
+    q->fifo_cls[t] = (uint8_t)xc;
     q->n++;
     while (q->n && (q->n >= QUAR_FIFO || q->bytes > QUAR_BYTES)) {
         void *y = q->fifo[q->head];
-        q->bytes -= q->fifo_size[q->head];
-        q->held[q_size_class(q->fifo_size[q->head])]--;
+        unsigned yc = q->fifo_cls[q->head];
         q->head = (q->head + 1) % QUAR_FIFO;
         q->n--;
-        quar_release(y);
+        quar_release(q, y, yc);
     }
 }
 
@@ -347,21 +371,17 @@ void q_secure_flush(struct q_heap *h) {
     if (!q) return;
     while (q->n) {
         void *y = q->fifo[q->head];
-        q->held[q_size_class(q->fifo_size[q->head])]--;
+        unsigned yc = q->fifo_cls[q->head];
         q->head = (q->head + 1) % QUAR_FIFO;
         q->n--;
-        quar_release(y);
+        quar_release(q, y, yc);
     }
     for (unsigned i = 0; i < QUAR_RAND; i++) {
         void *y = q->rnd[i];
         q->rnd[i] = NULL;
-        if (y) {
-            q->held[q_size_class(q->rnd_size[i])]--;
-            quar_release(y);
-        }
+        if (y) quar_release(q, y, q->rnd_cls[i]);
     }
     q->head = 0;
-    q->bytes = 0;
 }
 
 /* Adds the blocks h holds in quarantine, per class, to held[] (read racily by the statistics,
@@ -377,6 +397,71 @@ __attribute__((no_sanitize("thread"))) void q_secure_held(const struct q_heap *h
 
 static inline struct q_slab *slab_of(uintptr_t a) {
     return q_seg_of((void *)a)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+}
+
+/*
+ * Makes slot b (just taken from a free list: marked in use, first word zero) a live block of
+ * `size` bytes: checks that it is as it was left (a fresh slot, or a freed one whose bytes
+ * after the first word are still zero: else a write after free, or a forged free-list link,
+ * whose trailer does not decode), then writes its trailer and canary.
+ */
+static void *slot_finish(void *b, size_t size, unsigned kind, int zero) {
+    uintptr_t a = (uintptr_t)b;
+    uint32_t slot = slab_of(a)->slot_size;
+    _Atomic uint64_t *tp = tr_at(a, slot);
+    uint64_t v;
+    if (!tr_read(a, atomic_load_explicit(tp, Q_RELAXED), &v) || TR_STATE(v) == TR_LIVE ||
+        TR_SIZE(v) + Q_TRAILER > slot)
+        q_report_invalid("malloc", b, "write after free (a freed block's trailer was overwritten)");
+    size_t clean = 8; /* bytes known to be zero */
+    if (TR_STATE(v) == TR_FREE) {
+        clean = TR_SIZE(v) + canary_len(TR_SIZE(v), slot);
+        if (clean > 8 && !zero_ok(b, clean))
+            q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
+    }
+    if (zero && size > clean) memset((char *)b + 8, 0, size - 8);
+    atomic_store_explicit(tp, tr_make(a, TR_LIVE, kind, size), Q_RELAXED);
+    q_canary_fill(b, size, size + canary_len(size, slot));
+    return b;
+}
+
+/* The class of a slot for `size` bytes (and the trailer) aligned to align (>= 16). */
+static inline unsigned slot_class(size_t size, size_t align) {
+    size_t need = size + Q_TRAILER;
+    unsigned cls = q_size_class(need > align ? need : align);
+    while (q_class_size[cls] & (align - 1)) cls++; /* the power-of-two class qualifies */
+    return cls;
+}
+
+void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
+    if (Q_LIKELY(size - 1 < Q_MEDIUM_MAX - Q_TRAILER && h != &q_heap_empty && h != &q_heap_dead)) {
+        unsigned cls = q_size_class(size + Q_TRAILER);
+        struct q_slab *s = h->cur[cls];
+        void *b;
+        if (Q_LIKELY(s->free != NULL)) {
+            b = q_slab_pop(s);
+        } else {
+            int saved = errno;
+            b = q_heap_alloc_cls(h, cls);
+            if (!b) {
+                errno = ENOMEM;
+                return NULL;
+            }
+            errno = saved;
+        }
+        return slot_finish(b, size, kind, 0);
+    }
+    return q_alloc_generic(size, 0, 0, kind);
+}
+
+void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
+    size_t max_align = q_guard_size ? q_guard_size : Q_PAGE_SIZE; /* slots start after a guard */
+    if (align < Q_GRANULE) align = Q_GRANULE;
+    if (size == 0 && align <= max_align) return zero_alloc(align);
+    if (size > Q_MEDIUM_MAX - Q_TRAILER || align > max_align)
+        return q_large_alloc_secure(size, align > Q_GRANULE ? align : 0, 0, kind);
+    void *b = q_heap_slot(slot_class(size, align));
+    return b ? slot_finish(b, size, kind, zero) : NULL;
 }
 
 /*
@@ -407,51 +492,15 @@ static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *
     return size;
 }
 
-void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
-    size_t max_align = q_guard_size ? q_guard_size : Q_PAGE_SIZE; /* slots start after a guard */
-    if (align < Q_GRANULE) align = Q_GRANULE;
-    if (size == 0 && align <= max_align) return zero_alloc(align);
-    if (size > Q_MEDIUM_MAX - Q_TRAILER || align > max_align)
-        return q_large_alloc_secure(size, align > Q_GRANULE ? align : 0, 0, kind);
-    size_t need = size + Q_TRAILER;
-    unsigned cls = q_size_class(need > align ? need : align);
-    while (q_class_size[cls] & (align - 1)) cls++; /* the power-of-two class qualifies */
-    void *b = q_heap_slot(cls);
-    if (!b) return NULL;
-    uintptr_t a = (uintptr_t)b;
-    struct q_slab *s = slab_of(a);
-    uint32_t slot = s->slot_size;
-    if ((uint32_t)(a - (uintptr_t)s->start) % slot != 0)
-        q_report_corrupt("free list", slot, s->start, b);
-    _Atomic uint64_t *tp = tr_at(a, slot);
-    uint64_t v;
-    size_t clean = 0; /* bytes known to be zero, from byte 8 */
-    if (!tr_read(a, atomic_load_explicit(tp, Q_RELAXED), &v) || TR_STATE(v) == TR_LIVE ||
-        TR_SIZE(v) + Q_TRAILER > slot)
-        q_report_invalid("malloc", b, "write after free (a freed block's trailer was overwritten)");
-    if (TR_STATE(v) == TR_FREE) {
-        clean = TR_SIZE(v) + canary_len(TR_SIZE(v), slot);
-        if (!zero_ok(b, 8, clean))
-            q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
-    }
-    ((struct q_block *)b)->link = 0; /* the encoded link is not the program's to see */
-    if (zero && size > 8 && size > clean) memset((char *)b + 8, 0, size - 8);
-    atomic_store_explicit(tp, tr_make(a, TR_LIVE, kind, size), Q_RELAXED);
-    q_canary_fill(b, size, size + canary_len(size, slot));
-    return b;
-}
-
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) {
     uintptr_t a = (uintptr_t)p;
     (void)align; /* the caller checked the pointer's alignment */
     if (!p) return;
-    if (zero_has(a)) {
-        zero_free(fn, p, size, how);
-        return;
-    }
     if ((a >> Q_ADDR_BITS) != 0 || !q_segmap_has(a)) {
-        if (!q_large_free(fn, p, kind, size, align, how))
+        if (zero_has(a))
+            zero_free(fn, p, size, how);
+        else if (!q_large_free(fn, p, kind, size, align, how))
             q_report_invalid(fn, p, "pointer not allocated by quire");
         return;
     }
@@ -470,7 +519,7 @@ void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t a
     struct q_heap *h = q_tls_heap;
     if (h == &q_heap_empty) h = q_thread_heap_create();
     if (h && h != &q_heap_dead)
-        quar_push(h, p, slot);
+        quar_push(h, p, s->cls);
     else
         q_small_free(p);
 }

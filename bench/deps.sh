@@ -1,11 +1,12 @@
 #!/bin/sh
 # bench/deps.sh [package ...] - install what the benchmarks need, when it is missing.
 #
-# Default list: the allocators to compare (jemalloc, mimalloc, tcmalloc), Google Benchmark, gnuplot
+# Default list: the allocators to compare (jemalloc, mimalloc, tcmalloc, and scudo from LLVM's
+# runtime libraries), Google Benchmark, gnuplot
 # for the chart, and the two real programs the runner drives (sqlite3, python3). Only root can
 # install; anyone else gets the list of what is missing, and the runner skips what is absent.
 # apt-get update runs first only when a package has no install candidate in the current lists.
-pkgs=${*:-"libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libbenchmark-dev gnuplot-nox sqlite3 python3"}
+pkgs=${*:-"libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libclang-rt-14-dev libbenchmark-dev gnuplot-nox sqlite3 python3"}
 
 have() {
     case "$1" in
