@@ -86,6 +86,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# The engine defines hidden aliases of quire_malloc & co. that lack the malloc attribute the
+# public declarations carry (include/quire/error.h, QUIRE_NO_MALLOC_ATTRIBUTE).
+$(BUILD)/obj/alloc/%.o: CPPFLAGS += -DQUIRE_NO_MALLOC_ATTRIBUTE
+
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fno-exceptions -fno-rtti -c $< -o $@
