@@ -4,6 +4,7 @@
 #                      their static twins build/libquire.a and build/libquire-core.a, build/quire
 #   make run           build, then show quire at work (README's first command)
 #   make test          build and run every test; ends with "N passed, N failed"
+#                      (both install the packages they need first: tools/deps.sh)
 #   make test-asan     unit tests under AddressSanitizer (everything but the preload layer)
 #   make test-ubsan    unit tests under UndefinedBehaviorSanitizer
 #   make test-tsan     threaded unit tests (tests/unit/*_mt*.c) under ThreadSanitizer
@@ -142,13 +143,23 @@ $(BUILD)/tests/preload/%: tests/preload/%.cc tests/check.h $(LIB_SO)
 
 # ---- running -------------------------------------------------------------------------------
 
-run: all
+# make run and make test first install what they need (tools/deps.sh: as root with apt-get;
+# anyone else gets one line naming the missing packages, and make stops; DEPS=warn goes on).
+# The build then runs in a sub-make, which sees what was just installed.
+DEPS ?=
+deps_check = sh tools/deps.sh $(if $(filter warn,$(DEPS)),--warn) $(1)
+
+run:
+	@$(call deps_check,run)
+	@$(MAKE) --no-print-directory all
 	@./tests/demo.sh $(BUILD)
 
 test-build: all $(UNIT_BIN) $(PRELOADT_BIN)
 
-test: test-build
-	@BUILD=$(BUILD) CC="$(CC)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) $(SCRIPT_TESTS)
+test:
+	@$(call deps_check,test)
+	@$(MAKE) --no-print-directory test-build
+	@BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) $(SCRIPT_TESTS)
 
 unit-tests: $(UNIT_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(UNIT_BIN)
