@@ -193,6 +193,9 @@ install: all
 	    install -m 644 $(BUILD)/$$lib.a $(DESTDIR)$(LIBDIR)/ || exit 1; \
 	done
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	for pc in quire quire-core; do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	        -e 's|@VERSION@|$(VERSION)|g' tools/$$pc.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/$$pc.pc || exit 1; \
@@ -205,7 +208,8 @@ uninstall:
 	          $(DESTDIR)$(LIBDIR)/$$lib.so $(DESTDIR)$(LIBDIR)/$$lib.a; \
 	done
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/quire.pc $(DESTDIR)$(PKGCONFIGDIR)/quire-core.pc \
-	      $(DESTDIR)$(BINDIR)/quire
+	      $(DESTDIR)$(BINDIR)/quire $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3)))
 
 # ---- housekeeping --------------------------------------------------------------------------
 
