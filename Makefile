@@ -214,7 +214,7 @@ uninstall:
 # ---- housekeeping --------------------------------------------------------------------------
 
 FORMAT_SRC = $(wildcard include/quire/*.h pages/*.[ch] alloc/*.[ch] pager/*.[ch] preload/*.[ch] \
-                        tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c)
+                        tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c tests/cxx/*.cc)
 
 format:
 	clang-format -i $(FORMAT_SRC)
