@@ -30,6 +30,9 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 version_part   = $(shell sed -n 's/^[#]define QUIRE_VERSION_$(1) *\([0-9][0-9]*\)$$/\1/p' include/quire/error.h)
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error cannot read QUIRE_VERSION_MAJOR/MINOR/PATCH from include/quire/error.h)
+endif
 OPT      ?= -O2 -g
 SAN      ?=
 

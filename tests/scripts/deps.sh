@@ -11,6 +11,7 @@ cd "$(dirname "$0")/../.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . tests/script_lib.sh
+unset MAKEFLAGS MAKELEVEL MFLAGS # run by make test: the make -n below are top-level ones
 
 expect 0 "deps test" -- sh tools/deps.sh test
 [ ! -s "$dir/err" ] && ok || bad "deps test printed: $(cat "$dir/err")"
@@ -37,9 +38,9 @@ else
 fi
 
 # the Makefile's use of it
-make -n test 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh  *test" && ok ||
-    bad "make test does not start with tools/deps.sh test: $(make -n test 2>/dev/null | head -n 1)"
-make -n run 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh  *run" && ok || bad "make run: no deps"
-make -n test DEPS=warn 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh --warn test" && ok ||
-    bad "make test DEPS=warn: $(make -n test DEPS=warn 2>/dev/null | head -n 1)"
+make --no-print-directory -n test 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh  *test" && ok ||
+    bad "make test does not start with tools/deps.sh test: $(make --no-print-directory -n test 2>/dev/null | head -n 1)"
+make --no-print-directory -n run 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh  *run" && ok || bad "make run: no deps"
+make --no-print-directory -n test DEPS=warn 2>/dev/null | head -n 1 | grep -qx "sh tools/deps.sh --warn test" && ok ||
+    bad "make test DEPS=warn: $(make --no-print-directory -n test DEPS=warn 2>/dev/null | head -n 1)"
 finish
