@@ -1,20 +1,38 @@
 # quire - one plain Makefile.
 #
-#   make               build/libquire.so, build/libquire.a, build/quire
+#   make               build/libquire.so (malloc replaced), build/libquire-core.so (malloc kept),
+#                      their static twins build/libquire.a and build/libquire-core.a, build/quire
 #   make run           build, then show quire at work (README's first command)
 #   make test          build and run every test; ends with "N passed, N failed"
+#                      (both install the packages they need first: tools/deps.sh)
 #   make test-asan     unit tests under AddressSanitizer (everything but the preload layer)
 #   make test-ubsan    unit tests under UndefinedBehaviorSanitizer
 #   make test-tsan     threaded unit tests (tests/unit/*_mt*.c) under ThreadSanitizer
-#   make install PREFIX=/dir   headers, libraries, quire.pc and the CLI
+#   make install       headers, both libraries, quire.pc and quire-core.pc, the CLI, man pages;
+#                      honours PREFIX (/usr/local), DESTDIR, and BINDIR, LIBDIR, INCLUDEDIR,
+#                      MANDIR, PKGCONFIGDIR (each defaults to its place under PREFIX)
 #   make format        clang-format every source file in place; make format-check checks it
 #
 # Variants build into their own directory (BUILD=build/asan ...), so they never mix objects.
 
 CC       ?= cc
 CXX      ?= c++
-PREFIX   ?= /usr/local
 BUILD    ?= build
+
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+# The version lives in include/quire/error.h only (QUIRE_VERSION_MAJOR, _MINOR, _PATCH).
+version_part   = $(shell sed -n 's/^[#]define QUIRE_VERSION_$(1) *\([0-9][0-9]*\)$$/\1/p' include/quire/error.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error cannot read QUIRE_VERSION_MAJOR/MINOR/PATCH from include/quire/error.h)
+endif
 OPT      ?= -O2 -g
 SAN      ?=
 
@@ -37,10 +55,19 @@ CORE_OBJ    := $(call obj,$(CORE_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 TOOL_OBJ    := $(call obj,$(TOOL_SRC))
 
+# Two libraries, each shared (libNAME.so.MAJOR.MINOR.PATCH, soname libNAME.so.MAJOR, and the
+# libNAME.so link that -lNAME and LD_PRELOAD use) and static:
+#   libquire       everything, malloc family included: linking it or preloading it replaces the
+#                  program's malloc (the preload/ objects)
+#   libquire-core  the same without preload/: pager, heap, pages, rings, JIT, pvec, rawmem, map,
+#                  and the engine's own quire_malloc family; the program keeps its malloc
+# The unit tests and the CLI link libquire-core.a.
 LIB_SO   := $(BUILD)/libquire.so
 LIB_A    := $(BUILD)/libquire.a
-LIB_CORE := $(BUILD)/libquire_core.a
+CORE_SO  := $(BUILD)/libquire-core.so
+LIB_CORE := $(BUILD)/libquire-core.a
 CLI      := $(BUILD)/quire
+SHARED   := $(foreach l,$(LIB_SO) $(CORE_SO),$(l).$(VERSION) $(l).$(VERSION_MAJOR) $(l))
 
 # Tests: tests/unit/*.c link the core statically (and run under the sanitizers);
 # tests/preload/*.c{,c} link build/libquire.so, so they run on quire's malloc;
@@ -63,31 +90,54 @@ SECURE_TESTS  := $(addprefix QUIRE_SECURE=1:,$(ALLOC_SUITES) tests/scripts/real_
 SECURE_TSAN   := $(addprefix QUIRE_SECURE=1:,$(filter $(BUILD)/tests/unit/test_alloc%,$(TSAN_BIN)))
 
 .PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan install uninstall \
-        format format-check clean
+        format format-check clean FORCE
 
 all: lib $(CLI)
 
-lib: $(LIB_SO) $(LIB_A)
+lib: $(SHARED) $(LIB_A) $(LIB_CORE)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# The engine defines hidden aliases of quire_malloc & co. that lack the malloc attribute the
+# public declarations carry (include/quire/error.h, QUIRE_NO_MALLOC_ATTRIBUTE).
+$(BUILD)/obj/alloc/%.o: CPPFLAGS += -DQUIRE_NO_MALLOC_ATTRIBUTE
+
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fno-rtti -c $< -o $@
 
-$(LIB_SO): $(CORE_OBJ) $(PRELOAD_OBJ)
+$(LIB_SO).$(VERSION): $(CORE_OBJ) $(PRELOAD_OBJ)
+$(CORE_SO).$(VERSION): $(CORE_OBJ)
+$(LIB_SO).$(VERSION) $(CORE_SO).$(VERSION):
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libquire.so -Wl,-z,now -o $@ $^ $(LDFLAGS)
+	$(CC) -shared -Wl,-soname,$(notdir $(basename $(basename $@))) -Wl,-z,now -o $@ $^ $(LDFLAGS)
+
+# libNAME.so.MAJOR -> libNAME.so.MAJOR.MINOR.PATCH, libNAME.so -> libNAME.so.MAJOR
+$(LIB_SO).$(VERSION_MAJOR) $(CORE_SO).$(VERSION_MAJOR): %.$(VERSION_MAJOR): %.$(VERSION)
+	ln -sf $(notdir $<) $@
+$(LIB_SO) $(CORE_SO): %: %.$(VERSION_MAJOR)
+	ln -sf $(notdir $<) $@
 
 $(LIB_A): $(CORE_OBJ) $(PRELOAD_OBJ)
+$(LIB_CORE): $(CORE_OBJ)
+$(LIB_A) $(LIB_CORE):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_CORE): $(CORE_OBJ)
+# Where `quire run` looks for the library in an installed tree: LIBDIR as seen from BINDIR
+# (written only when it changes, so that a plain `make` after `make install LIBDIR=...` does not
+# rebuild the CLI for nothing).
+RUN_LIBDIR := $(shell realpath -m --relative-to='$(BINDIR)' '$(LIBDIR)' 2>/dev/null || echo '$(LIBDIR)')
+$(BUILD)/gen/install_paths.h: FORCE
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@printf '#define QUIRE_RUN_LIBDIR "%s"\n#define QUIRE_RUN_SONAME "%s"\n' \
+	    '$(RUN_LIBDIR)' 'libquire.so.$(VERSION_MAJOR)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/tools/cmd_run.o: $(BUILD)/gen/install_paths.h
+$(BUILD)/obj/tools/%.o: CPPFLAGS += -I$(BUILD)/gen
+FORCE:
 
 $(CLI): $(TOOL_OBJ) $(LIB_CORE)
 	$(CC) -o $@ $(TOOL_OBJ) $(LIB_CORE) $(LDFLAGS)
@@ -106,14 +156,24 @@ $(BUILD)/tests/preload/%: tests/preload/%.cc tests/check.h $(LIB_SO)
 
 # ---- running -------------------------------------------------------------------------------
 
-run: all
+# make run and make test first install what they need (tools/deps.sh: as root with apt-get;
+# anyone else gets one line naming the missing packages, and make stops; DEPS=warn goes on).
+# The build then runs in a sub-make, which sees what was just installed.
+DEPS ?=
+deps_check = sh tools/deps.sh $(if $(filter warn,$(DEPS)),--warn) $(1)
+
+run:
+	@$(call deps_check,run)
+	@$(MAKE) --no-print-directory all
 	@./tests/demo.sh $(BUILD)
 
 test-build: all $(UNIT_BIN) $(PRELOADT_BIN)
 
-test: test-build
-	@BUILD=$(BUILD) CC="$(CC)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) $(SCRIPT_TESTS) \
-	    $(SECURE_TESTS)
+test:
+	@$(call deps_check,test)
+	@$(MAKE) --no-print-directory test-build
+	@BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) \
+	    $(SCRIPT_TESTS) $(SECURE_TESTS)
 
 unit-tests: $(UNIT_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(UNIT_BIN)
@@ -137,25 +197,39 @@ tsan-tests: $(TSAN_BIN)
 # ---- install -------------------------------------------------------------------------------
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/quire $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	           $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/quire/*.h $(DESTDIR)$(PREFIX)/include/quire/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define QUIRE_VERSION_STRING "\(.*\)"/\1/p' include/quire/error.h)|g' \
-	    tools/quire.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/quire.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/quire $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	           $(DESTDIR)$(BINDIR)
+	install -m 644 include/quire/*.h $(DESTDIR)$(INCLUDEDIR)/quire/
+	for lib in libquire libquire-core; do \
+	    install -m 755 $(BUILD)/$$lib.so.$(VERSION) $(DESTDIR)$(LIBDIR)/ && \
+	    ln -sf $$lib.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$lib.so.$(VERSION_MAJOR) && \
+	    ln -sf $$lib.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/$$lib.so && \
+	    install -m 644 $(BUILD)/$$lib.a $(DESTDIR)$(LIBDIR)/ || exit 1; \
+	done
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	for pc in quire quire-core; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	        -e 's|@VERSION@|$(VERSION)|g' tools/$$pc.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/$$pc.pc || exit 1; \
+	done
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/quire $(DESTDIR)$(PREFIX)/lib/libquire.so \
-	       $(DESTDIR)$(PREFIX)/lib/libquire.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/quire.pc \
-	       $(DESTDIR)$(PREFIX)/bin/quire
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/quire
+	for lib in libquire libquire-core; do \
+	    rm -f $(DESTDIR)$(LIBDIR)/$$lib.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$lib.so.$(VERSION_MAJOR) \
+	          $(DESTDIR)$(LIBDIR)/$$lib.so $(DESTDIR)$(LIBDIR)/$$lib.a; \
+	done
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/quire.pc $(DESTDIR)$(PKGCONFIGDIR)/quire-core.pc \
+	      $(DESTDIR)$(BINDIR)/quire $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3)))
 
 # ---- housekeeping --------------------------------------------------------------------------
 
 FORMAT_SRC = $(wildcard include/quire/*.h pages/*.[ch] alloc/*.[ch] pager/*.[ch] preload/*.[ch] \
                         preload/*.cc tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c \
-                        tests/preload/test_misuse.cc)
+                        tests/preload/test_misuse.cc tests/cxx/*.cc)
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -12,37 +12,57 @@
 #include "quire/pager.h"
 #include "tools/cli.h"
 
-static int usage(FILE *out) {
-    fprintf(out, "usage: quire pager create FILE [--page-size N]\n"
-                 "       quire pager info FILE\n\n"
-                 "create  makes a new, empty pager file (page size: a power of two from 1024 to\n"
-                 "        65536, default 4096); fails if FILE exists\n"
-                 "info    prints the page size, page counts, generation and superblock slots\n");
-    return out == stdout ? 0 : 2;
+static int usage(void) {
+    printf("usage: quire pager create FILE [--page-size N]\n"
+           "       quire pager info FILE\n\n"
+           "create  makes a new, empty pager file (page size: a power of two from 1024 to\n"
+           "        65536, default 4096); fails if FILE exists\n"
+           "info    prints the page size, page counts, generation and superblock slots\n");
+    return 0;
+}
+
+/* The page size of "--page-size N" or "--page-size=N" (arg names it in an error); 0 on success,
+   else the exit status. */
+static int page_size_arg(const char *arg, const char *value, unsigned long *ps) {
+    char *end;
+    *ps = strtoul(value, &end, 0);
+    if (!*value || *end || *ps > UINT32_MAX) return q_cli_fail("pager", arg, QUIRE_EPAGESIZE);
+    return 0;
+}
+
+/* One operand and no option but those create knows; *file receives the operand. 0 on success,
+   else the exit status (a usage error names the offending word). */
+static int operand(const char *cmd, int argc, char **argv, const char **file, unsigned long *ps) {
+    int opts = 1, rc;
+    *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (opts && !strcmp(argv[i], "--")) {
+            opts = 0;
+        } else if (opts && ps && !strcmp(argv[i], "--page-size")) {
+            if (i + 1 >= argc) return q_cli_usage_error(cmd, "missing value of", argv[i]);
+            i++;
+            if ((rc = page_size_arg(argv[i], argv[i], ps))) return rc;
+        } else if (opts && ps && !strncmp(argv[i], "--page-size=", 12)) {
+            if ((rc = page_size_arg(argv[i], argv[i] + 12, ps))) return rc;
+        } else if (opts && argv[i][0] == '-' && argv[i][1]) {
+            return q_cli_usage_error(cmd, "unknown option", argv[i]);
+        } else if (*file) {
+            return q_cli_usage_error(cmd, "unexpected argument", argv[i]);
+        } else {
+            *file = argv[i];
+        }
+    }
+    return *file ? 0 : q_cli_usage_error(cmd, "missing FILE", NULL);
 }
 
 static int create(int argc, char **argv) {
-    const char *file = NULL;
+    const char *file;
     unsigned long ps = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--page-size") && i + 1 < argc) {
-            char *end;
-            ps = strtoul(argv[++i], &end, 0);
-            if (*end || ps > UINT32_MAX) return q_cli_fail("pager", argv[i], QUIRE_EPAGESIZE);
-        } else if (!strncmp(argv[i], "--page-size=", 12)) {
-            char *end;
-            ps = strtoul(argv[i] + 12, &end, 0);
-            if (*end || ps > UINT32_MAX) return q_cli_fail("pager", argv[i], QUIRE_EPAGESIZE);
-        } else if (argv[i][0] == '-' || file) {
-            return usage(stderr);
-        } else {
-            file = argv[i];
-        }
-    }
-    if (!file) return usage(stderr);
+    int rc = operand("pager create", argc, argv, &file, &ps);
+    if (rc) return rc;
     if (ps == 0) ps = QUIRE_PAGER_DEFAULT_PAGE_SIZE;
     quire_pager *p;
-    int rc = quire_pager_create(file, (uint32_t)ps, &p);
+    rc = quire_pager_create(file, (uint32_t)ps, &p);
     if (rc) return q_cli_fail("pager", file, rc);
     printf("created %s: page size %u, %llu pages\n", file, quire_pager_page_size(p),
            (unsigned long long)quire_pager_page_count(p));
@@ -82,9 +102,14 @@ static int info(const char *file) {
 }
 
 int q_cmd_pager(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        return usage(argc < 2 ? stderr : stdout);
+    if (argc < 2) return q_cli_usage_error("pager", "missing subcommand (create or info)", NULL);
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (q_cli_is_help(argv[i])) return usage();
+    const char *file;
+    int rc;
     if (!strcmp(argv[1], "create")) return create(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "info") && argc == 3) return info(argv[2]);
-    return usage(stderr);
+    if (!strcmp(argv[1], "info"))
+        return (rc = operand("pager info", argc - 2, argv + 2, &file, NULL)) ? rc : info(file);
+    return q_cli_usage_error("pager", argv[1][0] == '-' ? "unknown option" : "unknown subcommand",
+                             argv[1]);
 }

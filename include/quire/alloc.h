@@ -69,7 +69,8 @@ extern "C" {
  * @param size bytes wanted; 0 gives a unique minimal block.
  * @return the block, or NULL with errno ENOMEM when size is impossible or memory is exhausted.
  */
-QUIRE_API void *quire_malloc(size_t size);
+QUIRE_API void *quire_malloc(size_t size) QUIRE_ATTR_MALLOC
+    QUIRE_ATTR_ALLOC_SIZE(1) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief Frees a block returned by any quire allocation function. NULL is ignored.
@@ -85,7 +86,8 @@ QUIRE_API void quire_free(void *p);
  * @brief Allocates an array of n elements of `size` bytes, zero-filled.
  * @return the block, or NULL with errno ENOMEM when n * size overflows or memory is exhausted.
  */
-QUIRE_API void *quire_calloc(size_t n, size_t size);
+QUIRE_API void *quire_calloc(size_t n, size_t size) QUIRE_ATTR_MALLOC
+    QUIRE_ATTR_ALLOC_SIZE2(1, 2) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief Resizes a block, keeping its contents up to the smaller size.
@@ -97,13 +99,14 @@ QUIRE_API void *quire_calloc(size_t n, size_t size);
  * @param size the new size.
  * @return the (possibly moved) block, or NULL with errno ENOMEM (p is then unchanged).
  */
-QUIRE_API void *quire_realloc(void *p, size_t size);
+QUIRE_API void *quire_realloc(void *p, size_t size) QUIRE_ATTR_ALLOC_SIZE(2) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief quire_realloc(p, n * size) with overflow checking (OpenBSD/glibc reallocarray).
  * @return as quire_realloc; NULL with errno ENOMEM on overflow (p unchanged).
  */
-QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size);
+QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size)
+    QUIRE_ATTR_ALLOC_SIZE2(2, 3) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief Allocates `size` bytes aligned to `align` (POSIX posix_memalign).
@@ -112,30 +115,33 @@ QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size);
  * @param size bytes wanted (0 allowed).
  * @return 0, EINVAL for a bad alignment, or ENOMEM. errno is not modified.
  */
-QUIRE_API int quire_posix_memalign(void **out, size_t align, size_t size);
+QUIRE_API int quire_posix_memalign(void **out, size_t align, size_t size) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief C11 aligned_alloc: `size` bytes aligned to `align`.
  * @param align a power of two (any size is accepted, as glibc does).
  * @return the block, NULL with errno EINVAL for a bad alignment, NULL with errno ENOMEM.
  */
-QUIRE_API void *quire_aligned_alloc(size_t align, size_t size);
+QUIRE_API void *quire_aligned_alloc(size_t align, size_t size) QUIRE_ATTR_MALLOC
+    QUIRE_ATTR_ALLOC_SIZE(2) QUIRE_ATTR_ALLOC_ALIGN(1) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief memalign, with glibc's semantics: an alignment below 16 (0 included) gives 16, one that
  *        is not a power of two is rounded up to the next power of two.
  * @return the block, NULL with errno EINVAL when align > SIZE_MAX / 2 + 1, or ENOMEM.
  */
-QUIRE_API void *quire_memalign(size_t align, size_t size);
+QUIRE_API void *quire_memalign(size_t align, size_t size) QUIRE_ATTR_MALLOC QUIRE_ATTR_ALLOC_SIZE(2)
+    QUIRE_ATTR_ALLOC_ALIGN(1) QUIRE_ATTR_NODISCARD;
 
 /** @brief valloc: `size` bytes aligned to the page size. NULL with errno ENOMEM on failure. */
-QUIRE_API void *quire_valloc(size_t size);
+QUIRE_API void *quire_valloc(size_t size) QUIRE_ATTR_MALLOC
+    QUIRE_ATTR_ALLOC_SIZE(1) QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief pvalloc: size rounded up to a multiple of the page size (one page for 0), page-aligned.
  * @return the block, or NULL with errno ENOMEM.
  */
-QUIRE_API void *quire_pvalloc(size_t size);
+QUIRE_API void *quire_pvalloc(size_t size) QUIRE_ATTR_MALLOC QUIRE_ATTR_NODISCARD;
 
 /**
  * @brief The number of usable bytes in a block (at least the size asked for).

@@ -23,10 +23,67 @@ extern "C" {
 #define QUIRE_API
 #endif
 
-#define QUIRE_VERSION_MAJOR  0
-#define QUIRE_VERSION_MINOR  1
-#define QUIRE_VERSION_PATCH  0
-#define QUIRE_VERSION_STRING "0.1.0"
+/*
+ * Function attributes, spelled so that any C or C++ compiler parses the headers: GCC and clang
+ * get the attribute where they know it (__has_attribute), every other compiler nothing. The
+ * __name__ spellings keep working when a program defines a macro called malloc or format.
+ *   QUIRE_ATTR_MALLOC          returns a new block that no other pointer aliases
+ *   QUIRE_ATTR_ALLOC_SIZE(n)   the block has the size given by argument n (1-based)
+ *   QUIRE_ATTR_ALLOC_SIZE2(n, m) ... by the product of arguments n and m
+ *   QUIRE_ATTR_ALLOC_ALIGN(n)  the block is aligned to argument n
+ *   QUIRE_ATTR_NODISCARD       ignoring the result is a bug (a leak, or an unchecked failure)
+ *   QUIRE_ATTR_PRINTF(f, a)    argument f is a printf format, the values start at argument a
+ * QUIRE_NO_MALLOC_ATTRIBUTE, defined, leaves QUIRE_ATTR_MALLOC empty: the Makefile defines it for
+ * alloc/, whose hidden aliases of the quire_malloc family (alloc/api.c) do not carry the
+ * attribute (GCC's -Wmissing-attributes; the aliases would need __attribute__((copy(...)))).
+ */
+#if defined(__has_attribute)
+#define QUIRE_HAS_ATTRIBUTE_(x) __has_attribute(x)
+#else
+#define QUIRE_HAS_ATTRIBUTE_(x) 0
+#endif
+#if QUIRE_HAS_ATTRIBUTE_(__malloc__) && !defined(QUIRE_NO_MALLOC_ATTRIBUTE)
+#define QUIRE_ATTR_MALLOC __attribute__((__malloc__))
+#else
+#define QUIRE_ATTR_MALLOC
+#endif
+#if QUIRE_HAS_ATTRIBUTE_(__alloc_size__)
+#define QUIRE_ATTR_ALLOC_SIZE(n)     __attribute__((__alloc_size__(n)))
+#define QUIRE_ATTR_ALLOC_SIZE2(n, m) __attribute__((__alloc_size__(n, m)))
+#else
+#define QUIRE_ATTR_ALLOC_SIZE(n)
+#define QUIRE_ATTR_ALLOC_SIZE2(n, m)
+#endif
+#if QUIRE_HAS_ATTRIBUTE_(__alloc_align__)
+#define QUIRE_ATTR_ALLOC_ALIGN(n) __attribute__((__alloc_align__(n)))
+#else
+#define QUIRE_ATTR_ALLOC_ALIGN(n)
+#endif
+#if QUIRE_HAS_ATTRIBUTE_(__warn_unused_result__)
+#define QUIRE_ATTR_NODISCARD __attribute__((__warn_unused_result__))
+#else
+#define QUIRE_ATTR_NODISCARD
+#endif
+#if QUIRE_HAS_ATTRIBUTE_(__format__)
+#define QUIRE_ATTR_PRINTF(f, a) __attribute__((__format__(__printf__, f, a)))
+#else
+#define QUIRE_ATTR_PRINTF(f, a)
+#endif
+
+/*
+ * The version: these three numbers are the only place it is written. The Makefile reads them
+ * for the shared libraries' names (libquire.so.MAJOR.MINOR.PATCH, soname libquire.so.MAJOR) and
+ * the pkg-config files; QUIRE_VERSION_STRING and quire_version() are made from them.
+ */
+#define QUIRE_VERSION_MAJOR    0
+#define QUIRE_VERSION_MINOR    1
+#define QUIRE_VERSION_PATCH    0
+#define QUIRE_VERSION_STR_(x)  #x
+#define QUIRE_VERSION_XSTR_(x) QUIRE_VERSION_STR_(x)
+/** "MAJOR.MINOR.PATCH", e.g. "0.1.0". */
+#define QUIRE_VERSION_STRING                                                                       \
+    QUIRE_VERSION_XSTR_(QUIRE_VERSION_MAJOR)                                                       \
+    "." QUIRE_VERSION_XSTR_(QUIRE_VERSION_MINOR) "." QUIRE_VERSION_XSTR_(QUIRE_VERSION_PATCH)
 
 /**
  * Error codes. 0 is success; every failure is negative. The base sits far from errno values so

@@ -32,7 +32,8 @@
  * (QUIRE_ERANGE); grow the file first with QUIRE_MAP_RESIZE.
  *
  * Operations on either kind of handle (length, close, advise, lock) are macros that accept a
- * pointer to a quire_map_ro or a quire_map_rw and nothing else (C11 _Generic).
+ * pointer to a quire_map_ro or a quire_map_rw and nothing else (C11 _Generic; in C++, overloaded
+ * inline functions).
  *
  * Errors common to every function: QUIRE_EINVAL for a NULL handle pointer or a bad argument,
  * QUIRE_ECONSUMED for a handle already closed or consumed by a conversion.
@@ -138,10 +139,13 @@ static inline void *quire_map_rw_ptr(quire_map_rw m) {
     return m.m_.base_ ? (void *)(m.m_.base_ + m.m_.delta_) : (void *)0;
 }
 
-/** Pointer to the shared representation of either handle; a compile error for anything else. */
+/** Pointer to the shared representation of either handle; a compile error for anything else (C++:
+    the overloads at the end of this header). */
+#ifndef __cplusplus
 #define quire_map_of_(hp)                                                                          \
     _Generic((hp), quire_map_ro *: &(hp)->m_, quire_map_rw *: &(hp)->m_,                           \
              const quire_map_ro *: &(hp)->m_, const quire_map_rw *: &(hp)->m_)
+#endif
 
 /** @brief The range's length in bytes (0 once closed or consumed). */
 #define quire_map_len(hp) (quire_map_of_(hp)->base_ ? quire_map_of_(hp)->len_ : 0)
@@ -232,6 +236,20 @@ QUIRE_API uint64_t quire_map_align_down(uint64_t off);
 QUIRE_API uint64_t quire_map_align_up(uint64_t off);
 
 #ifdef __cplusplus
+} /* extern "C" */
+
+/* C++ has no _Generic: quire_map_of_ is overloaded instead (any other type: a compile error). */
+inline struct quire_map_ *quire_map_of_(quire_map_ro *m) {
+    return &m->m_;
+}
+inline struct quire_map_ *quire_map_of_(quire_map_rw *m) {
+    return &m->m_;
+}
+inline const struct quire_map_ *quire_map_of_(const quire_map_ro *m) {
+    return &m->m_;
+}
+inline const struct quire_map_ *quire_map_of_(const quire_map_rw *m) {
+    return &m->m_;
 }
 #endif
 #endif /* QUIRE_MAP_H */

@@ -29,7 +29,8 @@
  * access to a guard page raises SIGSEGV.
  *
  * Operations that apply to every kind (size, advise, populate, lock, unlock, seal, free) are
- * macros that accept a pointer to any handle type and nothing else (C11 _Generic).
+ * macros that accept a pointer to any handle type and nothing else (C11 _Generic; in C++, where
+ * the header also compiles, overloaded inline functions do the same dispatch).
  *
  * Sealing (quire_pages_seal) uses mseal(2) (Linux >= 6.10): the region's protection and
  * mapping can never change again, not even by munmap; quire refuses later transitions, resizes
@@ -168,12 +169,16 @@ QUIRE_API int quire_pages_alloc_none_(size_t size, unsigned flags, quire_pages_n
  * @return 0, or QUIRE_ECONSUMED (already freed or consumed), QUIRE_ESEALED (sealed regions
  *         cannot be unmapped; the handle stays valid), QUIRE_EINVAL.
  */
+#ifdef __cplusplus
+#define quire_pages_free(hp) quire_pages_free_of_(hp)
+#else
 #define quire_pages_free(hp)                                                                       \
     _Generic((hp), quire_pages_rw *                                                                \
              : quire_pages_free_rw_, quire_pages_ro *                                              \
              : quire_pages_free_ro_, quire_pages_rx *                                              \
              : quire_pages_free_rx_, quire_pages_none *                                            \
              : quire_pages_free_none_)(hp)
+#endif
 
 QUIRE_API int quire_pages_free_rw_(quire_pages_rw *h);
 QUIRE_API int quire_pages_free_ro_(quire_pages_ro *h);
@@ -208,12 +213,15 @@ static inline quire_fn quire_pages_rx_fn(quire_pages_rx h, size_t offset) {
     return (quire_fn)(h.r_.addr_ + offset);
 }
 
-/** Pointer to the shared representation of any handle; a compile error for anything else. */
+/** Pointer to the shared representation of any handle; a compile error for anything else (C++:
+    the overloads at the end of this header). */
+#ifndef __cplusplus
 #define quire_pages_region_of_(hp)                                                                 \
     _Generic((hp), quire_pages_rw *: &(hp)->r_, quire_pages_ro *: &(hp)->r_,                       \
              quire_pages_rx *: &(hp)->r_, quire_pages_none *: &(hp)->r_,                           \
              const quire_pages_rw *: &(hp)->r_, const quire_pages_ro *: &(hp)->r_,                 \
              const quire_pages_rx *: &(hp)->r_, const quire_pages_none *: &(hp)->r_)
+#endif
 
 /** @brief Usable size in bytes of the region behind any handle pointer (0 once consumed). */
 #define quire_pages_size(hp) (quire_pages_region_of_(hp)->size_)
@@ -330,12 +338,16 @@ QUIRE_API int quire_pages_advise_(const struct quire_pages_region_ *r, size_t of
  * @return 0, or QUIRE_ENOMEM, QUIRE_EINVAL (a none region cannot be populated),
  *         QUIRE_ECONSUMED.
  */
+#ifdef __cplusplus
+#define quire_pages_populate(hp) quire_pages_populate_of_(hp)
+#else
 #define quire_pages_populate(hp)                                                                   \
     _Generic((hp), quire_pages_rw *                                                                \
              : quire_pages_populate_(&(hp)->r_, 1), quire_pages_ro *                               \
              : quire_pages_populate_(&(hp)->r_, 0), quire_pages_rx *                               \
              : quire_pages_populate_(&(hp)->r_, 0), quire_pages_none *                             \
              : quire_pages_populate_(&(hp)->r_, -1))
+#endif
 QUIRE_API int quire_pages_populate_(const struct quire_pages_region_ *r, int write);
 
 /**
@@ -401,6 +413,40 @@ QUIRE_UNSAFE_API int quire_pages_unsafe_make_rwx_(quire_pages_rw *h);
 QUIRE_UNSAFE_API int quire_pages_unsafe_adopt_rw_(void *addr, size_t size, quire_pages_rw *out);
 
 #ifdef __cplusplus
+} /* extern "C" */
+
+/*
+ * C++ has no _Generic: the macros above that take "a pointer to any handle" dispatch through
+ * these overloads instead. Same rules as in C: a pointer to any other type is a compile error,
+ * and a pointer to a const handle yields a const region, which only the read-only operations
+ * (size, advise, populate, is_sealed, has_guards) accept.
+ */
+#define QUIRE_PAGES_CXX_KIND_(T, write)                                                            \
+    inline struct quire_pages_region_ *quire_pages_region_of_(T *h) {                              \
+        return &h->r_;                                                                             \
+    }                                                                                              \
+    inline const struct quire_pages_region_ *quire_pages_region_of_(const T *h) {                  \
+        return &h->r_;                                                                             \
+    }                                                                                              \
+    inline int quire_pages_populate_of_(const T *h) {                                              \
+        return quire_pages_populate_(&h->r_, write);                                               \
+    }
+QUIRE_PAGES_CXX_KIND_(quire_pages_rw, 1)
+QUIRE_PAGES_CXX_KIND_(quire_pages_ro, 0)
+QUIRE_PAGES_CXX_KIND_(quire_pages_rx, 0)
+QUIRE_PAGES_CXX_KIND_(quire_pages_none, -1)
+#undef QUIRE_PAGES_CXX_KIND_
+inline int quire_pages_free_of_(quire_pages_rw *h) {
+    return quire_pages_free_rw_(h);
+}
+inline int quire_pages_free_of_(quire_pages_ro *h) {
+    return quire_pages_free_ro_(h);
+}
+inline int quire_pages_free_of_(quire_pages_rx *h) {
+    return quire_pages_free_rx_(h);
+}
+inline int quire_pages_free_of_(quire_pages_none *h) {
+    return quire_pages_free_none_(h);
 }
 #endif
 #endif /* QUIRE_PAGES_H */

@@ -100,7 +100,11 @@ typedef struct {
 } quire_pref;
 
 /** The null reference. */
+#ifdef __cplusplus
+#define QUIRE_PREF_NULL (quire_pref{0})
+#else
 #define QUIRE_PREF_NULL ((quire_pref){0})
+#endif
 
 /** Longest object name accepted by the named-object calls, in bytes (no terminator). */
 #define QUIRE_PHEAP_NAME_MAX 255u

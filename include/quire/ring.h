@@ -184,7 +184,7 @@ QUIRE_API int quire_ring_peek(const quire_ring *r, void *buf, size_t n, size_t *
  *         QUIRE_EINVAL (fmt NULL, or an encoding error in the format).
  */
 QUIRE_API int quire_ring_printf(quire_ring *r, size_t *written, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    QUIRE_ATTR_PRINTF(3, 4);
 /** @brief quire_ring_printf() with a va_list. */
 QUIRE_API int quire_ring_vprintf(quire_ring *r, size_t *written, const char *fmt, va_list ap);
 

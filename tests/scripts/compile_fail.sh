@@ -37,7 +37,7 @@ for cc in $compilers; do
         fi
     done
     for f in tests/compile_fail/ok_*.c; do
-        if msg=$($cc -std=c11 -Wall -Wextra -Werror -Iinclude "$f" -o "$out/ok" "$BUILD/libquire_core.a" -pthread 2>&1); then
+        if msg=$($cc -std=c11 -Wall -Wextra -Werror -Iinclude "$f" -o "$out/ok" "$BUILD/libquire-core.a" -pthread 2>&1); then
             echo "ok   [$cc] $f compiles"
             pass=$((pass + 1))
         else

@@ -28,7 +28,7 @@ fi
     echo '  if (strcmp(quire_strerror(0), "success") || strcmp(quire_strerror(-1), "unknown quire error")) { printf("FAIL 0 or unknown\n"); bad++; }'
     echo '  printf("%d named, %d unnamed\n", n - bad, bad); return bad != 0; }'
 } >"$out/errors.c"
-if ${CC:-cc} -std=c11 -Iinclude "$out/errors.c" "$BUILD/libquire_core.a" -pthread -o "$out/errors" &&
+if ${CC:-cc} -std=c11 -Iinclude "$out/errors.c" "$BUILD/libquire-core.a" -pthread -o "$out/errors" &&
     "$out/errors"; then
     pass=$((pass + 1))
 else

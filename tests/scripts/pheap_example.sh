@@ -12,7 +12,7 @@ trap 'rm -rf "$dir"' EXIT
 . tests/script_lib.sh
 
 kv="$dir/pheap_kv"
-if $CC -std=c11 -O2 -Iinclude -o "$kv" tests/pheap_kv_example.c "$BUILD/libquire_core.a" -pthread; then
+if $CC -std=c11 -O2 -Iinclude -o "$kv" tests/pheap_kv_example.c "$BUILD/libquire-core.a" -pthread; then
     ok
 else
     bad "the example does not build"
