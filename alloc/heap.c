@@ -519,8 +519,11 @@ void *q_heap_slot(unsigned cls) {
 }
 
 void *q_malloc_slow(struct q_heap *h, size_t size, unsigned kind) {
+    /* A thread with a heap has seen the process initialized (options read); one without
+       goes through q_alloc_generic, which waits for that. */
+    if (Q_UNLIKELY(h == &q_heap_empty)) return q_alloc_generic(size, 0, 0, kind);
     if (Q_UNLIKELY(q_opt.secure)) return q_secure_malloc(h, size, kind);
-    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_empty && h != &q_heap_dead)) {
+    if (Q_LIKELY(size <= Q_MEDIUM_MAX && h != &q_heap_dead)) {
         unsigned cls = q_size_class(size);
         struct q_slab *s = h->cur[cls];
         if (Q_LIKELY(s->free != NULL)) return q_slab_pop(s);

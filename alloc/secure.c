@@ -47,8 +47,12 @@
 
 #include "alloc/internal.h"
 
-#define QUAR_RAND  32  /* a power of two */
-#define QUAR_FIFO  256 /* a power of two */
+#ifndef QUAR_RAND
+#define QUAR_RAND 32 /* a power of two */
+#endif
+#ifndef QUAR_FIFO
+#define QUAR_FIFO 256 /* a power of two */
+#endif
 #define QUAR_BYTES ((size_t)256 << 10)
 #define ZREGION    ((size_t)1 << 30) /* address space for zero-size blocks */
 
@@ -133,24 +137,32 @@ static inline uint64_t tr_check(uint64_t v, uint64_t m) {
     return ((v ^ key_check) * (m | 1)) >> 48;
 }
 
-static inline uint64_t tr_make(uintptr_t a, unsigned state, unsigned kind, uint64_t size) {
+static inline uint64_t tr_make_m(uint64_t m, unsigned state, unsigned kind, uint64_t size) {
     uint64_t v = state | (uint64_t)kind << 2 | size << 8;
-    uint64_t m = tr_mask(a);
     return ((v | tr_check(v, m) << 40) ^ (m & TR_LOW56)) | (m & ~TR_LOW56);
 }
 
-/* Decodes the trailer word w of the slot at a; 0 when it is not one tr_make wrote. */
-static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
-    uint64_t m = tr_mask(a), x = w ^ m;
+static inline uint64_t tr_make(uintptr_t a, unsigned state, unsigned kind, uint64_t size) {
+    return tr_make_m(tr_mask(a), state, kind, size);
+}
+
+/* Decodes the trailer word w of the slot whose mask is m; 0 when tr_make did not write it. */
+static inline int tr_read_m(uint64_t m, uint64_t w, uint64_t *v) {
+    uint64_t x = w ^ m;
     uint64_t lo = x & (((uint64_t)1 << 40) - 1);
     if ((x >> 40) != tr_check(lo, m) || (lo & 3) == 0) return 0; /* sentinel: x >> 56 == 0 */
     *v = lo;
     return 1;
 }
 
+static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
+    return tr_read_m(tr_mask(a), w, v);
+}
+
 #define TR_STATE(v) ((unsigned)((v)&3))
 #define TR_KIND(v)  ((unsigned)(((v) >> 2) & 3))
 #define TR_SIZE(v)  ((size_t)((v) >> 8))
+#define DROP_MIN    Q_SPARSE_MIN /* freed blocks this big are zeroed by resident page */
 
 static inline _Atomic uint64_t *tr_at(uintptr_t a, uint32_t slot) {
     return (_Atomic uint64_t *)(a + slot - Q_TRAILER);
@@ -173,55 +185,79 @@ static inline uint64_t canary_at(uint64_t c, uintptr_t x) {
     return r ? (c >> r) | (c << (64 - r)) : c;
 }
 
-void q_canary_fill(void *block, size_t lo, size_t hi) {
+/* Canary bytes [lo, hi) of block: at most Q_CANARY_MAX (16) bytes, so two overlapping words or
+   a few bytes. */
+static inline void canary_put(void *block, size_t lo, size_t hi) {
     uint64_t c = canary_of(block);
     unsigned char *p = (unsigned char *)block + lo, *e = (unsigned char *)block + hi;
     if (e - p >= 8) {
-        uint64_t w = canary_at(c, (uintptr_t)p); /* the same for p + 8k */
-        for (; p + 8 <= e; p += 8) memcpy(p, &w, 8);
-        w = canary_at(c, (uintptr_t)e - 8); /* the tail, overlapping */
-        memcpy(e - 8, &w, 8);
+        uint64_t w = canary_at(c, (uintptr_t)p), t = canary_at(c, (uintptr_t)e - 8);
+        memcpy(p, &w, 8);
+        memcpy(e - 8, &t, 8);
         return;
     }
     for (; p < e; p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
 }
 
-int q_canary_ok(const void *block, size_t lo, size_t hi) {
-    uint64_t c = canary_of(block), w;
+static inline int canary_intact(const void *block, size_t lo, size_t hi) {
+    uint64_t c = canary_of(block), w, t;
     const unsigned char *p = (const unsigned char *)block + lo;
     const unsigned char *e = (const unsigned char *)block + hi;
     if (e - p >= 8) {
-        uint64_t want = canary_at(c, (uintptr_t)p), diff = 0;
-        for (; p + 8 <= e; p += 8) {
-            memcpy(&w, p, 8);
-            diff |= w ^ want;
-        }
-        memcpy(&w, e - 8, 8);
-        return (diff | (w ^ canary_at(c, (uintptr_t)e - 8))) == 0;
+        memcpy(&w, p, 8);
+        memcpy(&t, e - 8, 8);
+        return ((w ^ canary_at(c, (uintptr_t)p)) | (t ^ canary_at(c, (uintptr_t)e - 8))) == 0;
     }
-    for (; p < e; p++)
-        if (*p != (unsigned char)(c >> (((uintptr_t)p & 7) * 8))) return 0;
-    return 1;
+    unsigned char bad = 0;
+    for (; p < e; p++) bad |= *p ^ (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
+    return bad == 0;
+}
+
+/* Canaries of any length (large blocks, large.c): the same bytes, a word at a time. */
+void q_canary_fill(void *block, size_t lo, size_t hi) {
+    for (; hi - lo > Q_CANARY_MAX; lo += Q_CANARY_MAX) canary_put(block, lo, lo + Q_CANARY_MAX);
+    canary_put(block, lo, hi);
+}
+
+int q_canary_ok(const void *block, size_t lo, size_t hi) {
+    for (; hi - lo > Q_CANARY_MAX; lo += Q_CANARY_MAX)
+        if (!canary_intact(block, lo, lo + Q_CANARY_MAX)) return 0;
+    return canary_intact(block, lo, hi);
 }
 
 static const uint64_t zero_page[512]; /* 4 KiB of zeros to compare freed blocks with */
 
-/* Whether bytes [8, hi) of block are all zero (hi >= 8). */
-static int zero_ok(const void *block, size_t hi) {
+/* Whether the (at most 8) bytes [x, y) are zero. */
+static inline int zero_fill_ok_small(uintptr_t x, uintptr_t y) {
+    unsigned char acc = 0;
+    for (; x < y; x++) acc |= *(const unsigned char *)x;
+    return acc == 0;
+}
+
+/* Whether bytes [8, hi) of block are all zero (hi > 8). */
+static inline int zero_ok(const void *block, size_t hi) {
     const unsigned char *p = (const unsigned char *)block + 8;
-    const unsigned char *e = (const unsigned char *)block + hi;
-    if (e - p <= 128) {
+    size_t n = hi - 8;
+    if (n <= 64) {
         uint64_t acc = 0, w;
-        for (; p + 8 <= e; p += 8) {
-            memcpy(&w, p, 8);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
             acc |= w;
         }
-        for (; p < e; p++) acc |= *p;
+        if (i < n) { /* the last bytes: the word ending at hi (overlapping, hi >= 16) or bytes */
+            if (n >= 8) {
+                memcpy(&w, p + n - 8, 8);
+                acc |= w;
+            } else {
+                for (; i < n; i++) acc |= p[i];
+            }
+        }
         return acc == 0;
     }
-    for (; e - p > (ptrdiff_t)sizeof zero_page; p += sizeof zero_page)
+    for (; n > sizeof zero_page; p += sizeof zero_page, n -= sizeof zero_page)
         if (memcmp(p, zero_page, sizeof zero_page) != 0) return 0;
-    return memcmp(p, zero_page, (size_t)(e - p)) == 0;
+    return memcmp(p, zero_page, n) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -399,29 +435,89 @@ static inline struct q_slab *slab_of(uintptr_t a) {
     return q_seg_of((void *)a)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
 }
 
+/* Zeroes bytes [0, n) of block p (n small as a rule: words; memset beyond 64 bytes). */
+static inline void zero_fill(void *p, size_t n) {
+    if (n > 64) {
+        memset(p, 0, n);
+        return;
+    }
+    unsigned char *b = p;
+    uint64_t z = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(b + i, &z, 8);
+    for (; i < n; i++) b[i] = 0;
+}
+
+/*
+ * Big freed blocks (DROP_MIN bytes and more): zeroing all of one with memset would fault in
+ * the pages a program never touched (a 200 KiB buffer used in a few places) and cost time in
+ * proportion. mincore says which of its whole pages are resident: only those can hold anything
+ * but zeros, so only those are zeroed (with the partial pages at either end); the check at
+ * reuse reads the same way, so a write after free into any page - resident again once written
+ * - is found. (A page swapped out while the block was live keeps its bytes: mincore reports it
+ * absent. Quire cannot see swap without reading the page back.)
+ */
+/* Whether bytes [x, y) are all zero. */
+static int range_zero(uintptr_t x, uintptr_t y) {
+    if (y <= x) return 1;
+    if (y - x <= 8) return zero_fill_ok_small(x, y);
+    return zero_ok((void *)(x - 8), y - x + 8);
+}
+
+/* Zeroes (zero) or checks (!zero) bytes [8, n) of big block b - the whole pages among them only
+   where resident - and returns whether they are (were) all zero. */
+static int big_zero(void *b, size_t n, int zero) {
+    size_t ps = q_os_page_size();
+    uintptr_t x = (uintptr_t)b + 8, end = (uintptr_t)b + n; /* byte 0: the free-list link */
+    uintptr_t lo = (x + ps - 1) & ~(uintptr_t)(ps - 1), hi = end & ~(uintptr_t)(ps - 1);
+    unsigned char vec[Q_MEDIUM_MAX / 4096 + 1];
+    size_t np = hi > lo ? (hi - lo) / ps : 0;
+    if (np == 0 || np > sizeof vec || q_os_mincore((void *)lo, hi - lo, vec) != 0) {
+        if (zero) memset((void *)x, 0, end - x); /* mincore cannot tell: all of it */
+        return zero || range_zero(x, end);
+    }
+    if (zero) {
+        memset((void *)x, 0, lo - x);
+        memset((void *)hi, 0, end - hi);
+    } else if (!range_zero(x, lo) || !range_zero(hi, end)) {
+        return 0;
+    }
+    for (size_t i = 0; i < np; i++) {
+        if (!(vec[i] & 1)) continue; /* not resident: zero */
+        void *pg = (void *)(lo + i * ps);
+        if (zero)
+            memset(pg, 0, ps);
+        else if (memcmp(pg, zero_page, ps < sizeof zero_page ? ps : sizeof zero_page) != 0 ||
+                 (ps > sizeof zero_page &&
+                  !range_zero((uintptr_t)pg + sizeof zero_page, (uintptr_t)pg + ps)))
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * Makes slot b (just taken from a free list: marked in use, first word zero) a live block of
  * `size` bytes: checks that it is as it was left (a fresh slot, or a freed one whose bytes
  * after the first word are still zero: else a write after free, or a forged free-list link,
  * whose trailer does not decode), then writes its trailer and canary.
  */
-static void *slot_finish(void *b, size_t size, unsigned kind, int zero) {
+static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t slot, size_t size,
+                                                               unsigned kind, int zero) {
     uintptr_t a = (uintptr_t)b;
-    uint32_t slot = slab_of(a)->slot_size;
     _Atomic uint64_t *tp = tr_at(a, slot);
-    uint64_t v;
-    if (!tr_read(a, atomic_load_explicit(tp, Q_RELAXED), &v) || TR_STATE(v) == TR_LIVE ||
+    uint64_t m = tr_mask(a), v;
+    if (!tr_read_m(m, atomic_load_explicit(tp, Q_RELAXED), &v) || TR_STATE(v) == TR_LIVE ||
         TR_SIZE(v) + Q_TRAILER > slot)
         q_report_invalid("malloc", b, "write after free (a freed block's trailer was overwritten)");
     size_t clean = 8; /* bytes known to be zero */
     if (TR_STATE(v) == TR_FREE) {
         clean = TR_SIZE(v) + canary_len(TR_SIZE(v), slot);
-        if (clean > 8 && !zero_ok(b, clean))
+        if (clean > 8 && !(clean >= DROP_MIN ? big_zero(b, clean, 0) : zero_ok(b, clean)))
             q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
     }
     if (zero && size > clean) memset((char *)b + 8, 0, size - 8);
-    atomic_store_explicit(tp, tr_make(a, TR_LIVE, kind, size), Q_RELAXED);
-    q_canary_fill(b, size, size + canary_len(size, slot));
+    atomic_store_explicit(tp, tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
+    canary_put(b, size, size + canary_len(size, slot));
     return b;
 }
 
@@ -433,6 +529,7 @@ static inline unsigned slot_class(size_t size, size_t align) {
     return cls;
 }
 
+/* malloc under QUIRE_SECURE (q_malloc_slow sends every call here). */
 void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
     if (Q_LIKELY(size - 1 < Q_MEDIUM_MAX - Q_TRAILER && h != &q_heap_empty && h != &q_heap_dead)) {
         unsigned cls = q_size_class(size + Q_TRAILER);
@@ -449,7 +546,7 @@ void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
             }
             errno = saved;
         }
-        return slot_finish(b, size, kind, 0);
+        return slot_finish(b, q_class_size[cls], size, kind, 0);
     }
     return q_alloc_generic(size, 0, 0, kind);
 }
@@ -460,32 +557,39 @@ void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
     if (size == 0 && align <= max_align) return zero_alloc(align);
     if (size > Q_MEDIUM_MAX - Q_TRAILER || align > max_align)
         return q_large_alloc_secure(size, align > Q_GRANULE ? align : 0, 0, kind);
-    void *b = q_heap_slot(slot_class(size, align));
-    return b ? slot_finish(b, size, kind, zero) : NULL;
+    unsigned cls = slot_class(size, align);
+    void *b = q_heap_slot(cls);
+    return b ? slot_finish(b, q_class_size[cls], size, kind, zero) : NULL;
 }
 
 /*
- * Validates the live small block p for fn: the bitmap (q_small_check: not freed, a block
- * start), its trailer (live), its canary, and the previous slot's trailer (any state, intact).
- * Returns its requested size; *sp its slab, *wp its trailer word, *kp its enum q_kind.
- * Reports and aborts otherwise.
+ * Validates the live small block p for fn: the bitmap (in use, not pending: else
+ * q_small_check reports), its trailer (live), its canary, and the previous slot's trailer
+ * (any state, intact). Returns its requested size; *sp its slab, *wp its trailer word, *kp its
+ * enum q_kind. Reports and aborts otherwise.
  */
-static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *kp) {
-    struct q_slab *s = q_small_check(fn, p);
+static inline __attribute__((always_inline)) size_t
+small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *kp) {
     uintptr_t a = (uintptr_t)p;
+    _Atomic uint64_t *bw = q_bits_word(a);
+    if (Q_UNLIKELY((a & (Q_GRANULE - 1)) || !(atomic_load_explicit(bw, Q_RELAXED) &
+                                              ~atomic_load_explicit(bw + 1, Q_RELAXED) & q_bit(a))))
+        q_small_check(fn, p); /* reports */
+    struct q_slab *s = slab_of(a);
     uint32_t slot = s->slot_size;
     uint64_t w = atomic_load_explicit(tr_at(a, slot), Q_RELAXED), v;
-    if (!tr_read(a, w, &v) || TR_SIZE(v) + Q_TRAILER > slot)
+    if (!tr_read_m(tr_mask(a), w, &v) || TR_SIZE(v) + Q_TRAILER > slot)
         q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
-    if (TR_STATE(v) == TR_FREE) q_report_invalid(fn, p, "double free");
-    if (TR_STATE(v) != TR_LIVE) q_report_invalid(fn, p, "pointer to a block never allocated");
+    if (TR_STATE(v) != TR_LIVE)
+        q_report_invalid(
+            fn, p, TR_STATE(v) == TR_FREE ? "double free" : "pointer to a block never allocated");
     size_t size = TR_SIZE(v);
     *kp = TR_KIND(v);
-    if (!q_canary_ok(p, size, size + canary_len(size, slot)))
+    if (!canary_intact(p, size, size + canary_len(size, slot)))
         q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
     uintptr_t prev = a - slot;
     if (a - (uintptr_t)s->start >= slot &&
-        !tr_read(prev, atomic_load_explicit(tr_at(prev, slot), Q_RELAXED), &v))
+        !tr_read_m(tr_mask(prev), atomic_load_explicit(tr_at(prev, slot), Q_RELAXED), &v))
         q_report_invalid(fn, p, "heap underflow (the canary before the block was overwritten)");
     *sp = s;
     *wp = w;
@@ -495,7 +599,6 @@ static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) {
     uintptr_t a = (uintptr_t)p;
-    (void)align; /* the caller checked the pointer's alignment */
     if (!p) return;
     if ((a >> Q_ADDR_BITS) != 0 || !q_segmap_has(a)) {
         if (zero_has(a))
@@ -509,19 +612,26 @@ void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t a
     unsigned have;
     size_t req = small_live(fn, p, &s, &w, &have);
     uint32_t slot = s->slot_size;
-    if (have != kind) q_kind_check(fn, p, have, kind);
-    if (how != Q_UNSIZED && size != req) q_report_invalid(fn, p, "size does not match the block");
+    if (Q_UNLIKELY(have != kind)) q_kind_check(fn, p, have, kind);
+    if (Q_UNLIKELY(how != Q_UNSIZED && size != req))
+        q_report_invalid(fn, p, "size does not match the block");
     /* live -> free, once: of two threads freeing the block at the same time, one reports. */
-    if (!atomic_compare_exchange_strong_explicit(tr_at(a, slot), &w, tr_make(a, TR_FREE, 0, req),
-                                                 Q_RELAXED, Q_RELAXED))
+    if (!atomic_compare_exchange_strong_explicit(
+            tr_at(a, slot), &w, tr_make_m(tr_mask(a), TR_FREE, 0, req), Q_RELAXED, Q_RELAXED))
         q_report_invalid(fn, p, "double free");
-    memset(p, 0, req + canary_len(req, slot));
+    size_t n = req + canary_len(req, slot);
+    if (n < DROP_MIN) {
+        zero_fill(p, n);
+    } else {
+        *(uint64_t *)p = 0;
+        big_zero(p, n, 1);
+    }
     struct q_heap *h = q_tls_heap;
-    if (h == &q_heap_empty) h = q_thread_heap_create();
-    if (h && h != &q_heap_dead)
+    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create();
+    if (Q_LIKELY(h && h != &q_heap_dead))
         quar_push(h, p, s->cls);
     else
-        q_small_free(p);
+        q_small_release(p);
 }
 
 void *q_secure_realloc(void *p, size_t size) {
@@ -552,7 +662,7 @@ void *q_secure_realloc(void *p, size_t size) {
     if (size + Q_TRAILER <= slot && (2 * size >= slot || slot <= 128)) {
         /* In place: the canary moves to the new end. */
         atomic_store_explicit(tr_at(a, slot), tr_make(a, TR_LIVE, Q_KIND_MALLOC, size), Q_RELAXED);
-        q_canary_fill(p, size, size + canary_len(size, slot));
+        canary_put(p, size, size + canary_len(size, slot));
         return p;
     }
     void *n = q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);

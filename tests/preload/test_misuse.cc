@@ -278,6 +278,17 @@ static void uaf_write(void) {
     churn(64);
 }
 
+/* A big block's freed pages are dropped rather than zeroed (secure.c): a write into one maps
+   it again, which the next allocation of the slot notices. */
+static void uaf_write_big(void) {
+    char *p = (char *)vmalloc(40000);
+    vfree(p);
+    mark('a');
+    ((volatile char *)p)[20000] = 'x';
+    mark('q');
+    for (int i = 0; i < 2000; i++) vfree(vmalloc(40000));
+}
+
 static void uaf_write_link(void) {
     char *p = (char *)vmalloc(64);
     vfree(p);
@@ -445,6 +456,7 @@ static const struct misuse cases[] = {
     {"zero-size block, read after free", z_read_freed, 'M', 'D', ""},
     {"zero-size block, write after free", z_write_freed, 'M', 'D', ""},
     {"write after free, then malloc", uaf_write, 'M', 'D', "after free"},
+    {"write after free, 40 KB block, then malloc", uaf_write_big, 'M', 'D', "after free"},
     {"write after free over the link, then malloc", uaf_write_link, 'D', 'D', ""},
     {"free-list pointer overwrite (hijack)", freelist_hijack, 'D', 'D', ""},
     {"new[] then delete", cxx_newarr_delete, 'M', 'D', "new[]"},
