@@ -48,16 +48,21 @@ static inline int fits_in_place(size_t size, size_t usable) {
     return size <= usable && (size >= usable / 2 || usable <= 128);
 }
 
-/* QUIRE_SECURE's realloc, with the errno rules of the malloc family. */
-static Q_NOINLINE void *realloc_secure(void *p, size_t size) {
+static void *realloc_default(void *p, size_t size);
+
+/* realloc keeps errno on success whatever system call failed inside it (mremap refused, a
+   purge's madvise...), and sets ENOMEM when it fails. */
+QUIRE_API void *quire_realloc(void *p, size_t size) {
     int saved = errno;
-    void *n = size > PTRDIFF_MAX ? NULL : q_secure_realloc(p, size);
-    errno = n || size == 0 ? saved : ENOMEM;
+    void *n = size > PTRDIFF_MAX         ? NULL
+              : Q_UNLIKELY(q_opt.secure) ? q_secure_realloc(p, size)
+                                         : realloc_default(p, size);
+    errno = n || (p && size == 0) ? saved : ENOMEM;
     return n;
 }
+extern __typeof__(quire_realloc) q_realloc Q_ALIAS("quire_realloc");
 
-QUIRE_API void *quire_realloc(void *p, size_t size) {
-    if (Q_UNLIKELY(q_opt.secure)) return realloc_secure(p, size);
+static void *realloc_default(void *p, size_t size) {
     if (!p) return q_malloc_inline(size);
     if (size == 0) {
         q_free_inline(p);
@@ -94,7 +99,6 @@ QUIRE_API void *quire_realloc(void *p, size_t size) {
     q_large_free("realloc", p, Q_KIND_MALLOC, 0, 0, Q_UNSIZED);
     return n;
 }
-extern __typeof__(quire_realloc) q_realloc Q_ALIAS("quire_realloc");
 
 QUIRE_API void *quire_reallocarray(void *p, size_t n, size_t size) {
     size_t total;

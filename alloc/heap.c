@@ -255,6 +255,7 @@ static void slab_release(struct q_heap *h, struct q_slab *s) {
 
 void q_slab_emptied(struct q_heap *h, struct q_slab *s) {
     if (s->kept) return;
+    int saved = errno; /* a free that releases pages keeps errno whatever madvise says */
     unsigned cls = s->cls;
     struct q_slabq *q = &h->queue[cls];
     if (s->in_full) {
@@ -270,9 +271,11 @@ void q_slab_emptied(struct q_heap *h, struct q_slab *s) {
         s->kept = 1;
         if (q_opt.purge_delay_ns >= 0 && h->purge_ns == 0)
             h->purge_ns = q_os_coarse_ns() + (uint64_t)q_opt.purge_delay_ns;
+        errno = saved;
         return;
     }
     slab_release(h, s);
+    errno = saved;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -618,19 +621,18 @@ static const char *free_name(unsigned kind) {
                                  : "operator delete[]";
 }
 
+/* free keeps errno, whatever the munmap or madvise it makes says (POSIX.1-2024). */
 void q_free_slow(void *p, unsigned kind) {
     uintptr_t a = (uintptr_t)p;
     if (!p) return;
-    if (Q_UNLIKELY(q_opt.secure)) {
+    int saved = errno;
+    if (Q_UNLIKELY(q_opt.secure))
         q_secure_free(free_name(kind), p, kind, 0, 0, Q_UNSIZED);
-        return;
-    }
-    if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
+    else if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a))
         q_small_free(p);
-        return;
-    }
-    if (q_large_free(free_name(kind), p, kind, 0, 0, Q_UNSIZED)) return;
-    q_report_invalid(free_name(kind), p, "pointer not allocated by quire");
+    else if (!q_large_free(free_name(kind), p, kind, 0, 0, Q_UNSIZED))
+        q_report_invalid(free_name(kind), p, "pointer not allocated by quire");
+    errno = saved;
 }
 
 /* The slot class an aligned request of `size` bytes gets (heap_alloc's choice), or
@@ -660,8 +662,10 @@ void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size
     if (!p) return;
     if (how == Q_SIZED_ALIGNED && (align == 0 || (align & (align - 1)) != 0 || (a & (align - 1))))
         q_report_invalid(fn, p, "pointer not aligned as stated");
+    int saved = errno;
     if (Q_UNLIKELY(q_opt.secure)) {
         q_secure_free(fn, p, kind, size, align, how);
+        errno = saved;
         return;
     }
     if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
@@ -676,10 +680,10 @@ void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size
             ok = size - s->size_lo <= s->size_span;
         if (!ok) q_report_invalid(fn, p, "size does not match the block");
         q_small_free(p);
-        return;
+    } else if (!q_large_free(fn, p, kind, size, align, how)) {
+        q_report_invalid(fn, p, "pointer not allocated by quire");
     }
-    if (q_large_free(fn, p, kind, size, align, how)) return;
-    q_report_invalid(fn, p, "pointer not allocated by quire");
+    errno = saved;
 }
 
 size_t q_block_usable(const char *fn, const void *p) {

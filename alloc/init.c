@@ -42,15 +42,41 @@ static pthread_key_t heap_key;
 static int heap_key_ok;
 static _Atomic int atfork_state;
 
-void q_lock(q_lock_t *l) {
-    for (unsigned i = 0; atomic_exchange_explicit(&l->v, 1, memory_order_acquire); i++) {
-        if (i < 64) {
+__thread uint32_t q_lock_tid __attribute__((tls_model("initial-exec")));
+
+uint32_t q_lock_tid_init(void) {
+    q_lock_tid = (uint32_t)q_os_thread_id() & Q_LOCK_TID;
+    return q_lock_tid;
+}
+
+/* The contended case of q_lock: spin while the holder may be about to release (it runs on
+   another CPU), then mark the lock contended and sleep until an unlock wakes us. A thread
+   taking the lock after sleeping keeps the waiters mark (others may sleep too): the next unlock
+   then wakes one more, which finds the lock free or sleeps again. */
+void q_lock_wait(q_lock_t *l, uint32_t me) {
+    for (unsigned i = 0; i < 100; i++) {
 #if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
-        } else {
-            q_os_yield();
+        uint32_t c = 0;
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->v, &c, me, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    for (;;) {
+        uint32_t c = atomic_load_explicit(&l->v, memory_order_relaxed);
+        if (c == 0) {
+            if (atomic_compare_exchange_weak_explicit(&l->v, &c, me | Q_LOCK_WAITERS,
+                                                      memory_order_acquire, memory_order_relaxed))
+                return;
+            continue;
         }
+        if (!(c & Q_LOCK_WAITERS) &&
+            !atomic_compare_exchange_weak_explicit(&l->v, &c, c | Q_LOCK_WAITERS,
+                                                   memory_order_relaxed, memory_order_relaxed))
+            continue;
+        q_os_futex_wait_private((const uint32_t *)&l->v, c | Q_LOCK_WAITERS);
     }
 }
 
@@ -111,26 +137,54 @@ static void thread_done(void *arg) {
     if (q_tls_heap == h) q_tls_heap = &q_heap_dead;
 }
 
+/*
+ * Fork: the parent takes every global lock before fork() so the child starts from consistent
+ * state, and releases them after; the child, where only the forking thread exists, resets
+ * them. A fork can start while the forking thread already holds one of them - a signal handler
+ * that forks after interrupting malloc, or after interrupting another fork's prepare handler
+ * (glibc's tst-mallocfork does this) - so a lock the thread holds is left alone, and each
+ * nesting level releases only what it took. (In such a child the interrupted operation stays
+ * half done; as with glibc, only async-signal-safe calls are safe there until exec.)
+ */
+static q_lock_t *const fork_locks[] = {&q_shared_lock, &q_heap_lock, &q_seg_lock, &q_large_lock};
+enum { NFORK_LOCKS = sizeof fork_locks / sizeof fork_locks[0], FORK_DEPTH_MAX = 8 };
+static __thread unsigned fork_depth __attribute__((tls_model("initial-exec")));
+static __thread uint8_t fork_taken[FORK_DEPTH_MAX] __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void) {
-    q_lock(&q_shared_lock);
-    q_lock(&q_heap_lock);
-    q_lock(&q_seg_lock);
-    q_lock(&q_large_lock);
+    /* The level is claimed before any lock is taken, and released only after its mask was
+       read: a handler's fork in between works one level up (signal fences keep the order). */
+    unsigned d = fork_depth;
+    fork_depth = d + 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    uint8_t taken = 0;
+    for (unsigned i = 0; i < NFORK_LOCKS; i++) {
+        q_lock_t *l = fork_locks[i];
+        if (q_lock_mine(l)) continue;
+        q_lock(l);
+        taken |= (uint8_t)(1u << i);
+    }
+    if (d < FORK_DEPTH_MAX) fork_taken[d] = taken;
+    atomic_signal_fence(memory_order_seq_cst);
 }
 
 static void fork_parent(void) {
-    q_unlock(&q_large_lock);
-    q_unlock(&q_seg_lock);
-    q_unlock(&q_heap_lock);
-    q_unlock(&q_shared_lock);
+    unsigned d = fork_depth - 1;
+    uint8_t taken = d < FORK_DEPTH_MAX ? fork_taken[d] : 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    fork_depth = d;
+    atomic_signal_fence(memory_order_seq_cst);
+    for (unsigned i = NFORK_LOCKS; i-- > 0;)
+        if (taken & (1u << i)) q_unlock(fork_locks[i]);
 }
 
 static void fork_child(void) {
-    /* Only the forking thread exists in the child: the locks it holds are simply reset. */
-    atomic_store_explicit(&q_large_lock.v, 0, Q_RELAXED);
-    atomic_store_explicit(&q_seg_lock.v, 0, Q_RELAXED);
-    atomic_store_explicit(&q_heap_lock.v, 0, Q_RELAXED);
-    atomic_store_explicit(&q_shared_lock.v, 0, Q_RELAXED);
+    /* Only the forking thread exists in the child: the locks are simply reset, and its thread
+       id is the child's own from now on. */
+    for (unsigned i = 0; i < NFORK_LOCKS; i++)
+        atomic_store_explicit(&fork_locks[i]->v, 0, Q_RELAXED);
+    q_lock_tid = 0;
+    fork_depth--;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -179,14 +179,46 @@ struct q_heap {
                                   kept when the struct is reused; empty when unowned) */
 };
 
-/* A tiny lock for the slow paths (spin, then yield); fork handlers take and reset it. */
+/*
+ * The slow paths' lock: a futex mutex whose word holds the holder's kernel thread id (0 when
+ * free) and Q_LOCK_WAITERS when a thread sleeps on it. A thread that finds it held spins a
+ * little, then sleeps in the kernel instead of spinning or yielding, so a holder that was
+ * preempted gets the CPU back on a busy machine. The owner in the word itself lets the fork
+ * handlers skip the locks the forking thread already holds (a fork from a signal handler that
+ * interrupted malloc or another fork, init.c), with no window where a lock is held unnamed.
+ */
 typedef struct {
-    _Atomic int v;
+    _Atomic uint32_t v;
 } q_lock_t;
 
-void q_lock(q_lock_t *l) Q_HIDDEN;
+#define Q_LOCK_WAITERS 0x80000000u
+#define Q_LOCK_TID     0x3fffffffu /* kernel thread ids fit (pid_max <= 2^22) */
+
+extern __thread uint32_t q_lock_tid __attribute__((tls_model("initial-exec"))) Q_HIDDEN;
+uint32_t q_lock_tid_init(void) Q_NOINLINE Q_HIDDEN;
+void q_lock_wait(q_lock_t *l, uint32_t me) Q_NOINLINE Q_HIDDEN;
+
+/* The calling thread's kernel thread id, read once per thread (the lock word's value). */
+static inline uint32_t q_lock_me(void) {
+    uint32_t t = q_lock_tid;
+    return Q_LIKELY(t != 0) ? t : q_lock_tid_init();
+}
+
+static inline void q_lock(q_lock_t *l) {
+    uint32_t me = q_lock_me(), c = 0;
+    if (!atomic_compare_exchange_strong_explicit(&l->v, &c, me, memory_order_acquire,
+                                                 memory_order_relaxed))
+        q_lock_wait(l, me);
+}
+
 static inline void q_unlock(q_lock_t *l) {
-    atomic_store_explicit(&l->v, 0, memory_order_release);
+    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) & Q_LOCK_WAITERS)
+        q_os_futex_wake_private((const uint32_t *)&l->v, 1);
+}
+
+/* Whether the calling thread holds l. */
+static inline int q_lock_mine(q_lock_t *l) {
+    return (atomic_load_explicit(&l->v, memory_order_relaxed) & Q_LOCK_TID) == q_lock_me();
 }
 
 /* How a block was allocated. Large blocks always record it; QUIRE_SECURE records it for every

@@ -653,6 +653,19 @@ void q_os_futex_wake(const uint32_t *addr, int n) {
     (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
 }
 
+void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected) {
+    int saved = errno;
+    (void)syscall(SYS_futex, addr, 0 | 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */, expected, NULL,
+                  NULL, 0);
+    errno = saved;
+}
+
+void q_os_futex_wake_private(const uint32_t *addr, int n) {
+    int saved = errno;
+    (void)syscall(SYS_futex, addr, 1 | 128 /* FUTEX_WAKE | FUTEX_PRIVATE_FLAG */, n, NULL, NULL, 0);
+    errno = saved;
+}
+
 int q_os_mincore(void *addr, size_t len, unsigned char *vec) {
     if (!vec) return QUIRE_EINVAL;
     if (mincore(addr, len, vec) != 0) return q_os_error(errno);

@@ -214,6 +214,12 @@ uint64_t q_os_coarse_ns(void);
  *  AT_RANDOM, the clock, the process id and addresses. Never fails, never allocates. */
 void q_os_random(void *buf, size_t n);
 
+/** Process-private futex (FUTEX_PRIVATE_FLAG): sleeps while *addr == expected; returns on a
+ *  wake, a signal or a changed value (the caller re-checks). errno is left as it was. */
+void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected);
+/** Wakes up to n waiters of a process-private futex. errno is left as it was. */
+void q_os_futex_wake_private(const uint32_t *addr, int n);
+
 /* Appended for quire_alloc_exec() (alloc/run.c): starting a program on quire's malloc. */
 
 /** The path of the running executable (readlink /proc/self/exe), NUL-terminated in buf.

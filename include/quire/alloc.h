@@ -13,11 +13,53 @@
  *    (no locks, no atomic read-modify-write). Blocks freed by another thread go to the owning slab
  *    with one compare-and-swap and are collected by the owner.
  *  - Large blocks (QUIRE_ALLOC_LARGE_MIN bytes and up) are their own page-aligned mappings;
- *    realloc grows or shrinks them in place or with mremap, never by copying.
+ *    realloc grows or shrinks them in place or with mremap; it copies only when mremap refuses
+ *    (the program split the mapping with mprotect, or the address space is exhausted) or when
+ *    a mostly resident block moves into a cached mapping whose pages are already there.
  *  - Empty slabs are reused first and purged (their pages returned to the system) after a short
  *    delay. A thread's heap is abandoned at thread exit and its segments reclaimed by others.
  *  - Every free is validated in O(1): a pointer that quire never returned, an interior pointer
  *    and a double free are reported on stderr with the address, then the process aborts.
+ *
+ * Hardening, always on (a few instructions per malloc/free pair):
+ *  - Free-list links are never plain pointers: each is stored xored with a per-process random
+ *    key and the block's own address, and checked when malloc follows it (it must lead to a
+ *    slot of the same slab). A link overwritten after a free - a use-after-free write, an
+ *    overflow, an attempt to make malloc return a chosen address - is reported as
+ *    "quire: heap corruption: free list of the N B slab at 0x... overwritten" and the process
+ *    aborts; malloc never returns an address outside the slots it handed out. The first word of
+ *    a block is zero when malloc returns it (the encoded link is not shown to the program).
+ *  - A segment's metadata sits between two guard pages, so a linear overflow or underflow from
+ *    the memory around it faults before it reaches the allocator's structures.
+ *  - Sized frees are checked against the block: free_sized and free_aligned_sized (C23) and the
+ *    sized operator delete must name a size the block could have been allocated with (its size
+ *    class; for a large block, exactly the size asked for), else "size does not match the
+ *    block" is reported.
+ *  - Large blocks record how they were allocated: delete of a new[] block, delete[] of a new
+ *    block, delete of a malloc block and free of a new block are reported. Small and medium
+ *    blocks carry no such record in the default mode, so those mismatches go unnoticed for them
+ *    unless they change the pointer (delete of a new[] array of a type with a destructor frees
+ *    an address 8 bytes into the block: reported as misaligned) or the size (a sized delete with
+ *    the element type's size: reported); QUIRE_SECURE=1 detects all of them.
+ *
+ * QUIRE_SECURE=1, the hardened mode, chosen at start-up in the same library:
+ *  - every block carries, in the last 8 bytes of its slot, a keyed record of its state, how it
+ *    was allocated and its exact size; canary bytes (never zero) follow the block: an overflow
+ *    is reported when the block is freed or reallocated, an underflow when the block after it
+ *    is, a write just before a slab's first block faults on a guard page;
+ *  - quire_malloc_usable_size() is the size asked for (the rest of the slot is canary);
+ *  - malloc(0) returns a unique address in inaccessible memory (reading or writing it faults);
+ *  - a freed block is zeroed at once and checked when its slot is handed out again (a write
+ *    after free is reported then); a block also stays out of reach for a while (a per-thread
+ *    quarantine of a random array and a FIFO, up to 288 blocks and 256 KiB): a second free is
+ *    reported as a double free, and a dangling pointer does not reach the next object at once;
+ *  - fresh slots are handed out in random order; a guard page precedes every slab; large blocks
+ *    have a guard page on either side and their pages become inaccessible when freed, until 64
+ *    later large frees have passed;
+ *  - every malloc and free takes the slow path: expect allocation-heavy programs to run 2 to 6
+ *    times slower, and programs that mostly compute about as fast (make bench measures it).
+ * Guard pages use MADV_GUARD_INSTALL where the kernel has it (Linux 6.13: no extra mappings,
+ * vm.max_map_count untouched), mprotect(PROT_NONE) otherwise.
  *
  * The quire_* functions below are the engine itself; build/libquire.so (and libquire.a) also
  * export the standard names (malloc, free, ..., operator new/delete) as forwarders to them, so
@@ -38,6 +80,9 @@
  *   QUIRE_PURGE_DELAY_MS=n   delay before unused pages are returned to the system (default 100;
  *                            0 purges at once, -1 never purges)
  *   QUIRE_PURGE=free         purge with MADV_FREE instead of MADV_DONTNEED
+ *   QUIRE_SECURE=1           the hardened mode described above
+ *   QUIRE_GUARDS=mprotect    make guard pages with mprotect even where MADV_GUARD_INSTALL works
+ *                            (for testing the fallback)
  *
  * Thread safety: every function may be called from any thread at any time, including before
  * main, from signal-free atexit handlers and after fork in the child.
@@ -144,7 +189,8 @@ QUIRE_API void *quire_valloc(size_t size) QUIRE_ATTR_MALLOC
 QUIRE_API void *quire_pvalloc(size_t size) QUIRE_ATTR_MALLOC QUIRE_ATTR_NODISCARD;
 
 /**
- * @brief The number of usable bytes in a block (at least the size asked for).
+ * @brief The number of usable bytes in a block (at least the size asked for; exactly that size
+ *        under QUIRE_SECURE=1, whose canary follows it).
  * @param p a live block, or NULL (gives 0). Validated like quire_free (invalid -> abort).
  */
 QUIRE_API size_t quire_malloc_usable_size(const void *p);
@@ -152,14 +198,17 @@ QUIRE_API size_t quire_malloc_usable_size(const void *p);
 /**
  * @brief C23 free_sized: frees p, which was allocated with `size` bytes.
  *
- * The size is a hint that quire checks against the block: a size larger than the block's usable
- * size is reported as an invalid free (abort).
+ * The size is checked against the block: it must be one the block could have been allocated
+ * with (at most its usable size and, unless the slot is 128 bytes or less, at least half of it,
+ * as realloc keeps a block in place down to half its slot; exactly the size asked for with a
+ * large block or under QUIRE_SECURE=1). Another size is reported as an invalid free (abort).
  */
 QUIRE_API void quire_free_sized(void *p, size_t size);
 
 /**
  * @brief C23 free_aligned_sized: frees p, allocated with alignment `align` and `size` bytes.
- * A pointer not aligned to `align` or a size too large is reported as an invalid free (abort).
+ * A pointer not aligned to `align`, or a size aligned_alloc(align, size) would not have given
+ * this block, is reported as an invalid free (abort).
  */
 QUIRE_API void quire_free_aligned_sized(void *p, size_t align, size_t size);
 
