@@ -575,6 +575,22 @@ void q_small_free(void *p) {
     q_small_release(p);
 }
 
+/*
+ * The free fast path's other way out: p is a live block of slab s - the fast path checked its
+ * in-use and pending bits - that the calling thread cannot push on the fast path: another
+ * thread's block (one CAS on the slab's thread_free), one of its own full slabs, or any block
+ * under QUIRE_SECURE. No second validation, and no errno to save: nothing here makes a system
+ * call but q_slab_emptied, which keeps errno itself.
+ */
+void q_free_other(void *p, struct q_slab *s, unsigned kind) {
+    (void)s;
+    if (Q_UNLIKELY(q_opt.secure)) {
+        q_free_slow(p, kind);
+        return;
+    }
+    q_small_release(p);
+}
+
 /* Frees a small block validated by q_small_check. */
 void q_small_release(void *p) {
     uintptr_t a = (uintptr_t)p;

@@ -295,6 +295,7 @@ extern struct q_segment *q_seg_all Q_HIDDEN;
 void *q_malloc_slow(struct q_heap *h, size_t size, unsigned kind) Q_NOINLINE Q_HIDDEN;
 void *q_slab_pop_last(struct q_slab *s, struct q_block *b, uintptr_t t) Q_NOINLINE Q_HIDDEN;
 void q_free_slow(void *p, unsigned kind) Q_NOINLINE Q_HIDDEN;
+void q_free_other(void *p, struct q_slab *s, unsigned kind) Q_NOINLINE Q_HIDDEN;
 void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                        unsigned how) Q_NOINLINE Q_HIDDEN;
 void q_slab_emptied(struct q_heap *h, struct q_slab *s) Q_NOINLINE Q_HIDDEN;
@@ -510,7 +511,8 @@ static inline void *q_slab_pop(struct q_slab *s) {
  * 27 instructions. `kind` only reaches the slow path (operator new passes its own); under
  * QUIRE_SECURE every direct[] entry stays on the empty slab, so every call takes the slow path.
  */
-static inline void *q_malloc_kind_inline(size_t size, unsigned kind) {
+static inline __attribute__((always_inline)) void *q_malloc_kind_inline(size_t size,
+                                                                        unsigned kind) {
     struct q_heap *h = q_tls_heap;
     if (Q_LIKELY(size <= Q_SMALL_MAX)) {
         struct q_slab *s = h->direct[(size + 15) >> 4];
@@ -519,7 +521,7 @@ static inline void *q_malloc_kind_inline(size_t size, unsigned kind) {
     return q_malloc_slow(h, size, kind);
 }
 
-static inline void *q_malloc_inline(size_t size) {
+static inline __attribute__((always_inline)) void *q_malloc_inline(size_t size) {
     return q_malloc_kind_inline(size, Q_KIND_MALLOC);
 }
 
@@ -532,7 +534,8 @@ static inline void *q_malloc_inline(size_t size) {
  * of the slab's heap_fast with the thread pointer (no TLS variable load). Budget: 37
  * instructions (the sized check adds 4).
  */
-static inline void q_free_fast(void *p, unsigned kind, int sized, size_t n) {
+static inline __attribute__((always_inline)) void q_free_fast(void *p, unsigned kind, int sized,
+                                                              size_t n) {
     uintptr_t a = (uintptr_t)p;
     if (Q_LIKELY(!(a & Q_BAD_PTR_BITS) && q_segmap_has(a))) {
         _Atomic uint64_t *w = q_bits_word(a);
@@ -550,6 +553,11 @@ static inline void q_free_fast(void *p, unsigned kind, int sized, size_t n) {
                 if (Q_UNLIKELY(--s->used == 0) && !s->kept) q_slab_emptied(q_tls_heap, s);
                 return;
             }
+            /* A live block, checked above: another thread's, a full slab's, QUIRE_SECURE. */
+            if (!sized) {
+                q_free_other(p, s, kind);
+                return;
+            }
         }
     }
     if (sized)
@@ -558,7 +566,7 @@ static inline void q_free_fast(void *p, unsigned kind, int sized, size_t n) {
         q_free_slow(p, kind);
 }
 
-static inline void q_free_inline(void *p) {
+static inline __attribute__((always_inline)) void q_free_inline(void *p) {
     q_free_fast(p, Q_KIND_MALLOC, 0, 0);
 }
 
