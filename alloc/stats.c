@@ -133,8 +133,14 @@ void q_stats_print(void) {
     char buf[256];
     size_t n = 0;
     quire_alloc_stats_get(&st);
-    q_write_str(buf, &n, "quire: malloc statistics (pid ");
+    /* Which process: a build or a shell script starts many, each with its own report. */
+    char name[64];
+    q_write_str(buf, &n, "quire: malloc statistics of ");
+    q_write_str(buf, &n, q_os_program_name(name, sizeof name) == 0 ? name : "?");
+    q_write_str(buf, &n, " (pid ");
     q_write_dec(buf, &n, (uint64_t)q_os_getpid());
+    q_write_str(buf, &n, ", parent ");
+    q_write_dec(buf, &n, (uint64_t)q_os_getppid());
     q_write_str(buf, &n, ")");
     line(buf, n);
     n = 0;

@@ -653,6 +653,22 @@ void q_os_futex_wake(const uint32_t *addr, int n) {
     (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
 }
 
+pid_t q_os_getppid(void) {
+    return getppid();
+}
+
+int q_os_program_name(char *buf, size_t cap) {
+    if (!buf || cap < 2) return QUIRE_EINVAL;
+    int saved = errno;
+    ssize_t n = read_small_file("/proc/self/comm", buf, cap);
+    int rc = n < 0 ? q_os_error(errno) : 0;
+    errno = saved;
+    if (rc) return rc;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == 0)) n--;
+    buf[n] = 0;
+    return 0;
+}
+
 void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected) {
     int saved = errno;
     (void)syscall(SYS_futex, addr, 0 | 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */, expected, NULL,

@@ -214,6 +214,12 @@ uint64_t q_os_coarse_ns(void);
  *  AT_RANDOM, the clock, the process id and addresses. Never fails, never allocates. */
 void q_os_random(void *buf, size_t n);
 
+/** getppid(2). */
+pid_t q_os_getppid(void);
+/** The program's name as the kernel knows it (/proc/self/comm, at most 15 characters),
+ *  NUL-terminated in buf. Never allocates. Errors: QUIRE_EINVAL, or the read's error. */
+int q_os_program_name(char *buf, size_t cap);
+
 /** Process-private futex (FUTEX_PRIVATE_FLAG): sleeps while *addr == expected; returns on a
  *  wake, a signal or a changed value (the caller re-checks). errno is left as it was. */
 void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected);

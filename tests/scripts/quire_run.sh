@@ -21,6 +21,13 @@ expect 0 "--stats" -- "$Q" run --stats -- sh -c 'echo "$QUIRE_STATS"'
 [ "$(cat "$dir/out")" = 1 ] && ok || bad "--stats sets QUIRE_STATS=1"
 expect 0 "--stats ls" -- "$Q" run --stats -- ls /
 grep -q 'quire: malloc statistics' "$dir/err" && ok || bad "--stats: statistics on stderr"
+# a program that starts others: one report each, naming its program and pid
+expect 0 "--stats sh -c 'ls; cat'" -- "$Q" run --stats -- sh -c 'ls / >/dev/null; echo x | cat >/dev/null'
+grep -Eq '^quire: malloc statistics of ls \(pid [0-9]+, parent [0-9]+\)$' "$dir/err" && ok ||
+    bad "--stats: a report names ls and its pid"
+grep -Eq '^quire: malloc statistics of cat \(pid [0-9]+, parent [0-9]+\)$' "$dir/err" && ok ||
+    bad "--stats: a report names cat and its pid"
+[ "$(grep -o 'pid [0-9]*' "$dir/err" | sort -u | wc -l)" -ge 2 ] && ok || bad "--stats: one pid per report"
 # a program that never allocates and closes stderr at exit (coreutils true) still gets its report
 expect 0 "--stats true" -- "$Q" run --stats -- true
 grep -q 'allocs 0, frees 0' "$dir/err" && ok || bad "--stats true: statistics on stderr"
