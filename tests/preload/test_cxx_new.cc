@@ -6,8 +6,8 @@
  * (plain, array, nothrow, aligned, sized and aligned-sized delete) must hand
  * out blocks quire owns, aligned as asked, and take them back. Failure
  * semantics: the throwing forms throw std::bad_alloc after calling the
- * installed new_handler, the nothrow forms return nullptr. Containers and
- * strings work on top of it.
+ * installed new_handler; the nothrow forms call it too and return nullptr when
+ * there is none left or it throws. Containers and strings work on top of it.
  */
 #include <cstdint>
 #include <cstring>
@@ -137,6 +137,35 @@ int main() {
     }
     CHECK(threw);
     CHECK_EQ(handler_calls, 1);
+
+    /* The nothrow forms call the new_handler too (as libstdc++, jemalloc and tcmalloc do):
+       nullptr only when there is none left or it throws. */
+    TEST("nothrow new calls the new_handler, then gives nullptr");
+    struct nt_case {
+        const char *name;
+        void *(*alloc)();
+    } nt[] = {
+        {"plain", [] { return ::operator new(huge_size, std::nothrow); }},
+        {"array", [] { return ::operator new[](huge_size, std::nothrow); }},
+        {"aligned", [] { return ::operator new(huge_size, std::align_val_t{64}, std::nothrow); }},
+        {"aligned array",
+         [] { return ::operator new[](huge_size, std::align_val_t{4096}, std::nothrow); }},
+    };
+    for (auto &c : nt) {
+        TEST(c.name);
+        handler_calls = 0;
+        std::set_new_handler(counting_handler); /* uninstalls itself after one call */
+        CHECK(c.alloc() == nullptr);
+        CHECK_EQ(handler_calls, 1);
+        handler_calls = 0;
+        std::set_new_handler([] {
+            handler_calls++;
+            if (handler_calls == 3) throw std::bad_alloc();
+        });
+        CHECK(c.alloc() == nullptr); /* the throw is caught inside: nothrow */
+        CHECK_EQ(handler_calls, 3);
+        std::set_new_handler(nullptr);
+    }
 
     TEST("containers and strings on quire");
     std::map<std::string, std::vector<std::string>> m;
