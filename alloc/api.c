@@ -210,6 +210,41 @@ QUIRE_API int quire_malloc_trim(size_t pad) {
 }
 extern __typeof__(quire_malloc_trim) q_malloc_trim Q_ALIAS("quire_malloc_trim");
 
+/*
+ * mallopt: glibc's parameters that mean something for quire act, the others are accepted when
+ * glibc would accept them and have no effect (quire's heaps are per thread, its large-block
+ * threshold and free-list policy are fixed); unknown ones give 0.
+ *   M_TRIM_THRESHOLD (-1): a negative value keeps freed memory (purge_delay_ms=-1); any other
+ *                     puts back the default delay.
+ *   M_MMAP_THRESHOLD (-3): accepted up to 32 MiB (glibc's limit); blocks above 256 KiB are
+ *                     always their own mappings.
+ *   M_ARENA_MAX (-8), M_ARENA_TEST (-7): accepted when positive.
+ *   M_MXFAST (1), M_TOP_PAD (-2), M_MMAP_MAX (-4), M_CHECK_ACTION (-5): accepted.
+ *   M_PERTURB (-6): not supported (0).
+ */
+QUIRE_API int quire_mallopt(int param, int value) {
+    q_process_init();
+    switch (param) {
+    case -1:
+        q_opt.purge_delay_ns = value < 0 ? -1 : 100 * 1000 * 1000;
+        return 1;
+    case -3:
+        return value >= 0 && value <= 32 * 1024 * 1024;
+    case -7:
+    case -8:
+        return value > 0;
+    case 1:
+        return value >= 0 && value <= 160;
+    case -2:
+    case -4:
+    case -5:
+        return 1;
+    default:
+        return 0;
+    }
+}
+extern __typeof__(quire_mallopt) q_mallopt Q_ALIAS("quire_mallopt");
+
 QUIRE_API void quire_malloc_stats(void) {
     int saved = errno;
     q_stats_print();

@@ -31,7 +31,10 @@ struct q_heap q_shared_heap;
 q_lock_t q_shared_lock;
 q_lock_t q_heap_lock;
 struct q_heap *q_heap_registry;
-struct q_options q_opt = {.purge_delay_ns = 100 * 1000 * 1000, .stats_fd = 2};
+struct q_options q_opt = {.purge_delay_ns = 100 * 1000 * 1000,
+                          .stats_fd = 2,
+                          .prof_interval = 512 * 1024,
+                          .prof_file = "quire.%p.heap"};
 _Atomic int q_process_state;
 uintptr_t q_key;
 
@@ -84,37 +87,11 @@ void q_lock_wait(q_lock_t *l, uint32_t me) {
  * Options
  * ------------------------------------------------------------------------------------------- */
 
-/* Parses an optionally negative decimal integer; returns 0 when absent or malformed. */
-static int env_int(const char *name, int64_t *out) {
-    const char *s = q_os_getenv(name);
-    if (!s || !*s) return 0;
-    int neg = 0;
-    if (*s == '-') {
-        neg = 1;
-        s++;
-    }
-    int64_t v = 0;
-    if (*s < '0' || *s > '9') return 0;
-    while (*s >= '0' && *s <= '9') {
-        if (v < INT64_MAX / 10) v = v * 10 + (*s - '0');
-        s++;
-    }
-    *out = neg ? -v : v;
-    return 1;
-}
-
 static void read_options(void) {
-    int64_t v;
-    if (env_int("QUIRE_SECURE", &v)) q_opt.secure = v != 0;
-    if (env_int("QUIRE_STATS", &v)) q_opt.stats = v != 0;
-    if (env_int("QUIRE_VERBOSE", &v)) q_opt.verbose = v != 0;
-    if (env_int("QUIRE_PURGE_DELAY_MS", &v))
-        q_opt.purge_delay_ns = v < 0 ? -1 : (v > 1000000000 ? 1000000000 : v) * 1000000;
-    const char *p = q_os_getenv("QUIRE_PURGE");
-    if (p && strcmp(p, "free") == 0) q_opt.purge_free = 1;
+    q_options_read();
     /* Programs may close stderr before exit (coreutils do): keep our own copy for the report. */
     int fd;
-    if (q_opt.stats && q_os_dup(2, &fd) == 0) q_opt.stats_fd = fd;
+    if (q_opt.stats && !q_opt.stats_file[0] && q_os_dup(2, &fd) == 0) q_opt.stats_fd = fd;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -245,6 +222,7 @@ struct q_heap *q_thread_heap_create(void) {
     struct q_heap *h = heap_struct_alloc();
     if (!h) return NULL;
     h->tid = q_tid();
+    h->ktid = q_lock_me();
     q_tls_heap = h;
     atomic_fetch_add_explicit(&q_gs.threads, 1, Q_RELAXED);
     if (heap_key_ok) pthread_setspecific(heap_key, h);

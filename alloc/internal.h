@@ -167,9 +167,11 @@ struct q_heap {
     struct q_slabq full[Q_NCLASSES];   /* slabs found full */
     struct q_segment *segs;            /* owned segments (doubly linked) */
     uintptr_t tid;                     /* the owner thread's q_tid(), set at creation */
-    uint64_t maint_tick;               /* refills since creation (purge checks every 64th) */
-    uint64_t purge_ns;                 /* earliest pending purge deadline, 0 if none */
-    int live;                          /* 1 while owned by a thread (registry, heap lock) */
+    uint32_t ktid;                     /* its kernel thread id (statistics) */
+    uint32_t pad2_;
+    uint64_t maint_tick; /* refills since creation (purge checks every 64th) */
+    uint64_t purge_ns;   /* earliest pending purge deadline, 0 if none */
+    int live;            /* 1 while owned by a thread (registry, heap lock) */
     int pad_;
     struct q_heap *reg_next;   /* registry of all heap structs (never unlinked) */
     struct q_heap *pool_next;  /* free heap structs (heap lock) */
@@ -239,14 +241,21 @@ extern struct q_slab q_slab_empty Q_HIDDEN;
 extern _Atomic uint8_t q_segmap[] Q_HIDDEN;
 extern uintptr_t q_key Q_HIDDEN; /* free-list link key, random, set once at process init */
 
-/* Options (init.c), read once at process init. */
+/* Options (options.c: QUIRE_OPTIONS and the QUIRE_* variables), read once at process init;
+   the ones marked run-time may change later (quire_alloc_option_set). */
 struct q_options {
-    int secure;             /* QUIRE_SECURE=1: canaries, quarantine, guards (secure.c) */
-    int stats;              /* QUIRE_STATS */
-    int verbose;            /* QUIRE_VERBOSE */
-    int64_t purge_delay_ns; /* QUIRE_PURGE_DELAY_MS; < 0 never */
-    int purge_free;         /* QUIRE_PURGE=free: MADV_FREE */
-    int stats_fd;           /* where the exit report goes (a dup of stderr with QUIRE_STATS) */
+    int secure;             /* secure: canaries, quarantine, guards (secure.c) */
+    int stats;              /* stats: 0 off, 1 text, 2 json report at exit (run-time) */
+    int verbose;            /* verbose: report unusual events (run-time) */
+    int64_t purge_delay_ns; /* purge_delay_ms; < 0 never (run-time) */
+    int purge_free;         /* purge=free: MADV_FREE (run-time) */
+    int guards;             /* guards=mprotect: guard pages by mprotect (segment.c) */
+    int leaks;              /* leaks: record every block; report the live ones at exit */
+    int prof;               /* prof: sampled heap profile (prof.c) */
+    uint64_t prof_interval; /* prof_interval: mean bytes between samples (run-time) */
+    int stats_fd;           /* a dup of stderr taken at start-up, for the report */
+    char stats_file[256];   /* stats_file: report there (%p pid, %n program; run-time) */
+    char prof_file[256];    /* prof_file: the profile's path (run-time) */
 };
 extern struct q_options q_opt Q_HIDDEN;
 
@@ -358,6 +367,11 @@ unsigned q_kind_check(const char *fn, const void *p, unsigned have, unsigned wan
 void q_stats_note_mapped(int64_t delta) Q_HIDDEN;
 void q_stats_note_resident(void) Q_HIDDEN;
 void q_stats_print(void) Q_HIDDEN;
+void q_stats_xml(int fd, void (*sink)(void *ctx, const char *p, size_t n), void *ctx) Q_HIDDEN;
+
+/* options.c */
+void q_options_read(void) Q_HIDDEN;
+void q_options_banner(void) Q_HIDDEN;
 
 /* init.c */
 void q_process_init(void) Q_HIDDEN;
@@ -385,6 +399,7 @@ void *q_alloc_aligned(size_t align, size_t size, unsigned kind) Q_HIDDEN;
 void q_free_aligned_sized(void *p, size_t align, size_t size) Q_HIDDEN;
 int q_malloc_trim(size_t pad) Q_HIDDEN;
 void q_malloc_stats(void) Q_HIDDEN;
+int q_mallopt(int param, int value) Q_HIDDEN;
 
 /* ---------------------------------------------------------------------------------------------
  * Inline helpers

@@ -52,8 +52,7 @@ static _Atomic uintptr_t seg_hint;      /* where the next segment will probably 
 static _Atomic int guard_mode; /* 0 untried, 1 madvise guards, 2 mprotect */
 
 void q_guard_init(void) {
-    const char *g = q_os_getenv("QUIRE_GUARDS");
-    if (g && strcmp(g, "mprotect") == 0) atomic_store(&guard_mode, 2);
+    if (q_opt.guards == 1) atomic_store(&guard_mode, 2); /* guards=mprotect */
 }
 
 int q_guard(void *addr, size_t len, int on) {

@@ -10,7 +10,9 @@
  * The glibc-internal aliases (__libc_malloc, ...) are overridden too, so code that calls them never
  * mixes allocators. mallinfo2/mallinfo report quire's own figures.
  */
+#include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "alloc/internal.h"
@@ -67,6 +69,34 @@ Q_EXPORT int malloc_trim(size_t pad) {
 Q_EXPORT void malloc_stats(void) {
     q_malloc_stats();
 }
+Q_EXPORT int mallopt(int param, int value) {
+    return q_mallopt(param, value);
+}
+
+static void to_stream(void *fp, const char *p, size_t n) {
+    fwrite(p, 1, n, fp);
+}
+
+/* malloc_info: the XML goes straight to the stream's descriptor (after what the stream holds);
+   a stream with none (open_memstream) gets it through fwrite, which may allocate - from quire,
+   outside any of its locks. */
+Q_EXPORT int malloc_info(int options, FILE *fp) {
+    if (options != 0 || !fp) {
+        errno = EINVAL;
+        return -1;
+    }
+    int saved = errno;
+    int fd = fileno(fp);
+    if (fd >= 0) {
+        fflush(fp);
+        q_stats_xml(fd, NULL, NULL);
+    } else {
+        q_stats_xml(-1, to_stream, fp);
+    }
+    errno = saved;
+    return 0;
+}
+
 Q_EXPORT void cfree(void *p) {
     q_free_inline(p);
 }

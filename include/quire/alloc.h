@@ -225,6 +225,16 @@ QUIRE_API void quire_free_aligned_sized(void *p, size_t align, size_t size);
 QUIRE_API int quire_malloc_trim(size_t pad);
 
 /**
+ * @brief glibc's mallopt: M_TRIM_THRESHOLD (-1) with a negative value keeps freed memory
+ *        (as purge_delay_ms=-1; any other value restores the default delay); M_MMAP_THRESHOLD
+ *        (-3, up to 32 MiB), M_ARENA_MAX (-8) and M_ARENA_TEST (-7) (positive), M_MXFAST (1),
+ *        M_TOP_PAD (-2), M_MMAP_MAX (-4) and M_CHECK_ACTION (-5) are accepted without effect
+ *        (quire's heaps are per thread, blocks above 256 KiB are always their own mappings).
+ * @return 1 when the parameter and value are accepted, 0 otherwise (M_PERTURB, unknown ones).
+ */
+QUIRE_API int quire_mallopt(int param, int value);
+
+/**
  * @brief Prints the statistics summary (the QUIRE_STATS=1 report) on stderr. Never allocates.
  */
 QUIRE_API void quire_malloc_stats(void);
@@ -266,6 +276,49 @@ struct quire_alloc_stats {
  * @return 0, or QUIRE_EINVAL when out is NULL.
  */
 QUIRE_API int quire_alloc_stats_get(struct quire_alloc_stats *out);
+
+/** The figures of one running thread's heap. Read without stopping the thread. */
+struct quire_alloc_thread_stats {
+    uint64_t tid;         /**< the thread's kernel id (gettid) */
+    uint64_t allocs;      /**< small and medium allocations the thread made */
+    uint64_t live_blocks; /**< blocks live in the thread's slabs (freed by anyone or not) */
+    uint64_t live_bytes;  /**< their slot bytes */
+};
+
+/**
+ * @brief Fills out[0 .. min(cap, n)) with the figures of the n running threads that have a
+ *        heap (a thread gets one at its first allocation), in no particular order.
+ * @param out   array of cap entries (may be NULL when cap is 0)
+ * @param cap   entries out can hold
+ * @param count receives n, the number of running threads with a heap
+ * @return 0; QUIRE_EINVAL (count NULL, or out NULL with cap > 0); QUIRE_ERANGE when n > cap
+ *         (the first cap entries are filled, *count says how many there are).
+ */
+QUIRE_API int quire_alloc_thread_stats_get(struct quire_alloc_thread_stats *out, size_t cap,
+                                           size_t *count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Options at run time
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Reads an option's current value, as the environment would spell it.
+ * @param name  an option of QUIRE_OPTIONS (see Environment above): "stats", "purge_delay_ms"...
+ * @param buf   receives the value, NUL-terminated ("text", "100", "0", a path, "" for none)
+ * @param cap   size of buf
+ * @return 0; QUIRE_EINVAL (unknown name, buf NULL or cap 0); QUIRE_ERANGE (buf too small).
+ */
+QUIRE_API int quire_alloc_option_get(const char *name, char *buf, size_t cap);
+
+/**
+ * @brief Changes an option now, with the value syntax of QUIRE_OPTIONS. The run-time options
+ *        are stats, stats_file, verbose, purge_delay_ms, purge, prof_interval and prof_file;
+ *        the others choose how the engine starts and are fixed from then on. Another thread
+ *        may see the change a little later; call it from one thread at a time.
+ * @return 0; QUIRE_EINVAL (unknown name, NULL or bad value); QUIRE_ESTATE (the option cannot
+ *         change after start-up: secure, guards, leaks, prof).
+ */
+QUIRE_API int quire_alloc_option_set(const char *name, const char *value);
 
 /**
  * @brief Whether p is a live block that quire returned (exactly its start, not freed since).
