@@ -24,10 +24,10 @@ CFLAGS   += -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -M
 CXXFLAGS += -std=c++17 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
 LDFLAGS  += -pthread $(SAN)
 
-# The library: every .c of the pages layer, the malloc engine and the pager. The preload layer
-# (the malloc-family interposition) is added to the shipped libraries only, never to the
-# sanitizer builds, which keep the system allocator the sanitizers need.
-CORE_SRC    := $(sort $(wildcard pages/*.c alloc/*.c pager/*.c))
+# The library: every .c of the shared base layer, the pages layer, the malloc engine and the
+# pager. The preload layer (the malloc-family interposition) is added to the shipped libraries
+# only, never to the sanitizer builds, which keep the system allocator the sanitizers need.
+CORE_SRC    := $(sort $(wildcard base/*.c pages/*.c alloc/*.c pager/*.c))
 PRELOAD_SRC := $(sort $(wildcard preload/*.c preload/*.cc))
 TOOL_SRC    := $(sort $(wildcard tools/*.c))
 
@@ -142,8 +142,8 @@ uninstall:
 
 # ---- housekeeping --------------------------------------------------------------------------
 
-FORMAT_SRC = $(wildcard include/quire/*.h pages/*.[ch] alloc/*.[ch] pager/*.[ch] preload/*.[ch] \
-                        tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c)
+FORMAT_SRC = $(wildcard include/quire/*.h base/*.[ch] pages/*.[ch] alloc/*.[ch] pager/*.[ch] \
+                        preload/*.[ch] tools/*.[ch] tests/*.h tests/unit/*.[ch] tests/preload/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -19,12 +19,12 @@
 
 struct owned {
     quire_pager *p;
-    struct q_vec v;
+    struct q_base_vec v;
     int rc;
 };
 
 static int own(struct owned *o, uint64_t page) {
-    int rc = q_vec_push(&o->v, page);
+    int rc = q_base_vec_push(&o->v, page);
     if (rc) o->rc = rc;
     return rc;
 }
@@ -37,13 +37,9 @@ static int own_nodes(void *arg, const struct q_node *n, int leaf, uint64_t index
     return own(o, n->ref.slot[1]);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     struct owned o = {p, {0}, 0};
+    q_base_vec_init(&o.v, &q_base_mem_libc);
     own(&o, 0);
     own(&o, 1);
     for (unsigned t = 0; t < Q_NTABLES; t++) q_table_walk(p, &p->tab[t], own_nodes, &o);
@@ -64,10 +60,10 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         if (s && s->page) own(&o, s->page);
     }
     if (o.rc) {
-        q_vec_free(&o.v);
+        q_base_vec_free(&o.v);
         return o.rc;
     }
-    qsort(o.v.v, o.v.n, sizeof *o.v.v, cmp_u64);
+    q_base_sort_u64(o.v.v, o.v.n);
     for (size_t i = 0; i < o.v.n; i++) {
         uint64_t pg = o.v.v[i];
         if (i && pg == o.v.v[i - 1]) {
@@ -95,12 +91,12 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         for (uint64_t i = 0; i < p->G && g * p->G + i < p->page_count; i++) {
             if (q_leaf_type(leaf->buf, i) != Q_INTERNAL) continue;
             uint64_t pg = g * p->G + i;
-            if (!bsearch(&pg, o.v.v, o.v.n, sizeof pg, cmp_u64))
+            if (!q_base_sorted_has(o.v.v, o.v.n, pg))
                 Q_PROBLEM(r, "page %llu is marked internal but nothing owns it (leaked)",
                           (unsigned long long)pg);
         }
     }
-    q_vec_free(&o.v);
+    q_base_vec_free(&o.v);
     /* Counters against a recount. */
     uint64_t n;
     if (q_prot_count(p, &n) || n != p->sb.n_protected)

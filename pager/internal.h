@@ -42,6 +42,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/crc32c.h"
+#include "base/hash.h"
+#include "base/ids.h"
+#include "base/problem.h"
+#include "base/vec.h"
 #include "quire/pager.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -117,18 +122,6 @@ struct q_table {
     struct q_node *root[Q_ROOTS]; /* height 0: leaves; else interior nodes */
 };
 
-/* A set of u64 keys (open addressing; key UINT64_MAX is reserved). */
-struct q_set {
-    uint64_t *keys;
-    size_t cap, count;
-};
-
-/* A growable array of u64. */
-struct q_vec {
-    uint64_t *v;
-    size_t n, cap;
-};
-
 /* The I/O layer: every byte the pager writes to its file, every sync and every size change
  * goes through here (reads too). The crash harness installs its own. Functions return 0 or a
  * QUIRE_E* code. */
@@ -177,47 +170,23 @@ struct quire_pager {
     uint64_t sub_hint[17];  /* per slot shift: first record that may have a free slot */
     uint64_t sub_free_hint; /* no unused sub-page record below this index */
     struct q_table tab[Q_NTABLES];
-    struct q_super sb;        /* the last durable superblock */
-    struct q_set cow;         /* pages with write views since the last commit */
-    struct q_vec pending;     /* pages freed in this transaction (type Q_PENDING) */
-    struct q_set sub_pending; /* sub-page handles freed in this transaction */
-    struct q_set writers_on;  /* protected ids with an open writer */
+    struct q_super sb;              /* the last durable superblock */
+    struct q_base_hash cow;         /* pages with write views since the last commit */
+    struct q_base_vec pending;      /* pages freed in this transaction (type Q_PENDING) */
+    struct q_base_hash sub_pending; /* sub-page handles freed in this transaction */
+    struct q_base_hash writers_on;  /* protected ids with an open writer */
     quire_pager_writer *writers;
     struct q_pager_io io;
     uint8_t *scratch; /* P bytes for serializing */
 };
 
 /* ---------------------------------------------------------------------------------------------
- * crc32c.c
+ * util.c: the default I/O layer, node checksums
  * ------------------------------------------------------------------------------------------- */
 
-/* CRC32C (Castagnoli) of buf continuing from crc (start with 0). Hardware when SSE4.2 exists. */
-uint32_t q_crc32c(uint32_t crc, const void *buf, size_t n);
-/* The portable slicing-by-8 implementation (tests compare it with the hardware one). */
-uint32_t q_crc32c_sw(uint32_t crc, const void *buf, size_t n);
+extern const struct q_pager_io q_pager_default_io;
 /* CRC of a node copy: gen (8 bytes) then the P bytes. */
 uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n);
-
-/* ---------------------------------------------------------------------------------------------
- * util.c: sets, vectors, checker reports, the default I/O layer
- * ------------------------------------------------------------------------------------------- */
-
-int q_set_add(struct q_set *s, uint64_t key); /* 1 added, 0 present, <0 error */
-int q_set_has(const struct q_set *s, uint64_t key);
-int q_set_del(struct q_set *s, uint64_t key); /* 1 removed, 0 absent */
-void q_set_clear(struct q_set *s);
-void q_set_free(struct q_set *s);
-/* Sorted copy of the keys into a malloc'd array (*n keys); NULL with *n 0 when empty. */
-int q_set_sorted(const struct q_set *s, uint64_t **out, size_t *n);
-int q_vec_push(struct q_vec *v, uint64_t x);
-void q_vec_free(struct q_vec *v);
-/* A checker's problem: formats it (one line, at most 255 bytes), counts it in *count and hands it
- * to on_problem (which may be NULL). The pager's and the heap's reports share this shape. */
-void q_problem(uint64_t *count, void (*on_problem)(void *arg, const char *message), void *arg,
-               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-#define Q_PROBLEM(report, ...)                                                                     \
-    q_problem(&(report)->problems, (report)->on_problem, (report)->arg, __VA_ARGS__)
-extern const struct q_pager_io q_pager_default_io;
 
 /* ---------------------------------------------------------------------------------------------
  * table.c: copy-on-write radix trees of refs

@@ -210,7 +210,7 @@ int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, siz
 }
 
 int q_map_free_pending(quire_pager *p, uint64_t id) {
-    int rc = q_vec_push(&p->pending, id);
+    int rc = q_base_vec_push(&p->pending, id);
     if (rc) return rc;
     rc = q_map_set(p, id, Q_PENDING);
     if (rc) p->pending.n--;

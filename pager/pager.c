@@ -37,7 +37,7 @@ static int valid_page_size(uint32_t ps) {
 }
 
 static uint32_t super_crc(const struct q_super *sb) {
-    return q_crc32c(0, sb, offsetof(struct q_super, crc));
+    return q_base_crc32c(0, sb, offsetof(struct q_super, crc));
 }
 
 int q_super_validate(const struct q_super *sb, uint32_t expect) {
@@ -173,6 +173,10 @@ static quire_pager *pager_new(const struct q_pager_io *io) {
     if (!p) return NULL;
     p->fd = -1;
     p->io = io ? *io : q_pager_default_io;
+    q_base_hash_init(&p->cow, 0, &q_base_mem_libc);
+    q_base_hash_init(&p->sub_pending, 0, &q_base_mem_libc);
+    q_base_hash_init(&p->writers_on, 0, &q_base_mem_libc);
+    q_base_vec_init(&p->pending, &q_base_mem_libc);
     return p;
 }
 
@@ -182,10 +186,10 @@ static void pager_release(quire_pager *p) {
     if (p->map) q_os_unmap(p->map, p->map_size);
     if (p->rmap) q_os_unmap(p->rmap, p->rmap_size);
     if (p->fd >= 0) q_os_close(p->fd);
-    q_set_free(&p->cow);
-    q_set_free(&p->sub_pending);
-    q_set_free(&p->writers_on);
-    q_vec_free(&p->pending);
+    q_base_hash_free(&p->cow);
+    q_base_hash_free(&p->sub_pending);
+    q_base_hash_free(&p->writers_on);
+    q_base_vec_free(&p->pending);
     free(p->scratch);
     free(p);
 }
@@ -201,28 +205,32 @@ int q_pager_writable(const quire_pager *p) {
 }
 
 static void drop_cow(quire_pager *p) {
-    uint64_t *ids;
-    size_t n;
-    if (q_set_sorted(&p->cow, &ids, &n) == 0) {
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
+    if (q_base_hash_sorted_keys(&p->cow, &v) == 0) {
+        const uint64_t *ids = v.v;
+        size_t n = v.n;
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && ids[j] == ids[j - 1] + 1) j++;
             q_map_drop_private(p, ids[i], ids[j - 1] - ids[i] + 1);
             i = j;
         }
-        free(ids);
+        q_base_vec_free(&v);
     } else {
         q_map_drop_private(p, 0, p->page_count); /* out of memory: drop everything */
     }
-    q_set_clear(&p->cow);
+    q_base_hash_clear(&p->cow);
 }
 
 /* Writes the pages write views were taken of (runs of consecutive pages in one pwrite). */
 static int write_cow(quire_pager *p) {
-    uint64_t *ids;
-    size_t n;
-    int rc = q_set_sorted(&p->cow, &ids, &n);
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
+    int rc = q_base_hash_sorted_keys(&p->cow, &v);
     if (rc) return rc;
+    const uint64_t *ids = v.v;
+    size_t n = v.n;
     for (size_t i = 0; i < n && !rc;) {
         unsigned ty = ids[i] < p->page_count ? q_map_type(p, ids[i]) : Q_FREE;
         if (ty != Q_REGULAR && ty != Q_INTERNAL) {
@@ -240,7 +248,7 @@ static int write_cow(quire_pager *p) {
                           (size_t)(cnt << p->pshift), first << p->pshift);
         i = j;
     }
-    free(ids);
+    q_base_vec_free(&v);
     return rc;
 }
 
@@ -312,7 +320,7 @@ int q_pager_autocommit(quire_pager *p) {
 
 int q_pager_reload(quire_pager *p) {
     drop_cow(p);
-    q_set_clear(&p->sub_pending);
+    q_base_hash_clear(&p->sub_pending);
     p->pending.n = 0;
     p->meta_dirty = 0;
     p->in_txn = 0;
@@ -533,35 +541,16 @@ int quire_pager_free(quire_pager *p, uint64_t id) {
     return quire_pager_free_bulk(p, 1, &id);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int quire_pager_free_bulk(quire_pager *p, size_t n, const uint64_t *ids) {
     if (!p || (!ids && n)) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = check_regular(p, ids[i], 1))) return rc;
-    if (n > 1) { /* the same id twice is a double free */
-        uint64_t *s = malloc(n * sizeof *s);
-        if (!s) return QUIRE_ENOMEM;
-        memcpy(s, ids, n * sizeof *s);
-        qsort(s, n, sizeof *s, cmp_u64);
-        for (size_t i = 1; i < n && !rc; i++)
-            if (s[i] == s[i - 1]) rc = QUIRE_EDOUBLEFREE;
-        free(s);
-        if (rc) return rc;
-    }
+    rc = q_base_ids_repeat(ids, n, &q_base_mem_libc); /* the same id twice is a double free */
+    if (rc) return rc < 0 ? rc : QUIRE_EDOUBLEFREE;
     /* Reserve the bookkeeping first so that the loop below cannot fail half way. */
-    if (p->pending.cap - p->pending.n < n) {
-        size_t want = p->pending.n + n;
-        uint64_t *nv = realloc(p->pending.v, want * sizeof *nv);
-        if (!nv) return QUIRE_ENOMEM;
-        p->pending.v = nv;
-        p->pending.cap = want;
-    }
+    if ((rc = q_base_vec_reserve(&p->pending, n))) return rc;
     for (size_t i = 0; i < n; i++) {
         rc = q_map_free_pending(p, ids[i]);
         if (rc) { /* leaves exist for allocated pages: cannot happen */
@@ -595,7 +584,7 @@ int quire_pager_get_write(quire_pager *p, uint64_t id, void **data) {
     int rc = q_pager_writable(p);
     if (rc) return rc;
     if ((rc = check_regular(p, id, 0))) return rc;
-    rc = q_set_add(&p->cow, id);
+    rc = q_base_hash_put(&p->cow, id, NULL);
     if (rc < 0) return rc;
     *data = p->map + (id << p->pshift);
     return 0;
@@ -608,7 +597,7 @@ int quire_pager_flush_range(quire_pager *p, uint64_t first, uint64_t n) {
     if (first >= p->page_count || n > p->page_count - first) return QUIRE_EBOUNDS;
     for (uint64_t i = first; i < first + n && !rc;) {
         unsigned t = q_map_type(p, i);
-        if (t != Q_REGULAR && !(t == Q_INTERNAL && q_set_has(&p->cow, i))) {
+        if (t != Q_REGULAR && !(t == Q_INTERNAL && q_base_hash_has(&p->cow, i))) {
             i++;
             continue;
         }

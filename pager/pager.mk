@@ -14,9 +14,9 @@ crash-long: $(BUILD)/tests/unit/test_pager_kill $(BUILD)/tests/unit/test_pager_p
 
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
-FUZZ_SRC  := tests/fuzz/fuzz_pager.c $(wildcard pager/*.c) pages/prim.c pages/errors.c
+FUZZ_SRC  := tests/fuzz/fuzz_pager.c $(wildcard base/*.c pager/*.c) pages/prim.c
 
-$(BUILD)/fuzz/fuzz_pager: $(FUZZ_SRC) $(wildcard pager/*.h include/quire/*.h)
+$(BUILD)/fuzz/fuzz_pager: $(FUZZ_SRC) $(wildcard base/*.h pager/*.h include/quire/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $(FUZZ_SRC)
 

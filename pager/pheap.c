@@ -28,76 +28,6 @@
 #include "pager/pheap_internal.h"
 
 /* ---------------------------------------------------------------------------------------------
- * Small helpers: CRC32C (the pager's), u64 maps
- * ------------------------------------------------------------------------------------------- */
-
-uint32_t q_pheap_crc(uint32_t crc, const void *buf, size_t n) {
-    return q_crc32c(crc, buf, n);
-}
-
-static size_t map_slot(const struct ph_map *m, uint64_t k) {
-    uint64_t x = k * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 20) & (m->cap - 1);
-}
-
-int q_phmap_put(struct ph_map *m, uint64_t k, uint64_t v) {
-    if ((m->n + 1) * 4 > m->cap * 3) {
-        struct ph_map nm = {0};
-        nm.cap = m->cap ? m->cap * 2 : 64;
-        nm.k = calloc(nm.cap, sizeof *nm.k);
-        nm.v = malloc(nm.cap * sizeof *nm.v);
-        if (!nm.k || !nm.v) {
-            free(nm.k);
-            free(nm.v);
-            return QUIRE_ENOMEM;
-        }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->k[i]) {
-                size_t j = map_slot(&nm, m->k[i]);
-                while (nm.k[j]) j = (j + 1) & (nm.cap - 1);
-                nm.k[j] = m->k[i];
-                nm.v[j] = m->v[i];
-                nm.n++;
-            }
-        free(m->k);
-        free(m->v);
-        *m = nm;
-    }
-    size_t j = map_slot(m, k);
-    while (m->k[j] && m->k[j] != k) j = (j + 1) & (m->cap - 1);
-    if (!m->k[j]) {
-        m->k[j] = k;
-        m->n++;
-    }
-    m->v[j] = v;
-    return 0;
-}
-
-int q_phmap_get(const struct ph_map *m, uint64_t k, uint64_t *v) {
-    if (!m->n) return 0;
-    size_t j = map_slot(m, k);
-    while (m->k[j]) {
-        if (m->k[j] == k) {
-            *v = m->v[j];
-            return 1;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return 0;
-}
-
-void q_phmap_clear(struct ph_map *m) {
-    if (m->n) memset(m->k, 0, m->cap * sizeof *m->k);
-    m->n = 0;
-}
-
-void q_phmap_free(struct ph_map *m) {
-    free(m->k);
-    free(m->v);
-    memset(m, 0, sizeof *m);
-}
-
-/* ---------------------------------------------------------------------------------------------
  * State
  * ------------------------------------------------------------------------------------------- */
 
@@ -109,14 +39,21 @@ int q_pheap_rebase(quire_pheap *h) {
 }
 
 static void txn_clear(quire_pheap *h) {
-    q_phmap_clear(&h->fresh);
-    q_phmap_clear(&h->freed);
-    q_phmap_clear(&h->snap);
-    h->nfrees = 0;
+    q_base_hash_clear(&h->fresh);
+    q_base_hash_clear(&h->freed);
+    q_base_hash_clear(&h->snap);
+    h->frees.n = 0;
     h->undo_n = 0;
     h->undo_nrec = 0;
     h->txn = 0;
     h->changed = 0;
+}
+
+void q_pheap_txn_init(quire_pheap *h) {
+    q_base_hash_init(&h->fresh, 8, &q_base_mem_libc);
+    q_base_hash_init(&h->freed, 8, &q_base_mem_libc);
+    q_base_hash_init(&h->snap, 8, &q_base_mem_libc);
+    q_base_vec_init(&h->frees, &q_base_mem_libc);
 }
 
 static uint64_t log_capacity(const quire_pheap *h) {
@@ -178,8 +115,8 @@ static int fail(quire_pheap *h, int rc) {
 int q_pheap_log_pending(quire_pheap *h, uint64_t gen) {
     const struct ph_loghdr *lh = (const void *)(h->base + (h->hdr.log_first << h->pshift));
     if (lh->magic != PH_LOG_MAGIC || lh->gen != gen || lh->nbytes > log_capacity(h)) return 0;
-    uint32_t crc = q_pheap_crc(0, &lh->gen, 24);
-    crc = q_pheap_crc(crc, lh + 1, lh->nbytes);
+    uint32_t crc = q_base_crc32c(0, &lh->gen, 24);
+    crc = q_base_crc32c(crc, lh + 1, lh->nbytes);
     return crc == lh->crc;
 }
 
@@ -306,10 +243,10 @@ static int writable(const quire_pheap *h) {
 
 static void heap_release(quire_pheap *h) {
     q_pheap_free_chunks(h);
-    q_phmap_free(&h->fresh);
-    q_phmap_free(&h->freed);
-    q_phmap_free(&h->snap);
-    free(h->frees);
+    q_base_hash_free(&h->fresh);
+    q_base_hash_free(&h->freed);
+    q_base_hash_free(&h->snap);
+    q_base_vec_free(&h->frees);
     free(h->undo);
     free(h);
 }
@@ -349,6 +286,7 @@ int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out) {
         return QUIRE_ENOMEM;
     }
     h->pg = pg;
+    q_pheap_txn_init(h);
     h->P = quire_pager_page_size(pg);
     h->pshift = (uint32_t)__builtin_ctz(h->P);
     h->D = (h->P - PH_DESC_OFF) / (uint32_t)(sizeof(struct ph_desc) + h->P / 128);
@@ -458,7 +396,7 @@ int quire_pheap_commit(quire_pheap *h) {
         lh->gen = hd.gen;
         lh->nbytes = h->undo_n;
         lh->nrec = h->undo_nrec;
-        lh->crc = q_pheap_crc(q_pheap_crc(0, &lh->gen, 24), lh + 1, h->undo_n);
+        lh->crc = q_base_crc32c(q_base_crc32c(0, &lh->gen, 24), lh + 1, h->undo_n);
         rc = quire_pager_flush_range(h->pg, hd.log_first, npg);
         if (rc) return fail(h, rc);
     }
@@ -503,7 +441,7 @@ int quire_pheap_alloc(quire_pheap *h, size_t size, quire_pref *ref) {
     if ((rc = q_pheap_touch(h))) return rc;
     uint64_t off;
     rc = q_pheap_alloc_block(h, size, &off);
-    if (!rc) rc = q_phmap_put(&h->fresh, off, 1);
+    if (!rc) rc = q_base_hash_put_u64(&h->fresh, off, 1);
     if (rc) return rc;
     ref->off = off;
     return 0;
@@ -538,7 +476,7 @@ static int live_block(const quire_pheap *h, quire_pref ref, struct ph_block *b) 
     int rc = q_pheap_lookup(h, ref.off, b);
     if (rc) return rc;
     uint64_t v;
-    if (q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EBADREF;
+    if (q_base_hash_get_u64(&h->freed, ref.off, &v)) return QUIRE_EBADREF;
     return 0;
 }
 
@@ -546,7 +484,7 @@ int quire_pheap_free(quire_pheap *h, quire_pref ref) {
     int rc = writable(h);
     if (rc) return rc;
     uint64_t v;
-    if (ref.off && q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
+    if (ref.off && q_base_hash_get_u64(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
     if (!h->hdr.names && h->hdr.root != ref.off) return q_pheap_free_internal(h, ref.off);
     struct ph_block b;
     if ((rc = q_pheap_lookup(h, ref.off, &b))) return rc;
@@ -563,26 +501,20 @@ int q_pheap_free_internal(quire_pheap *h, uint64_t off) {
     struct ph_block b;
     uint64_t v;
     quire_pref ref = {off};
-    if (q_phmap_get(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
+    if (q_base_hash_get_u64(&h->freed, ref.off, &v)) return QUIRE_EDOUBLEFREE;
     if ((rc = q_pheap_lookup(h, ref.off, &b))) return rc;
     if ((rc = q_pheap_touch(h))) return rc;
-    if (q_phmap_get(&h->fresh, ref.off, &v) && v) {
+    if (q_base_hash_get_u64(&h->fresh, ref.off, &v) && v) {
         /* allocated in this transaction: its bytes were free at the last commit */
-        rc = q_phmap_put(&h->fresh, ref.off, 0);
+        rc = q_base_hash_put_u64(&h->fresh, ref.off, 0);
         if (!rc) rc = q_pheap_free_found(h, &b);
         if (!rc) rc = q_pheap_rebase(h);
         return rc;
     }
-    if (h->nfrees == h->capfrees) {
-        size_t nc = h->capfrees ? h->capfrees * 2 : 64;
-        uint64_t *a = realloc(h->frees, nc * sizeof *a);
-        if (!a) return QUIRE_ENOMEM;
-        h->frees = a;
-        h->capfrees = nc;
-    }
-    rc = q_phmap_put(&h->freed, ref.off, 1);
+    if ((rc = q_base_vec_reserve(&h->frees, 1))) return rc;
+    rc = q_base_hash_put_u64(&h->freed, ref.off, 1);
     if (rc) return rc;
-    h->frees[h->nfrees++] = ref.off;
+    (void)q_base_vec_push(&h->frees, ref.off); /* reserved: cannot fail */
     return 0;
 }
 
@@ -629,10 +561,10 @@ int quire_pheap_write(quire_pheap *h, quire_pref ref, size_t off, size_t len, vo
     if ((rc = q_pheap_touch(h))) return rc;
     if (len) {
         uint64_t v;
-        if (!(q_phmap_get(&h->fresh, ref.off, &v) && v)) {
+        if (!(q_base_hash_get_u64(&h->fresh, ref.off, &v) && v)) {
             /* an older block: snapshot the bytes not yet covered in this transaction */
             uint64_t lo = off, hi = off + len, have = 0;
-            int known = q_phmap_get(&h->snap, ref.off, &have);
+            int known = q_base_hash_get_u64(&h->snap, ref.off, &have);
             uint64_t slo = have >> 32, shi = have & 0xffffffffu;
             if (!(known && lo >= slo && hi <= shi)) {
                 rc = snapshot(h, ref.off + off, len);
@@ -643,7 +575,7 @@ int quire_pheap_write(quire_pheap *h, quire_pref ref, size_t off, size_t len, vo
                         hi = hi > shi ? hi : shi;
                     }
                     if (!known || (hi >= slo && lo <= shi))
-                        if ((rc = q_phmap_put(&h->snap, ref.off, lo << 32 | hi))) return rc;
+                        if ((rc = q_base_hash_put_u64(&h->snap, ref.off, lo << 32 | hi))) return rc;
                 }
             }
         }
@@ -721,9 +653,9 @@ int quire_pheap_stat(const quire_pheap *h, struct quire_pheap_stat *st) {
     st->log_capacity = log_capacity(h);
     st->txn_undo_bytes = h->undo_n;
     q_pheap_stats(h, st);
-    for (size_t i = 0; i < h->nfrees; i++) { /* freed in the open transaction: dead already */
+    for (size_t i = 0; i < h->frees.n; i++) { /* freed in the open transaction: dead already */
         struct ph_block b;
-        if (q_pheap_lookup(h, h->frees[i], &b)) continue;
+        if (q_pheap_lookup(h, h->frees.v[i], &b)) continue;
         st->objects--;
         st->bytes_used -= b.size;
         st->bytes_free += b.size;
@@ -738,7 +670,7 @@ int quire_pheap_next(const quire_pheap *h, uint64_t *cursor, quire_pref *ref, si
     int rc;
     /* blocks freed in the open transaction are dead already */
     while ((rc = q_pheap_next_block(h, cursor, &ref->off, &sz)) == 1 &&
-           q_phmap_get(&h->freed, ref->off, &v))
+           q_base_hash_get_u64(&h->freed, ref->off, &v))
         ;
     if (rc == 1 && size) *size = sz;
     return rc;

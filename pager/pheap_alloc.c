@@ -543,8 +543,8 @@ int q_pheap_free_found(quire_pheap *h, const struct ph_block *b) {
 }
 
 int q_pheap_apply_frees(quire_pheap *h) {
-    for (size_t i = 0; i < h->nfrees; i++) {
-        int rc = q_pheap_free_block(h, h->frees[i]);
+    for (size_t i = 0; i < h->frees.n; i++) {
+        int rc = q_pheap_free_block(h, h->frees.v[i]);
         if (rc) return rc;
     }
     /* give empty SMALL chunks back to the pager, keeping one */

@@ -100,6 +100,7 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
         return QUIRE_ENOMEM;
     }
     h->pg = pg;
+    q_pheap_txn_init(h);
     h->rdonly = 1;
     h->P = quire_pager_page_size(pg);
     h->pshift = (uint32_t)__builtin_ctz(h->P);

@@ -33,6 +33,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/crc32c.h"
+#include "base/hash.h"
+#include "base/problem.h"
+#include "base/vec.h"
 #include "quire/pager.h"
 #include "quire/pheap.h"
 
@@ -111,12 +115,6 @@ struct ph_nent {
  * In memory
  * ------------------------------------------------------------------------------------------- */
 
-/* u64 -> u64 map, open addressing; key 0 is the empty marker. */
-struct ph_map {
-    uint64_t *k, *v;
-    size_t cap, n;
-};
-
 struct ph_chunk {
     uint64_t pid;   /* protected page of the header */
     uint64_t first; /* first data page */
@@ -163,12 +161,11 @@ struct quire_pheap {
     uint32_t chunk_hint;  /* index to start free-page searches */
     struct ph_chunk *hot; /* the chunk the last lookup found (cache; NULL when chunks change) */
     /* transaction */
-    struct ph_map fresh; /* off -> 1: allocated in this txn */
-    struct ph_map freed; /* off -> 1: freed in this txn */
-    uint64_t *frees;     /* offsets freed in this txn, in order */
-    size_t nfrees, capfrees;
-    struct ph_map snap; /* off -> (lo << 32 | hi): range of the block already snapshotted */
-    uint8_t *undo;      /* undo records (ph_rec + bytes) */
+    struct q_base_hash fresh; /* off -> 1: allocated in this txn (0: then freed in it) */
+    struct q_base_hash freed; /* off -> 1: freed in this txn */
+    struct q_base_vec frees;  /* offsets freed in this txn, in order */
+    struct q_base_hash snap;  /* off -> (lo << 32 | hi): range of the block already snapshotted */
+    uint8_t *undo;            /* undo records (ph_rec + bytes) */
     size_t undo_n, undo_cap;
     uint64_t undo_nrec;
     size_t log_want;      /* log bytes a failed quire_pheap_write needed */
@@ -192,7 +189,8 @@ int q_pheap_rebase(quire_pheap *h);
 int q_pheap_touch(quire_pheap *h);
 /* Log validation: 1 when the log holds a valid undo log for generation gen, 0 if not. */
 int q_pheap_log_pending(quire_pheap *h, uint64_t gen);
-uint32_t q_pheap_crc(uint32_t crc, const void *buf, size_t n);
+/* Sets up the transaction's tables (empty). */
+void q_pheap_txn_init(quire_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
  * pheap_alloc.c
@@ -242,14 +240,5 @@ uint64_t q_pheap_name_hash(const char *name, size_t len);
  * is not 0 (realloc moved it), registers them for newval. QUIRE_EBADREF when val is the names
  * table or a name's bytes (the heap's own allocations). */
 int q_pheap_names_forget(quire_pheap *h, uint64_t val, uint64_t newval);
-
-/* ---------------------------------------------------------------------------------------------
- * maps (pheap.c)
- * ------------------------------------------------------------------------------------------- */
-
-int q_phmap_put(struct ph_map *m, uint64_t k, uint64_t v);
-int q_phmap_get(const struct ph_map *m, uint64_t k, uint64_t *v);
-void q_phmap_clear(struct ph_map *m);
-void q_phmap_free(struct ph_map *m);
 
 #endif

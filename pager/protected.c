@@ -143,16 +143,11 @@ int quire_pager_protected_alloc(quire_pager *p, uint64_t *pid) {
     return quire_pager_protected_alloc_bulk(p, 1, pid);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int check_free(quire_pager *p, uint64_t pid) {
     int rc = valid_pid(p, pid);
     if (rc) return rc;
     if (!rec_live(q_prot_rec(p, pid))) return QUIRE_EDOUBLEFREE;
-    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    if (q_base_hash_has(&p->writers_on, pid)) return QUIRE_EBUSY;
     return 0;
 }
 
@@ -162,16 +157,8 @@ int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pi
     if (rc || !n) return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = check_free(p, pids[i]))) return rc;
-    if (n > 1) { /* the same id twice is a double free */
-        uint64_t *srt = malloc(n * sizeof *srt);
-        if (!srt) return QUIRE_ENOMEM;
-        memcpy(srt, pids, n * sizeof *srt);
-        qsort(srt, n, sizeof *srt, cmp_u64);
-        for (size_t i = 1; i < n && !rc; i++)
-            if (srt[i] == srt[i - 1]) rc = QUIRE_EDOUBLEFREE;
-        free(srt);
-        if (rc) return rc;
-    }
+    rc = q_base_ids_repeat(pids, n, &q_base_mem_libc); /* the same id twice is a double free */
+    if (rc) return rc < 0 ? rc : QUIRE_EDOUBLEFREE;
     for (size_t i = 0; i < n && !rc; i++) {
         struct q_ref *r;
         rc = rec_dirty(p, pids[i], &r);
@@ -214,7 +201,7 @@ int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer
     if ((rc = valid_pid(p, pid))) return rc;
     const struct q_ref *r = q_prot_rec(p, pid);
     if (!rec_live(r)) return QUIRE_ENOTALLOC;
-    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    if (q_base_hash_has(&p->writers_on, pid)) return QUIRE_EBUSY;
     const uint8_t *d;
     if ((rc = verified(p, r, &d))) return rc;
     quire_pager_writer *x = calloc(1, sizeof *x);
@@ -222,7 +209,7 @@ int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer
         free(x);
         return QUIRE_ENOMEM;
     }
-    rc = q_set_add(&p->writers_on, pid);
+    rc = q_base_hash_put(&p->writers_on, pid, NULL);
     if (rc < 0) {
         free(x->buf);
         free(x);
@@ -245,7 +232,7 @@ void *quire_pager_writer_data(quire_pager_writer *w) {
 void quire_pager_writer_drop(quire_pager_writer *w) {
     if (!w) return;
     quire_pager *p = w->p;
-    q_set_del(&p->writers_on, w->pid);
+    q_base_hash_del(&p->writers_on, w->pid);
     if (w->prev)
         w->prev->next = w->next;
     else

@@ -154,9 +154,10 @@ int quire_pager_subpage_free(quire_pager *p, uint64_t h) {
     uint32_t slot;
     struct q_subrec *r;
     rc = decode(p, h, &rec, &slot, &r);
-    if (rc == QUIRE_ENOTALLOC || (!rc && q_set_has(&p->sub_pending, h))) return QUIRE_EDOUBLEFREE;
+    if (rc == QUIRE_ENOTALLOC || (!rc && q_base_hash_has(&p->sub_pending, h)))
+        return QUIRE_EDOUBLEFREE;
     if (rc) return rc;
-    rc = q_set_add(&p->sub_pending, h);
+    rc = q_base_hash_put(&p->sub_pending, h, NULL);
     if (rc < 0) return rc;
     p->n_subslots--;
     p->meta_dirty = 1;
@@ -164,10 +165,12 @@ int quire_pager_subpage_free(quire_pager *p, uint64_t h) {
 }
 
 int q_sub_settle(quire_pager *p) {
-    uint64_t *hs;
-    size_t n;
-    int rc = q_set_sorted(&p->sub_pending, &hs, &n);
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
+    int rc = q_base_hash_sorted_keys(&p->sub_pending, &v);
     if (rc) return rc;
+    const uint64_t *hs = v.v;
+    size_t n = v.n;
     for (size_t k = 0; k < n && !rc; k++) {
         uint64_t rec = (hs[k] >> 8) - 1;
         uint32_t slot = (uint32_t)(hs[k] & 255);
@@ -183,8 +186,8 @@ int q_sub_settle(quire_pager *p) {
             p->sub_hint[r->shift - 4] = rec;
         }
     }
-    free(hs);
-    q_set_clear(&p->sub_pending);
+    q_base_vec_free(&v);
+    q_base_hash_clear(&p->sub_pending);
     return rc;
 }
 
@@ -196,8 +199,8 @@ static int get(quire_pager *p, uint64_t h, uint8_t **data, size_t *size, int wri
     uint32_t slot;
     struct q_subrec *r;
     if ((rc = decode(p, h, &rec, &slot, &r))) return rc;
-    if (q_set_has(&p->sub_pending, h)) return QUIRE_ENOTALLOC;
-    if (write && (rc = q_set_add(&p->cow, r->page)) < 0) return rc;
+    if (q_base_hash_has(&p->sub_pending, h)) return QUIRE_ENOTALLOC;
+    if (write && (rc = q_base_hash_put(&p->cow, r->page, NULL)) < 0) return rc;
     *data = p->map + (r->page << p->pshift) + ((uint64_t)slot << r->shift);
     if (size) *size = (size_t)1 << r->shift;
     return 0;
@@ -231,7 +234,7 @@ int quire_pager_next_subpage(quire_pager *p, uint64_t *cursor, uint64_t *handle)
         }
         if (r->bits[slot >> 6] >> (slot & 63) & 1) {
             uint64_t h = ((rec + 1) << 8) | slot;
-            if (q_set_has(&p->sub_pending, h)) continue;
+            if (q_base_hash_has(&p->sub_pending, h)) continue;
             *handle = h;
             *cursor = c + 1;
             return 1;

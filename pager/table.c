@@ -211,10 +211,10 @@ int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, u
  * Commit: slot allocation and writing
  * ------------------------------------------------------------------------------------------- */
 
-static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_vec *v) {
+static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_base_vec *v) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
     if (!n->ref.slot[0]) {
-        int rc = q_vec_push(v, (uint64_t)(uintptr_t)n);
+        int rc = q_base_vec_push(v, (uint64_t)(uintptr_t)n);
         if (rc) return rc;
     }
     if (level > 0)
@@ -226,7 +226,8 @@ static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_v
 }
 
 int q_table_prepare(quire_pager *p, struct q_table *t, int *changed) {
-    struct q_vec v = {0};
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
     int rc = 0;
     for (uint32_t i = 0; i < Q_ROOTS && !rc; i++)
         rc = collect(t->root[i], t->height, p->fanout, &v);
@@ -242,7 +243,7 @@ int q_table_prepare(quire_pager *p, struct q_table *t, int *changed) {
         n->ref.slot[1] = b;
         *changed = 1;
     }
-    q_vec_free(&v);
+    q_base_vec_free(&v);
     return rc;
 }
 

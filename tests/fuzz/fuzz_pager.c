@@ -92,7 +92,7 @@ static void fuzz_fix_checksums(uint8_t *d, size_t n) {
             uint8_t *at = d + (size_t)slot * ps;
             memcpy(&sb, at, sizeof sb);
             if (pass == 2) {
-                sb.crc = q_crc32c(0, &sb, offsetof(struct q_super, crc));
+                sb.crc = q_base_crc32c(0, &sb, offsetof(struct q_super, crc));
                 memcpy(at, &sb, sizeof sb);
                 continue;
             }

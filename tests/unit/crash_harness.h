@@ -261,7 +261,7 @@ static inline void ch_enumerate(const struct ch_rec *r, uint64_t first_sync, uin
 struct ch_states {
     struct ch_state {
         uint64_t digest, syncs;
-    } *v;
+    } * v;
     size_t n, cap;
 };
 
@@ -331,8 +331,7 @@ static inline void ch_kill_once(void (*child)(const char *path, int out, uint64_
     usleep((useconds_t)delay_us);
     kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
     struct ch_msg m;

@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_pager_api.c - the pager's API: create/open validation, regular pages and their
  * errors, bulk calls (all or nothing), transactions, protected pages and writers, sub-pages
- * across reopen, iterators, locking, read-only opens, growth, flush, CRC32C vectors.
+ * across reopen, iterators, locking, read-only opens, growth, flush.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -47,26 +47,6 @@ static void test_lock_processes(void) {
     quire_pager_close(r1);
     CHECK_EQ(open_in_child(path, 0), 0);
     unlink(path);
-}
-
-static void test_crc(void) {
-    TEST("crc32c");
-    CHECK_EQ(q_crc32c(0, "123456789", 9), 0xE3069283u);
-    CHECK_EQ(q_crc32c_sw(0, "123456789", 9), 0xE3069283u);
-    uint8_t zeros[32] = {0};
-    CHECK_EQ(q_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
-    uint8_t buf[4096];
-    uint64_t s = 7;
-    for (int k = 0; k < 200; k++) {
-        size_t n = ch_rand(&s) % sizeof buf, off = ch_rand(&s) % 8;
-        if (off > n) off = n;
-        ch_fill(buf, sizeof buf, ch_rand(&s));
-        uint32_t a = q_crc32c(0, buf + off, n - off), b = q_crc32c_sw(0, buf + off, n - off);
-        CHECK_EQ(a, b);
-        /* incremental == whole */
-        size_t cut = (n - off) / 3;
-        CHECK_EQ(q_crc32c(q_crc32c(0, buf + off, cut), buf + off + cut, n - off - cut), a);
-    }
 }
 
 static void test_create_open(void) {
@@ -613,7 +593,6 @@ static void test_commit_grows(void) {
 }
 
 int main(void) {
-    test_crc();
     test_create_open();
     test_lock_processes();
     test_regular(1024);

@@ -55,7 +55,7 @@ static void make_sample(const char *path, uint32_t ps, uint64_t seed) {
 }
 
 static void put_super(uint8_t *img, uint64_t off, struct q_super *sb, int fix_crc) {
-    if (fix_crc) sb->crc = q_crc32c(0, sb, offsetof(struct q_super, crc));
+    if (fix_crc) sb->crc = q_base_crc32c(0, sb, offsetof(struct q_super, crc));
     memcpy(img + off, sb, sizeof *sb);
 }
 

@@ -23,7 +23,7 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_get(p, id, &d);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id);
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, ps));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, ps));
     }
     cur = 0;
     while (quire_pager_next_protected(p, &cur, &id) == 1) {
@@ -31,7 +31,7 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_protected_get(p, id, &d);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id | (UINT64_C(1) << 62));
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, ps));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, ps));
     }
     cur = 0;
     while (quire_pager_next_subpage(p, &cur, &id) == 1) {
@@ -40,7 +40,7 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_subpage_get(p, id, &d, &sz);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id | (UINT64_C(1) << 63));
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, sz));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, sz));
     }
     return h;
 }

@@ -1,8 +1,9 @@
 /*
- * pages/errors.c - names of quire's error codes and the library version.
+ * base/errors.c - the names of quire's error codes (quire_strerror, for every module) and the
+ * library version (the contract is in quire/error.h).
  *
- * Every QUIRE_E* code in quire/error.h has a sentence here; tests/unit/test_errors.c checks that
- * no code is left unnamed.
+ * Every QUIRE_E* code in quire/error.h has a sentence here; tests/scripts/errors_named.sh checks
+ * that no code is left unnamed.
  */
 #include "quire/error.h"
 
