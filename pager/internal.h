@@ -232,6 +232,10 @@ unsigned q_map_type(const quire_pager *p, uint64_t id);
 int q_map_set(quire_pager *p, uint64_t id, unsigned type);
 /* Allocates one page of `type` at or after hint (wrapping, then growing). */
 int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id);
+/* Allocates the lowest run of n free pages as Q_REGULAR (growing the file by q_map_alloc()'s
+ * steps until one exists): 0, QUIRE_EOVERFLOW (n > G - 2: a run lies inside one group), or a
+ * growth error. */
+int q_map_alloc_run(quire_pager *p, uint64_t n, uint64_t *first);
 /* Allocates the n lowest free pages as `type` into ids[] (increasing), one leaf at a time; the
  * caller reserved them with q_map_reserve(). *done: pages taken (the caller undoes them on error).
  */

@@ -101,6 +101,46 @@ static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
     return UINT64_MAX;
 }
 
+/* First page of [from, to) that is not free, or `to`. */
+static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
+    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    while (from < to) {
+        uint64_t g = from / p->G, base = g * p->G;
+        uint64_t end = base + p->G < to ? base + p->G : to;
+        struct q_node *leaf = q_table_leaf(p, t, g);
+        if (!leaf) { /* an absent group: all free but its two leaf pages, the first two */
+            if (from < base + 2) return from;
+        } else {
+            uint64_t i = from - base, e = end - base;
+            while (i < e) {
+                uint64_t w;
+                memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
+                uint64_t m = (w | (w >> 1)) & UINT64_C(0x5555555555555555);
+                m &= ~UINT64_C(0) << ((i & 31) * 2);
+                if (m) {
+                    uint64_t j = (i & ~UINT64_C(31)) + (uint64_t)(__builtin_ctzll(m) / 2);
+                    if (j < e) return base + j;
+                    break;
+                }
+                i = (i | 31) + 1;
+            }
+        }
+        from = end;
+    }
+    return to;
+}
+
+/* First run of n free pages in [from, page_count), or UINT64_MAX. */
+static uint64_t find_run(const quire_pager *p, uint64_t from, uint64_t n) {
+    for (uint64_t at = find_range(p, from, p->page_count); at != UINT64_MAX;) {
+        if (n > p->page_count - at) return UINT64_MAX;
+        uint64_t used = find_used(p, at, at + n);
+        if (used == at + n) return at;
+        at = find_range(p, used, p->page_count);
+    }
+    return UINT64_MAX;
+}
+
 static uint64_t q_map_free_count(const quire_pager *p) {
     return p->ntype[Q_FREE] + p->n_absent_free;
 }
@@ -169,6 +209,27 @@ int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
         int rc = grow_for(p, 1);
         if (rc) return rc;
     }
+}
+
+int q_map_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
+    if (n > p->G - 2) return QUIRE_EOVERFLOW; /* more than a group holds besides its leaf */
+    uint64_t at;
+    while ((at = find_run(p, p->alloc_hint, n)) == UINT64_MAX) {
+        int rc = grow_for(p, 1); /* the steps q_map_alloc() grows by */
+        if (rc) return rc;
+    }
+    /* The run lies in one group: its leaf pages bound it on both sides. */
+    uint64_t g = at / p->G, i = at - g * p->G;
+    struct q_node *leaf;
+    int rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], g, &leaf);
+    if (rc) return rc;
+    for (uint64_t k = 0; k < n; k++) q_leaf_set(leaf->buf, i + k, Q_REGULAR);
+    leaf->nfree -= (uint32_t)n;
+    p->ntype[Q_FREE] -= n;
+    p->ntype[Q_REGULAR] += n;
+    if (find_range(p, p->alloc_hint, at) == UINT64_MAX) p->alloc_hint = at + n;
+    *first = at;
+    return 0;
 }
 
 int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, size_t *done) {

@@ -456,6 +456,13 @@ uint64_t quire_pager_free_page_count(const quire_pager *p) {
     return p ? p->ntype[Q_FREE] + p->n_absent_free : 0;
 }
 
+int quire_pager_mapping(const quire_pager *p, void **base, uint64_t *page_count) {
+    if (!p || !base) return QUIRE_EINVAL;
+    *base = p->map;
+    if (page_count) *page_count = p->page_count;
+    return 0;
+}
+
 int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st) {
     if (!p || !st) return QUIRE_EINVAL;
     st->page_size = p->P;
@@ -535,6 +542,15 @@ int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids) {
         return rc;
     }
     return q_pager_autocommit(p);
+}
+
+int quire_pager_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
+    if (!p || !first || !n) return QUIRE_EINVAL;
+    int rc = q_pager_writable(p);
+    if (rc) return rc;
+    rc = q_map_alloc_run(p, n, first);
+    if (!rc) rc = q_pager_autocommit(p);
+    return rc;
 }
 
 int quire_pager_free(quire_pager *p, uint64_t id) {

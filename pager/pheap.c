@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/internal.h"
 #include "pager/pheap_internal.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -32,9 +31,10 @@
  * ------------------------------------------------------------------------------------------- */
 
 int q_pheap_rebase(quire_pheap *h) {
-    /* the pager maps the whole file contiguously (page i at map + i * P, pager/internal.h) */
-    h->base = h->pg->map;
-    h->npages_map = h->pg->page_count;
+    void *base;
+    int rc = quire_pager_mapping(h->pg, &base, &h->npages_map);
+    if (rc) return rc;
+    h->base = base;
     return h->base ? 0 : QUIRE_EUNAVAIL;
 }
 

@@ -231,44 +231,10 @@ int q_pheap_load_chunks(quire_pheap *h) {
     return 0;
 }
 
-/* Allocates n contiguous regular pages from the pager (inside the open pager transaction).
- * alloc_near() returns the first free page at or after a hint; a run broken by a used page is
- * given back and the search restarts after it; after a few restarts the file is grown so that
- * its new tail holds the run. */
+/* Allocates n contiguous regular pages from the pager (inside the open pager transaction). */
 int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first) {
-    uint64_t hint = 0, start = 0, len = 0, last = 0;
-    int restarts = 0, rc = 0;
-    while (len < n) {
-        uint64_t id;
-        rc = quire_pager_alloc_near(h->pg, len ? last + 1 : hint, &id);
-        if (rc) break;
-        if (len && id == last + 1) {
-            last = id;
-            len++;
-            continue;
-        }
-        /* broken run: give back what we had and start again */
-        for (uint64_t k = 0; k < len && !rc; k++) rc = quire_pager_free(h->pg, start + k);
-        if (rc) break;
-        if (++restarts > 6) {
-            uint64_t pc = quire_pager_page_count(h->pg);
-            rc = quire_pager_free(h->pg, id);
-            if (!rc) rc = quire_pager_grow(h->pg, pc + n + 16);
-            if (rc) break;
-            hint = pc;
-            len = 0;
-            restarts = -64; /* after growing, only group boundaries can break the run */
-            continue;
-        }
-        start = last = id;
-        len = 1;
-    }
-    if (rc) {
-        for (uint64_t k = 0; k < len; k++) (void)quire_pager_free(h->pg, start + k);
-        return rc;
-    }
-    *first = start;
-    return q_pheap_rebase(h);
+    int rc = quire_pager_alloc_run(h->pg, n, first);
+    return rc ? rc : q_pheap_rebase(h);
 }
 
 /* A new chunk of the given kind with npages data pages. */
@@ -448,9 +414,6 @@ static int alloc_small(quire_pheap *h, unsigned cls, uint64_t *off) {
 int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
     if (size <= h->P) return alloc_small(h, q_pheap_class_of(h, size), off);
     uint64_t n = ((uint64_t)size + h->P - 1) >> h->pshift;
-    /* a page run cannot cross a group of the pager's free-space map (4 * P pages, the first
-     * two of which are the map's own) */
-    if (n > 4 * (uint64_t)h->P - 2) return QUIRE_EOVERFLOW;
     if (n <= h->D) {
         struct ph_chunk *c;
         uint32_t head;

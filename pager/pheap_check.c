@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/internal.h"
 #include "pager/pheap_internal.h"
 
 struct run {

@@ -1,8 +1,7 @@
 /*
  * pager/pheap_internal.h - the persistent heap's types, on-disk formats and cross-file
- * functions (internal). The heap uses the public pager API (quire/pager.h), plus two fields of
- * struct quire_pager (pager/internal.h): `map`, the pager's contiguous mapping of the file (page
- * i at map + i * P), and `page_count`; and the pager's CRC32C.
+ * functions (internal). The heap is built on the public pager API (quire/pager.h) only, and
+ * base/ (CRC32C, hash tables, vectors, the checkers' problem reporter).
  *
  * Glossary
  * --------

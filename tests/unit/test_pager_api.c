@@ -215,6 +215,87 @@ static void test_regular(uint32_t ps) {
     unlink(path);
 }
 
+/* quire_pager_alloc_run: the lowest run of free pages that is long enough (holes too short
+ * are skipped, one that fits is filled), growth when none is, the group limit, all or nothing
+ * on error, transactions, reopen; and quire_pager_mapping(): page i at base + i * page_size. */
+static void test_alloc_run(void) {
+    TEST("alloc_run / mapping");
+    char path[256];
+    ch_path(path, sizeof path, "pager-run");
+    const uint32_t ps = 1024; /* a group of the free map: 4096 pages */
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t first = 0, id, ids[40];
+    CHECK_EQ(quire_pager_alloc_run(p, 0, &first), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(p, 3, NULL), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(NULL, 3, &first), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(p, 4 * ps - 1, &first), QUIRE_EOVERFLOW);
+    struct quire_pager_stat st0, st1;
+    CHECK_OK(quire_pager_stat(p, &st0));
+    /* 40 single pages, then holes of 3 (pages 10..12) and 6 (pages 20..25) */
+    CHECK_OK(quire_pager_alloc_bulk(p, 40, ids));
+    for (int i = 10; i < 13; i++) CHECK_OK(quire_pager_free(p, ids[i]));
+    for (int i = 20; i < 26; i++) CHECK_OK(quire_pager_free(p, ids[i]));
+    CHECK_OK(quire_pager_alloc_run(p, 5, &first)); /* skips the hole of 3, fills the 6 */
+    CHECK_EQ(first, ids[20]);
+    CHECK_OK(quire_pager_alloc_run(p, 3, &first)); /* the hole of 3 fits exactly */
+    CHECK_EQ(first, ids[10]);
+    CHECK_OK(quire_pager_alloc(p, &id)); /* the one page left of the 6 */
+    CHECK_EQ(id, ids[25]);
+    CHECK_OK(quire_pager_stat(p, &st1));
+    CHECK_EQ(st1.generation, st0.generation + 1 + 9 + 3); /* every call committed on its own */
+    /* a run longer than the free tail: the file grows */
+    uint64_t pc = quire_pager_page_count(p), run = pc + 100;
+    CHECK_OK(quire_pager_alloc_run(p, run, &first));
+    CHECK(quire_pager_page_count(p) >= first + run);
+    CHECK_EQ(first, ids[39] + 1);
+    uint64_t mism = 0;
+    for (uint64_t k = 0; k < run; k++) {
+        const void *d;
+        mism += quire_pager_get(p, first + k, &d) != 0;
+    }
+    CHECK_EQ(mism, 0);
+    /* the mapping: page i at base + i * ps, the views' addresses */
+    void *base = NULL;
+    uint64_t mapped = 0;
+    CHECK_EQ(quire_pager_mapping(NULL, &base, &mapped), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_mapping(p, NULL, &mapped), QUIRE_EINVAL);
+    CHECK_OK(quire_pager_mapping(p, &base, &mapped));
+    CHECK_EQ(mapped, quire_pager_page_count(p));
+    CHECK_OK(quire_pager_mapping(p, &base, NULL));
+    void *w;
+    const void *r;
+    CHECK_OK(quire_pager_get_write(p, first + 7, &w));
+    CHECK(w == (uint8_t *)base + (first + 7) * ps);
+    memcpy(w, "run page", 9);
+    CHECK_OK(quire_pager_get(p, first + 7, &r));
+    CHECK(r == w);
+    CHECK_OK(quire_pager_commit(p));
+    /* in a transaction, aborted: nothing stays allocated */
+    struct quire_pager_stat a0, a1;
+    CHECK_OK(quire_pager_stat(p, &a0));
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_OK(quire_pager_alloc_run(p, 4 * ps - 2, &first)); /* a whole group */
+    CHECK_EQ(first % (4 * ps), 2);
+    CHECK_OK(quire_pager_abort(p));
+    CHECK_OK(quire_pager_stat(p, &a1));
+    CHECK_EQ(a1.regular_pages, a0.regular_pages);
+    CHECK_EQ(a1.generation, a0.generation);
+    /* read-only: refused; the run and its bytes survived reopen */
+    quire_pager *ro;
+    CHECK_OK(quire_pager_close(p));
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &ro));
+    CHECK_EQ(quire_pager_alloc_run(ro, 2, &first), QUIRE_ERDONLY);
+    CHECK_OK(quire_pager_get(ro, ids[39] + 1 + 7, &r));
+    CHECK(memcmp(r, "run page", 9) == 0);
+    CHECK_OK(quire_pager_mapping(ro, &base, &mapped));
+    CHECK(r == (const uint8_t *)base + (ids[39] + 8) * ps);
+    quire_pager_close(ro);
+    struct quire_pager_report rep = {0};
+    CHECK_OK(quire_pager_check(path, &rep));
+    unlink(path);
+}
+
 static void test_txn(void) {
     TEST("transactions");
     char path[256];
@@ -456,6 +537,7 @@ static void test_grow_failures(void) {
     CHECK(stat(path, &fst0) == 0);
     fail_truncate = 1;
     CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ENOSPC); /* grow failed: reported, still usable */
+    CHECK_EQ(quire_pager_alloc_run(p, 3, &id), QUIRE_ENOSPC); /* the same for a run */
     fail_truncate = 0;
     CHECK_OK(quire_pager_stat(p, &after));
     CHECK_EQ(after.generation, before.generation); /* nothing committed, nothing changed */
@@ -597,6 +679,7 @@ int main(void) {
     test_lock_processes();
     test_regular(1024);
     test_regular(4096);
+    test_alloc_run();
     test_txn();
     test_protected(1024);
     test_protected(4096);
