@@ -24,10 +24,10 @@ CFLAGS   += -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -M
 CXXFLAGS += -std=c++17 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
 LDFLAGS  += -pthread $(SAN)
 
-# The library: every .c of the shared base layer, the pages layer, the malloc engine and the
-# pager. The preload layer (the malloc-family interposition) is added to the shipped libraries
+# The library: every .c of the shared base layer, the pages layer, the malloc engine, the
+# pager and the persistent heap. The preload layer (the malloc-family interposition) is added to the shipped libraries
 # only, never to the sanitizer builds, which keep the system allocator the sanitizers need.
-CORE_SRC    := $(sort $(wildcard base/*.c pages/*.c alloc/*.c pager/*.c))
+CORE_SRC    := $(sort $(wildcard base/*.c pages/*.c alloc/*.c pager/*.c pheap/*.c))
 PRELOAD_SRC := $(sort $(wildcard preload/*.c preload/*.cc))
 TOOL_SRC    := $(sort $(wildcard tools/*.c))
 
@@ -143,7 +143,8 @@ uninstall:
 # ---- housekeeping --------------------------------------------------------------------------
 
 FORMAT_SRC = $(wildcard include/quire/*.h base/*.[ch] pages/*.[ch] alloc/*.[ch] pager/*.[ch] \
-                        preload/*.[ch] tools/*.[ch] tests/*.h tests/unit/*.[ch] tests/preload/*.c)
+                        pheap/*.[ch] preload/*.[ch] tools/*.[ch] tests/*.h tests/unit/*.[ch] \
+                        tests/preload/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRC)

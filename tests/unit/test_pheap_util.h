@@ -9,7 +9,7 @@
 #define QUIRE_TEST_PHEAP_UTIL_H
 
 #include "crash_harness.h"
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 #include "quire/pheap.h"
 
 /* Digest of a heap's visible state; *nobj receives the number of live allocations. */

@@ -1,7 +1,7 @@
 /*
- * pager/pheap.c - the persistent heap's life cycle and commit chain: open/create, recovery,
+ * pheap/heap.c - the persistent heap's life cycle and commit chain: open/create, recovery,
  * declared writes with their undo log, commit, abort, root and statistics (the contract is in
- * quire/pheap.h, the glossary in pager/pheap_internal.h).
+ * quire/pheap.h, the glossary in pheap/internal.h).
  *
  * The commit chain (quire_pheap_commit):
  *   1. apply the transaction's frees to the in-memory chunk headers (chunks left empty and huge
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 
 /* ---------------------------------------------------------------------------------------------
  * State

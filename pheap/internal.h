@@ -1,5 +1,5 @@
 /*
- * pager/pheap_internal.h - the persistent heap's types, on-disk formats and cross-file
+ * pheap/internal.h - the persistent heap's types, on-disk formats and cross-file
  * functions (internal). The heap is built on the public pager API (quire/pager.h) only, and
  * base/ (CRC32C, hash tables, vectors, the checkers' problem reporter).
  *
@@ -172,7 +172,7 @@ struct quire_pheap {
 };
 
 /* ---------------------------------------------------------------------------------------------
- * pheap.c
+ * heap.c
  * ------------------------------------------------------------------------------------------- */
 
 /* Opens a heap on an open pager (ownership passes to the heap, even on error). Modes:
@@ -192,7 +192,7 @@ int q_pheap_log_pending(quire_pheap *h, uint64_t gen);
 void q_pheap_txn_init(quire_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
- * pheap_alloc.c
+ * alloc.c
  * ------------------------------------------------------------------------------------------- */
 
 void q_pheap_classes(quire_pheap *h);
@@ -231,7 +231,7 @@ static inline struct ph_chdr *ph_chdr(const struct ph_chunk *c) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * pheap_names.c
+ * names.c
  * ------------------------------------------------------------------------------------------- */
 
 uint64_t q_pheap_name_hash(const char *name, size_t len);

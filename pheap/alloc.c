@@ -1,7 +1,7 @@
 /*
- * pager/pheap_alloc.c - the persistent heap's allocator: size classes, chunks of contiguous
+ * pheap/alloc.c - the persistent heap's allocator: size classes, chunks of contiguous
  * pager pages with their protected headers, slabs, page runs and huge blocks; lookup of a
- * reference, deferred frees, iteration and statistics (see pager/pheap_internal.h).
+ * reference, deferred frees, iteration and statistics (see pheap/internal.h).
  *
  * Size classes: 16..128 by 16, then four per power of two (what the malloc engine used when the
  * file format was fixed). They are the heap's own, not shared with the engine: a slab header in
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Size classes
