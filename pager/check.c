@@ -33,8 +33,8 @@ static int own_nodes(void *arg, const struct q_node *n, int leaf, uint64_t index
     (void)leaf;
     (void)index;
     struct owned *o = arg;
-    if (own(o, n->ref.slot[0])) return o->rc;
-    return own(o, n->ref.slot[1]);
+    if (own(o, n->ref.copy[0])) return o->rc;
+    return own(o, n->ref.copy[1]);
 }
 
 static int deep_check(quire_pager *p, struct quire_pager_report *r) {
@@ -42,18 +42,18 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     q_base_vec_init(&o.v, &q_base_mem_libc);
     own(&o, 0);
     own(&o, 1);
-    for (unsigned t = 0; t < Q_NTABLES; t++) q_table_walk(p, &p->tab[t], own_nodes, &o);
+    for (unsigned t = 0; t < Q_NTREES; t++) q_table_walk(p, &p->tab[t], own_nodes, &o);
     /* Protected copies, verifying the current one. */
     uint64_t cur = 0, pid;
     while (quire_pager_next_protected(p, &cur, &pid) == 1) {
         const struct q_ref *ref = q_prot_rec(p, pid);
-        own(&o, ref->slot[0]);
-        own(&o, ref->slot[1]);
+        own(&o, ref->copy[0]);
+        own(&o, ref->copy[1]);
         const void *d;
         if (quire_pager_protected_get(p, pid, &d))
             Q_PROBLEM(r, "protected page %llu: current copy (page %llu) fails its checksum",
                       (unsigned long long)pid,
-                      (unsigned long long)ref->slot[ref->flags & Q_REF_SEL]);
+                      (unsigned long long)ref->copy[ref->flags & Q_REF_SEL]);
     }
     for (uint64_t i = 0; i < p->sub_end; i++) {
         const struct q_subrec *s = q_sub_rec(p, i);
@@ -76,7 +76,7 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         }
         uint64_t g = pg / p->G;
         int is_leaf_slot = pg == q_map_leaf_slot(p, g, 0) || pg == q_map_leaf_slot(p, g, 1);
-        if (!q_table_leaf(p, &p->tab[Q_TAB_MAP], g) && !is_leaf_slot)
+        if (!q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g) && !is_leaf_slot)
             Q_PROBLEM(r, "page %llu is owned but its map group is absent (free)",
                       (unsigned long long)pg);
         else if (q_map_type(p, pg) != Q_INTERNAL)
@@ -86,7 +86,7 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     /* Every internal page of a materialized group must be owned. */
     uint64_t groups = (p->page_count + p->G - 1) / p->G;
     for (uint64_t g = 0; g < groups; g++) {
-        const struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        const struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
         if (!leaf) continue;
         for (uint64_t i = 0; i < p->G && g * p->G + i < p->page_count; i++) {
             if (q_leaf_type(leaf->buf, i) != Q_INTERNAL) continue;

@@ -47,58 +47,9 @@
 #include "base/ids.h"
 #include "base/problem.h"
 #include "base/vec.h"
+#include "pager/format.h"
+#include "pager/io.h"
 #include "quire/pager.h"
-
-/* ---------------------------------------------------------------------------------------------
- * On-disk formats
- * ------------------------------------------------------------------------------------------- */
-
-#define Q_MAGIC      "QUIREPGR" /* 8 bytes, no terminator stored */
-#define Q_VERSION    1u
-#define Q_SB_SIZE    1024u /* bytes of a superblock slot that are written and checksummed */
-#define Q_ROOTS      8u    /* root refs per table in the superblock */
-#define Q_NTABLES    3u
-#define Q_MAX_HEIGHT 8u
-#define Q_GROW_MIN   16u /* page_count is a multiple of this */
-#define Q_MAX_PAGES  (UINT64_C(1) << 46)
-
-enum { Q_TAB_MAP = 0, Q_TAB_PROT = 1, Q_TAB_SUB = 2 };
-enum { Q_FREE = 0, Q_REGULAR = 1, Q_INTERNAL = 2, Q_PENDING = 3 };
-enum { Q_REF_SEL = 1u, Q_REF_PRESENT = 2u };
-
-struct q_ref {
-    uint64_t slot[2]; /* the two physical page ids (0 = not yet allocated) */
-    uint64_t gen;     /* generation that wrote the current copy */
-    uint32_t crc;     /* CRC32C of gen (8 bytes) then the current copy's P bytes */
-    uint32_t flags;   /* Q_REF_SEL: slot[1] is current; Q_REF_PRESENT: written at least once */
-};
-
-struct q_super {
-    char magic[8];
-    uint32_t version;
-    uint32_t page_size;
-    uint64_t generation;
-    uint64_t page_count;
-    uint64_t n_regular;   /* pages of type Q_REGULAR */
-    uint64_t n_internal;  /* pages of type Q_INTERNAL in materialized map leaves */
-    uint64_t n_protected; /* live protected records */
-    uint64_t n_subslots;  /* allocated sub-page slots */
-    uint32_t height[Q_NTABLES];
-    uint32_t reserved0;
-    uint64_t reserved[6];
-    struct q_ref root[Q_NTABLES][Q_ROOTS];
-    uint8_t pad[Q_SB_SIZE - 128 - Q_NTABLES * Q_ROOTS * 32 - 4];
-    uint32_t crc; /* CRC32C of the Q_SB_SIZE - 4 bytes before it */
-};
-
-/* A sub-page record: one page divided into slots of 1 << shift bytes. */
-struct q_subrec {
-    uint64_t page;    /* the page holding the slots (0: record unused) */
-    uint32_t shift;   /* log2 of the slot size */
-    uint32_t nused;   /* allocated slots */
-    uint64_t bits[4]; /* allocated slots (at most 256 per page) */
-    uint64_t reserved[2];
-};
 
 /* ---------------------------------------------------------------------------------------------
  * In memory
@@ -120,19 +71,6 @@ struct q_table {
     uint32_t rec_size;            /* record bytes (map: 0) */
     uint64_t per_leaf;            /* records per leaf (map: pages per group) */
     struct q_node *root[Q_ROOTS]; /* height 0: leaves; else interior nodes */
-};
-
-/* The I/O layer: every byte the pager writes to its file, every sync and every size change
- * goes through here (reads too). The crash harness installs its own. Functions return 0 or a
- * QUIRE_E* code. */
-struct q_pager_io {
-    int (*pread)(void *ctx, int fd, void *buf, size_t n, uint64_t off);
-    int (*pwrite)(void *ctx, int fd, const void *buf, size_t n, uint64_t off);
-    int (*sync)(void *ctx, int fd);
-    int (*truncate)(void *ctx, int fd, uint64_t size);
-    /* Moves/grows the mapping (q_os_remap semantics); tests inject failures here. */
-    int (*remap)(void *ctx, void *old, size_t old_size, size_t new_size, void **out);
-    void *ctx;
 };
 
 struct quire_pager_writer {
@@ -169,7 +107,7 @@ struct quire_pager {
     uint64_t prot_hint;     /* no free protected record below this index */
     uint64_t sub_hint[17];  /* per slot shift: first record that may have a free slot */
     uint64_t sub_free_hint; /* no unused sub-page record below this index */
-    struct q_table tab[Q_NTABLES];
+    struct q_table tab[Q_NTREES];
     struct q_super sb;              /* the last durable superblock */
     struct q_base_hash cow;         /* pages with write views since the last commit */
     struct q_base_vec pending;      /* pages freed in this transaction (type Q_PENDING) */
@@ -179,14 +117,6 @@ struct quire_pager {
     struct q_pager_io io;
     uint8_t *scratch; /* P bytes for serializing */
 };
-
-/* ---------------------------------------------------------------------------------------------
- * util.c: the default I/O layer, node checksums
- * ------------------------------------------------------------------------------------------- */
-
-extern const struct q_pager_io q_pager_default_io;
-/* CRC of a node copy: gen (8 bytes) then the P bytes. */
-uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * table.c: copy-on-write radix trees of refs
@@ -266,10 +196,6 @@ int q_pager_autocommit(quire_pager *p);
 int q_pager_commit_now(quire_pager *p);
 /* Returns to the last durable commit (re-reads metadata). */
 int q_pager_reload(quire_pager *p);
-int q_pager_create_ex(const char *path, uint32_t page_size, const struct q_pager_io *io,
-                      quire_pager **out);
-int q_pager_open_ex(const char *path, unsigned flags, uint32_t page_size,
-                    const struct q_pager_io *io, quire_pager **out);
 /* Validates one superblock slot image (Q_SB_SIZE bytes): 0 or QUIRE_EMAGIC/EVERSION/ESUPER/
  * EPAGESIZE. */
 int q_super_validate(const struct q_super *sb, uint32_t expect_page_size);

@@ -28,11 +28,11 @@ static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
 
 void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
     uint64_t in = group_pages(p, g, p->page_count);
-    leaf->ref.slot[0] = q_map_leaf_slot(p, g, 0);
-    leaf->ref.slot[1] = q_map_leaf_slot(p, g, 1);
+    leaf->ref.copy[0] = q_map_leaf_slot(p, g, 0);
+    leaf->ref.copy[1] = q_map_leaf_slot(p, g, 1);
     uint64_t reserved = 2;
-    q_leaf_set(leaf->buf, leaf->ref.slot[0] - g * p->G, Q_INTERNAL);
-    q_leaf_set(leaf->buf, leaf->ref.slot[1] - g * p->G, Q_INTERNAL);
+    q_leaf_set(leaf->buf, leaf->ref.copy[0] - g * p->G, Q_INTERNAL);
+    q_leaf_set(leaf->buf, leaf->ref.copy[1] - g * p->G, Q_INTERNAL);
     if (g == 0) { /* the superblock slots */
         q_leaf_set(leaf->buf, 0, Q_INTERNAL);
         q_leaf_set(leaf->buf, 1, Q_INTERNAL);
@@ -47,7 +47,7 @@ void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
 
 unsigned q_map_type(const quire_pager *p, uint64_t id) {
     uint64_t g = id / p->G;
-    struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+    struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
     if (leaf) return q_leaf_type(leaf->buf, id - g * p->G);
     return (id == q_map_leaf_slot(p, g, 0) || id == q_map_leaf_slot(p, g, 1)) ? Q_INTERNAL : Q_FREE;
 }
@@ -55,7 +55,7 @@ unsigned q_map_type(const quire_pager *p, uint64_t id) {
 int q_map_set(quire_pager *p, uint64_t id, unsigned type) {
     uint64_t g = id / p->G;
     struct q_node *leaf;
-    int rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], g, &leaf);
+    int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
     if (rc) return rc;
     uint64_t i = id - g * p->G;
     unsigned old = q_leaf_type(leaf->buf, i);
@@ -72,7 +72,7 @@ int q_map_set(quire_pager *p, uint64_t id, unsigned type) {
 
 /* First free page in [from, to), or UINT64_MAX. */
 static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
-    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
@@ -103,7 +103,7 @@ static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
 
 /* First page of [from, to) that is not free, or `to`. */
 static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
-    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
@@ -159,7 +159,7 @@ int q_map_grow(quire_pager *p, uint64_t new_count) {
     /* Count the new pages: a materialized last group gains free pages; new groups are absent. */
     for (uint64_t g = old / p->G; g < ngroups(p, new_count); g++) {
         uint64_t before = group_pages(p, g, old), after = group_pages(p, g, new_count);
-        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
         if (leaf) {
             leaf->nfree += (uint32_t)(after - before);
             p->ntype[Q_FREE] += after - before;
@@ -221,7 +221,7 @@ int q_map_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
     /* The run lies in one group: its leaf pages bound it on both sides. */
     uint64_t g = at / p->G, i = at - g * p->G;
     struct q_node *leaf;
-    int rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], g, &leaf);
+    int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
     if (rc) return rc;
     for (uint64_t k = 0; k < n; k++) q_leaf_set(leaf->buf, i + k, Q_REGULAR);
     leaf->nfree -= (uint32_t)n;
@@ -243,7 +243,7 @@ int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, siz
         uint64_t g = id0 / p->G, base = g * p->G;
         uint64_t end = base + p->G < p->page_count ? p->G : p->page_count - base;
         struct q_node *leaf;
-        int rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], g, &leaf);
+        int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
         if (rc) return rc;
         uint64_t i = id0 - base;
         while (i < end && *done < n) {
@@ -281,7 +281,7 @@ int q_map_free_pending(quire_pager *p, uint64_t id) {
 void q_map_settle(quire_pager *p) {
     for (size_t k = 0; k < p->pending.n; k++) {
         uint64_t id = p->pending.v[k], g = id / p->G;
-        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
         if (!leaf) continue;
         uint64_t i = id - g * p->G;
         if (q_leaf_type(leaf->buf, i) != Q_PENDING) continue;
@@ -298,7 +298,7 @@ int q_map_count(quire_pager *p) {
     memset(p->ntype, 0, sizeof p->ntype);
     p->n_absent_free = 0;
     uint64_t ng = ngroups(p, p->page_count);
-    const struct q_table *t = &p->tab[Q_TAB_MAP];
+    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
     if (!q_table_leaf(p, t, 0)) return QUIRE_EMETA;
     for (uint64_t g = 0; g < ng; g++) {
         struct q_node *leaf = q_table_leaf(p, t, g);
@@ -319,8 +319,8 @@ int q_map_count(quire_pager *p) {
             nfree += ty == Q_FREE;
         }
         /* The leaf's own pages (and the superblock slots) must be internal. */
-        if (q_leaf_type(leaf->buf, leaf->ref.slot[0] - g * p->G) != Q_INTERNAL ||
-            q_leaf_type(leaf->buf, leaf->ref.slot[1] - g * p->G) != Q_INTERNAL)
+        if (q_leaf_type(leaf->buf, leaf->ref.copy[0] - g * p->G) != Q_INTERNAL ||
+            q_leaf_type(leaf->buf, leaf->ref.copy[1] - g * p->G) != Q_INTERNAL)
             return QUIRE_EMETA;
         if (g == 0 &&
             (q_leaf_type(leaf->buf, 0) != Q_INTERNAL || q_leaf_type(leaf->buf, 1) != Q_INTERNAL))

@@ -36,19 +36,15 @@ static int valid_page_size(uint32_t ps) {
     return ps >= QUIRE_PAGER_MIN_PAGE_SIZE && ps <= QUIRE_PAGER_MAX_PAGE_SIZE && !(ps & (ps - 1));
 }
 
-static uint32_t super_crc(const struct q_super *sb) {
-    return q_base_crc32c(0, sb, offsetof(struct q_super, crc));
-}
-
 int q_super_validate(const struct q_super *sb, uint32_t expect) {
     if (memcmp(sb->magic, Q_MAGIC, 8) != 0) return QUIRE_EMAGIC;
-    if (super_crc(sb) != sb->crc) return QUIRE_ESUPER;
+    if (q_pager_super_crc(sb) != sb->crc) return QUIRE_ESUPER;
     if (sb->version != Q_VERSION) return QUIRE_EVERSION;
     if (!valid_page_size(sb->page_size)) return QUIRE_ESUPER;
     if (expect && sb->page_size != expect) return QUIRE_EPAGESIZE;
     if (sb->page_count < Q_GROW_MIN || sb->page_count % Q_GROW_MIN || sb->page_count > Q_MAX_PAGES)
         return QUIRE_ESUPER;
-    for (unsigned t = 0; t < Q_NTABLES; t++)
+    for (unsigned t = 0; t < Q_NTREES; t++)
         if (sb->height[t] > Q_MAX_HEIGHT) return QUIRE_ESUPER;
     return 0;
 }
@@ -101,7 +97,7 @@ static void set_geometry(quire_pager *p, uint32_t ps) {
 }
 
 static void free_tables(quire_pager *p) {
-    for (unsigned t = 0; t < Q_NTABLES; t++) q_table_free(p, &p->tab[t]);
+    for (unsigned t = 0; t < Q_NTREES; t++) q_table_free(p, &p->tab[t]);
 }
 
 int q_pager_remap(quire_pager *p, size_t want) {
@@ -148,7 +144,7 @@ static int load_state(quire_pager *p, const struct q_super *sb, uint64_t file_si
     p->gen = sb->generation;
     int rc = map_file(p);
     if (rc) return rc;
-    for (unsigned t = 0; t < Q_NTABLES; t++) {
+    for (unsigned t = 0; t < Q_NTREES; t++) {
         q_table_init(p, &p->tab[t], t);
         rc = q_table_load(p, &p->tab[t], sb->root[t], sb->height[t]);
         if (rc) return rc;
@@ -259,11 +255,11 @@ static void build_super(quire_pager *p, uint64_t gen, struct q_super *sb) {
     sb->n_internal = p->ntype[Q_INTERNAL];
     sb->n_protected = p->n_protected;
     sb->n_subslots = p->n_subslots;
-    for (unsigned t = 0; t < Q_NTABLES; t++) sb->height[t] = p->tab[t].height;
+    for (unsigned t = 0; t < Q_NTREES; t++) sb->height[t] = p->tab[t].height;
     memcpy(sb->magic, Q_MAGIC, 8);
     sb->version = Q_VERSION;
     sb->page_size = p->P;
-    sb->crc = super_crc(sb);
+    sb->crc = q_pager_super_crc(sb);
 }
 
 int q_pager_commit_now(quire_pager *p) {
@@ -281,7 +277,7 @@ int q_pager_commit_now(quire_pager *p) {
     rc = q_sub_settle(p);
     for (int changed = 1; !rc && changed;) {
         changed = 0;
-        for (unsigned t = 0; t < Q_NTABLES && !rc; t++)
+        for (unsigned t = 0; t < Q_NTREES && !rc; t++)
             rc = q_table_prepare(p, &p->tab[t], &changed);
     }
     if (rc) {
@@ -290,7 +286,7 @@ int q_pager_commit_now(quire_pager *p) {
     }
     /* 2. Data pages, then metadata, to places the last commit does not use. */
     rc = write_cow(p);
-    for (unsigned t = 0; t < Q_NTABLES && !rc; t++)
+    for (unsigned t = 0; t < Q_NTREES && !rc; t++)
         rc = q_table_write(p, &p->tab[t], gen, sb.root[t]);
     /* 3. Barrier: everything the new superblock will reference is durable. */
     if (!rc) rc = p->io.sync(p->io.ctx, p->fd);
@@ -339,7 +335,7 @@ int q_pager_reload(quire_pager *p) {
  * Create, open, close
  * ------------------------------------------------------------------------------------------- */
 
-int q_pager_create_ex(const char *path, uint32_t ps, const struct q_pager_io *io,
+int q_pager_create_io(const char *path, uint32_t ps, const struct q_pager_io *io,
                       quire_pager **out) {
     if (!path || !out) return QUIRE_EINVAL;
     *out = NULL;
@@ -358,12 +354,12 @@ int q_pager_create_ex(const char *path, uint32_t ps, const struct q_pager_io *io
     p->page_count = Q_GROW_MIN;
     if (!rc) rc = p->io.truncate(p->io.ctx, p->fd, p->page_count << p->pshift);
     if (!rc) rc = map_file(p);
-    for (unsigned t = 0; t < Q_NTABLES; t++) q_table_init(p, &p->tab[t], t);
+    for (unsigned t = 0; t < Q_NTREES; t++) q_table_init(p, &p->tab[t], t);
     struct q_node *leaf;
-    if (!rc) rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], 0, &leaf);
+    if (!rc) rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], 0, &leaf);
     /* Two commits, so that both superblock slots hold a valid state from the start. */
     if (!rc) rc = q_pager_commit_now(p);
-    if (!rc) rc = q_table_dirty(p, &p->tab[Q_TAB_MAP], 0, &leaf);
+    if (!rc) rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], 0, &leaf);
     if (!rc) rc = q_pager_commit_now(p);
     if (rc) {
         pager_release(p);
@@ -374,7 +370,7 @@ int q_pager_create_ex(const char *path, uint32_t ps, const struct q_pager_io *io
     return 0;
 }
 
-int q_pager_open_ex(const char *path, unsigned flags, uint32_t ps, const struct q_pager_io *io,
+int q_pager_open_io(const char *path, unsigned flags, uint32_t ps, const struct q_pager_io *io,
                     quire_pager **out) {
     if (!path || !out || (flags & ~(unsigned)QUIRE_PAGER_RDONLY)) return QUIRE_EINVAL;
     *out = NULL;
@@ -430,11 +426,11 @@ int q_pager_open_ex(const char *path, unsigned flags, uint32_t ps, const struct 
 }
 
 int quire_pager_create(const char *path, uint32_t page_size, quire_pager **out) {
-    return q_pager_create_ex(path, page_size, NULL, out);
+    return q_pager_create_io(path, page_size, NULL, out);
 }
 
 int quire_pager_open(const char *path, unsigned flags, uint32_t page_size, quire_pager **out) {
-    return q_pager_open_ex(path, flags, page_size, NULL, out);
+    return q_pager_open_io(path, flags, page_size, NULL, out);
 }
 
 int quire_pager_close(quire_pager *p) {
@@ -642,7 +638,7 @@ int quire_pager_next_page(quire_pager *p, uint64_t *cursor, uint64_t *id) {
     uint64_t i = *cursor;
     while (i < p->page_count) {
         uint64_t g = i / p->G, base = g * p->G;
-        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
         uint64_t end = base + p->G < p->page_count ? base + p->G : p->page_count;
         if (leaf) {
             for (; i < end; i++) {

@@ -15,7 +15,7 @@
 #include "pager/internal.h"
 
 static const struct q_table *ptab(const quire_pager *p) {
-    return &p->tab[Q_TAB_PROT];
+    return &p->tab[Q_TREE_PROT];
 }
 
 struct q_ref *q_prot_rec(quire_pager *p, uint64_t pid) {
@@ -31,7 +31,7 @@ static int rec_live(const struct q_ref *r) {
 
 /* A writable record (its leaf and ancestors marked dirty). */
 static int rec_dirty(quire_pager *p, uint64_t pid, struct q_ref **out) {
-    struct q_table *t = &p->tab[Q_TAB_PROT];
+    struct q_table *t = &p->tab[Q_TREE_PROT];
     struct q_node *leaf;
     int rc = q_table_dirty(p, t, pid / t->per_leaf, &leaf);
     if (rc) return rc;
@@ -52,12 +52,12 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     for (uint64_t i = 0; i < t->per_leaf; i++) {
         const struct q_ref *r = (const struct q_ref *)(n->buf + i * 32);
         if (!(r->flags & Q_REF_PRESENT)) {
-            if (r->slot[0] || r->slot[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
+            if (r->copy[0] || r->copy[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
             continue;
         }
-        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->slot[0] < 4 || r->slot[1] < 4 ||
-            r->slot[0] >= p->page_count || r->slot[1] >= p->page_count ||
-            r->slot[0] == r->slot[1] || r->gen > p->gen)
+        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->copy[0] < 4 || r->copy[1] < 4 ||
+            r->copy[0] >= p->page_count || r->copy[1] >= p->page_count ||
+            r->copy[0] == r->copy[1] || r->gen > p->gen)
             return QUIRE_EMETA;
         c->cnt++;
         c->end = l * t->per_leaf + i + 1;
@@ -81,10 +81,10 @@ static int valid_pid(const quire_pager *p, uint64_t pid) {
 
 /* Verifies the current copy of a live record and returns it. */
 static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data) {
-    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+    uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     if (pg >= p->page_count) return QUIRE_ECHECKSUM;
     const uint8_t *d = p->rmap + (pg << p->pshift);
-    if (q_node_crc(r->gen, d, p->P) != r->crc) return QUIRE_ECHECKSUM;
+    if (q_pager_node_crc(r->gen, d, p->P) != r->crc) return QUIRE_ECHECKSUM;
     *data = d;
     return 0;
 }
@@ -112,10 +112,10 @@ static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
         (void)q_map_set(p, b, Q_FREE);
         return rc;
     }
-    r->slot[0] = a;
-    r->slot[1] = b;
+    r->copy[0] = a;
+    r->copy[1] = b;
     r->gen = gen;
-    r->crc = q_node_crc(gen, p->scratch, p->P);
+    r->crc = q_pager_node_crc(gen, p->scratch, p->P);
     r->flags = Q_REF_PRESENT;
     p->n_protected++;
     p->prot_hint = i + 1;
@@ -162,8 +162,8 @@ int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pi
     for (size_t i = 0; i < n && !rc; i++) {
         struct q_ref *r;
         rc = rec_dirty(p, pids[i], &r);
-        if (!rc) rc = q_map_free_pending(p, r->slot[0]);
-        if (!rc) rc = q_map_free_pending(p, r->slot[1]);
+        if (!rc) rc = q_map_free_pending(p, r->copy[0]);
+        if (!rc) rc = q_map_free_pending(p, r->copy[1]);
         if (rc) break;
         memset(r, 0, sizeof *r);
         p->n_protected--;
@@ -257,12 +257,12 @@ int quire_pager_writer_commit(quire_pager_writer *w) {
         uint64_t gen = p->gen + 1;
         /* Already written in this transaction: the current copy is not the committed one. */
         uint32_t target = r->gen == gen ? (r->flags & Q_REF_SEL) : 1u - (r->flags & Q_REF_SEL);
-        rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->slot[target] << p->pshift);
+        rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->copy[target] << p->pshift);
         if (rc) {
             p->fatal = rc;
         } else {
             r->gen = gen;
-            r->crc = q_node_crc(gen, w->buf, p->P);
+            r->crc = q_pager_node_crc(gen, w->buf, p->P);
             r->flags = Q_REF_PRESENT | target;
         }
     }

@@ -14,7 +14,7 @@
 #include "pager/internal.h"
 
 static struct q_table *stab(quire_pager *p) {
-    return &p->tab[Q_TAB_SUB];
+    return &p->tab[Q_TREE_SUB];
 }
 
 struct q_subrec *q_sub_rec(quire_pager *p, uint64_t rec) {

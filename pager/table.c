@@ -18,8 +18,8 @@
 void q_table_init(quire_pager *p, struct q_table *t, uint32_t kind) {
     memset(t, 0, sizeof *t);
     t->kind = kind;
-    t->rec_size = kind == Q_TAB_PROT ? 32u : kind == Q_TAB_SUB ? 64u : 0u;
-    t->per_leaf = kind == Q_TAB_MAP ? p->G : p->P / t->rec_size;
+    t->rec_size = kind == Q_TREE_PROT ? 32u : kind == Q_TREE_SUB ? 64u : 0u;
+    t->per_leaf = kind == Q_TREE_FREEMAP ? p->G : p->P / t->rec_size;
 }
 
 static void node_free(struct q_node *n, uint32_t level, uint32_t fanout) {
@@ -105,7 +105,7 @@ int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_nod
         if (!*slot) {
             struct q_node *n = node_new(p, lvl == 0);
             if (!n) return QUIRE_ENOMEM;
-            if (lvl == 0 && t->kind == Q_TAB_MAP) q_map_leaf_init(p, n, leaf);
+            if (lvl == 0 && t->kind == Q_TREE_FREEMAP) q_map_leaf_init(p, n, leaf);
             *slot = n;
         }
         (*slot)->flags |= Q_N_DIRTY;
@@ -124,7 +124,7 @@ int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_nod
  * ------------------------------------------------------------------------------------------- */
 
 static int ref_is_zero(const struct q_ref *r) {
-    return !r->slot[0] && !r->slot[1] && !r->gen && !r->crc && !r->flags;
+    return !r->copy[0] && !r->copy[1] && !r->gen && !r->crc && !r->flags;
 }
 
 /* Validates a present ref's fields and reads its current copy into buf. */
@@ -133,12 +133,12 @@ static int read_ref(quire_pager *p, const struct q_ref *r, uint8_t *buf) {
         return QUIRE_EMETA;
     if (r->gen > p->gen) return QUIRE_EMETA;
     for (int i = 0; i < 2; i++)
-        if (r->slot[i] < 2 || r->slot[i] >= p->page_count) return QUIRE_EMETA;
-    if (r->slot[0] == r->slot[1]) return QUIRE_EMETA;
-    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+        if (r->copy[i] < 2 || r->copy[i] >= p->page_count) return QUIRE_EMETA;
+    if (r->copy[0] == r->copy[1]) return QUIRE_EMETA;
+    uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     int rc = p->io.pread(p->io.ctx, p->fd, buf, p->P, pg << p->pshift);
     if (rc) return rc == QUIRE_EIO ? QUIRE_EFILESIZE : rc;
-    if (q_node_crc(r->gen, buf, p->P) != r->crc) return QUIRE_EMETA;
+    if (q_pager_node_crc(r->gen, buf, p->P) != r->crc) return QUIRE_EMETA;
     return 0;
 }
 
@@ -152,10 +152,10 @@ static int load_node(quire_pager *p, struct q_table *t, const struct q_ref *r, u
     int rc = read_ref(p, r, buf);
     if (rc) goto fail;
     if (leaf) {
-        if (t->kind == Q_TAB_MAP) {
+        if (t->kind == Q_TREE_FREEMAP) {
             uint64_t g = first_leaf;
-            if (g >= (p->page_count + p->G - 1) / p->G || r->slot[0] != q_map_leaf_slot(p, g, 0) ||
-                r->slot[1] != q_map_leaf_slot(p, g, 1)) {
+            if (g >= (p->page_count + p->G - 1) / p->G || r->copy[0] != q_map_leaf_slot(p, g, 0) ||
+                r->copy[1] != q_map_leaf_slot(p, g, 1)) {
                 rc = QUIRE_EMETA;
                 goto fail;
             }
@@ -213,7 +213,7 @@ int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, u
 
 static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_base_vec *v) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
-    if (!n->ref.slot[0]) {
+    if (!n->ref.copy[0]) {
         int rc = q_base_vec_push(v, (uint64_t)(uintptr_t)n);
         if (rc) return rc;
     }
@@ -239,8 +239,8 @@ int q_table_prepare(quire_pager *p, struct q_table *t, int *changed) {
         rc = q_map_alloc(p, Q_INTERNAL, 0, &a);
         if (!rc) rc = q_map_alloc(p, Q_INTERNAL, 0, &b);
         if (rc) break;
-        n->ref.slot[0] = a;
-        n->ref.slot[1] = b;
+        n->ref.copy[0] = a;
+        n->ref.copy[1] = b;
         *changed = 1;
     }
     q_base_vec_free(&v);
@@ -261,7 +261,7 @@ static int write_node(quire_pager *p, struct q_table *t, struct q_node *n, uint3
         for (uint32_t i = 0; i < p->fanout; i++)
             if (n->kid[i]) refs[i] = n->kid[i]->ref;
         src = p->scratch;
-    } else if (t->kind == Q_TAB_MAP) {
+    } else if (t->kind == Q_TREE_FREEMAP) {
         /* Pages freed in this transaction are written as free. */
         uint8_t *o = p->scratch;
         for (uint32_t i = 0; i < p->P; i++) {
@@ -273,12 +273,12 @@ static int write_node(quire_pager *p, struct q_table *t, struct q_node *n, uint3
     } else {
         src = n->buf;
     }
-    if (!n->ref.slot[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
+    if (!n->ref.copy[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
     uint32_t target = (n->ref.flags & Q_REF_PRESENT) ? 1u - (n->ref.flags & Q_REF_SEL) : 0u;
-    int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.slot[target] << p->pshift);
+    int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.copy[target] << p->pshift);
     if (rc) return rc;
     n->ref.gen = gen;
-    n->ref.crc = q_node_crc(gen, src, p->P);
+    n->ref.crc = q_pager_node_crc(gen, src, p->P);
     n->ref.flags = Q_REF_PRESENT | target;
     n->flags &= ~Q_N_DIRTY;
     return 0;

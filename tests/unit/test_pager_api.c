@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "pager/testing.h"
 #include "test_pager_util.h"
 
 static int reopen(quire_pager **p, const char *path) {
@@ -420,8 +421,9 @@ static void test_protected(uint32_t ps) {
     cur = 0;
     CHECK_EQ(quire_pager_next_page(p, &cur, &pid), 0);
     /* corrupt the current copy of protected page 14 on disk: reads report, never return it */
-    const struct q_ref *ref = q_prot_rec(p, 14);
-    uint64_t phys = ref->slot[ref->flags & Q_REF_SEL];
+    struct q_ref ref;
+    CHECK_OK(q_pager_protected_ref(p, 14, &ref));
+    uint64_t phys = ref.copy[ref.flags & Q_REF_SEL];
     quire_pager_close(p);
     int fd = open(path, O_RDWR);
     CHECK(fd >= 0);
@@ -527,7 +529,7 @@ static void test_grow_failures(void) {
     ch_path(path, sizeof path, "pager-fail");
     struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL};
     quire_pager *p;
-    CHECK_OK(q_pager_create_ex(path, 1024, &io, &p));
+    CHECK_OK(q_pager_create_io(path, 1024, &io, &p));
     uint64_t id, first;
     CHECK_OK(quire_pager_alloc(p, &first));
     while (quire_pager_free_page_count(p) > 0) CHECK_OK(quire_pager_alloc(p, &id));
@@ -567,7 +569,7 @@ static void test_grow_failures(void) {
     }
     /* an I/O error in the middle of a commit: reported, then sticky; the file keeps the last
      * commit */
-    CHECK_OK(q_pager_open_ex(path, 0, 0, &io, &p));
+    CHECK_OK(q_pager_open_io(path, 0, 0, &io, &p));
     CHECK_OK(quire_pager_free(p, first));
     uint64_t pid;
     CHECK_OK(quire_pager_begin(p));

@@ -7,6 +7,7 @@
 #ifndef QUIRE_TEST_PAGER_UTIL_H
 #define QUIRE_TEST_PAGER_UTIL_H
 
+#include "base/crc32c.h"
 #include "crash_harness.h"
 #include "quire/pager.h"
 
@@ -43,6 +44,12 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, sz));
     }
     return h;
+}
+
+/* The generation of the pager's last commit. */
+static inline uint64_t tp_generation(const quire_pager *p) {
+    struct quire_pager_stat st;
+    return quire_pager_stat(p, &st) == 0 ? st.generation : UINT64_MAX;
 }
 
 /* Digest of a whole committed state: its contents and its page count. */

@@ -8,6 +8,7 @@
 #ifndef QUIRE_TEST_PHEAP_UTIL_H
 #define QUIRE_TEST_PHEAP_UTIL_H
 
+#include "base/crc32c.h"
 #include "crash_harness.h"
 #include "pheap/internal.h"
 #include "quire/pheap.h"

@@ -1,18 +1,9 @@
 /*
- * pager/util.c - the default I/O layer, which forwards to the OS primitives of pages/prim.h, and
- * the checksum of a metadata node copy.
+ * pager/io.c - the default I/O hook (see pager/io.h): the pager's file calls, forwarded to the
+ * OS primitives of pages/prim.h.
  */
-#include "pager/internal.h"
+#include "pager/io.h"
 #include "pages/prim.h"
-
-uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n) {
-    uint32_t c = q_base_crc32c(0, &gen, sizeof gen);
-    return q_base_crc32c(c, buf, n);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * The default I/O layer
- * ------------------------------------------------------------------------------------------- */
 
 static int io_pread(void *ctx, int fd, void *buf, size_t n, uint64_t off) {
     (void)ctx;
