@@ -42,11 +42,11 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     q_base_vec_init(&o.v, &q_base_mem_libc);
     own(&o, 0);
     own(&o, 1);
-    for (unsigned t = 0; t < Q_NTREES; t++) q_table_walk(p, &p->tab[t], own_nodes, &o);
+    for (unsigned t = 0; t < Q_NTREES; t++) q_pager_tree_walk(p, &p->tree[t], own_nodes, &o);
     /* Protected copies, verifying the current one. */
     uint64_t cur = 0, pid;
     while (quire_pager_next_protected(p, &cur, &pid) == 1) {
-        const struct q_ref *ref = q_prot_rec(p, pid);
+        const struct q_ref *ref = q_pager_prot_rec(p, pid);
         own(&o, ref->copy[0]);
         own(&o, ref->copy[1]);
         const void *d;
@@ -56,7 +56,7 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
                       (unsigned long long)ref->copy[ref->flags & Q_REF_SEL]);
     }
     for (uint64_t i = 0; i < p->sub_end; i++) {
-        const struct q_subrec *s = q_sub_rec(p, i);
+        const struct q_subrec *s = q_pager_sub_rec(p, i);
         if (s && s->page) own(&o, s->page);
     }
     if (o.rc) {
@@ -75,21 +75,22 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
             continue;
         }
         uint64_t g = pg / p->G;
-        int is_leaf_slot = pg == q_map_leaf_slot(p, g, 0) || pg == q_map_leaf_slot(p, g, 1);
-        if (!q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g) && !is_leaf_slot)
+        int is_leaf_slot =
+            pg == q_pager_freemap_leaf_page(p, g, 0) || pg == q_pager_freemap_leaf_page(p, g, 1);
+        if (!q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g) && !is_leaf_slot)
             Q_PROBLEM(r, "page %llu is owned but its map group is absent (free)",
                       (unsigned long long)pg);
-        else if (q_map_type(p, pg) != Q_INTERNAL)
+        else if (q_pager_freemap_type(p, pg) != Q_INTERNAL)
             Q_PROBLEM(r, "page %llu is owned but the map does not mark it internal",
                       (unsigned long long)pg);
     }
     /* Every internal page of a materialized group must be owned. */
     uint64_t groups = (p->page_count + p->G - 1) / p->G;
     for (uint64_t g = 0; g < groups; g++) {
-        const struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
+        const struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
         if (!leaf) continue;
         for (uint64_t i = 0; i < p->G && g * p->G + i < p->page_count; i++) {
-            if (q_leaf_type(leaf->buf, i) != Q_INTERNAL) continue;
+            if (q_freemap_entry(leaf->buf, i) != Q_INTERNAL) continue;
             uint64_t pg = g * p->G + i;
             if (!q_base_sorted_has(o.v.v, o.v.n, pg))
                 Q_PROBLEM(r, "page %llu is marked internal but nothing owns it (leaked)",
@@ -99,9 +100,9 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     q_base_vec_free(&o.v);
     /* Counters against a recount. */
     uint64_t n;
-    if (q_prot_count(p, &n) || n != p->sb.n_protected)
+    if (q_pager_prot_count(p, &n) || n != p->sb.n_protected)
         Q_PROBLEM(r, "protected page count does not match the superblock");
-    if (q_sub_count(p, &n) || n != p->sb.n_subslots)
+    if (q_pager_sub_count(p, &n) || n != p->sb.n_subslots)
         Q_PROBLEM(r, "sub-page slot count does not match the superblock");
     return 0;
 }
@@ -123,7 +124,7 @@ int quire_pager_check(const char *path, struct quire_pager_report *r) {
     r->file_size = (uint64_t)fsz;
     struct q_super sb[2];
     int err[2];
-    r->page_size = q_super_scan(fd, &q_pager_default_io, 0, sb, err);
+    r->page_size = q_pager_super_scan(fd, &q_pager_default_io, 0, sb, err);
     q_os_close(fd);
     for (int i = 0; i < 2; i++) {
         r->slot_valid[i] = err[i] == 0;

@@ -1,6 +1,9 @@
 /*
- * pager/map.c - the page-type map (2 bits per page, one leaf per group of G = 4 * P pages),
- * page allocation and file growth.
+ * pager/freemap.c - the free map: the type of every page (2 bits: free, regular, internal,
+ * pending), one leaf per group of G = 4 * P pages; page allocation and file growth. The free map
+ * is tree 0 of pager/tree.c, whose generic leaves it specializes through its struct
+ * q_pager_leaf_ops: a leaf's page pair is fixed (the first two pages of its group), a new leaf
+ * starts with every page of its group free but those, and pending pages are written as free.
  *
  * Allocation takes the lowest free page at or after a hint: groups whose leaf is absent are
  * wholly free (but for their two leaf pages), groups with nfree == 0 are skipped, and inside a
@@ -13,7 +16,6 @@
 #include <string.h>
 
 #include "pager/internal.h"
-#include "pages/prim.h"
 
 static uint64_t ngroups(const quire_pager *p, uint64_t count) {
     return (count + p->G - 1) / p->G;
@@ -26,16 +28,22 @@ static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
     return count - first < p->G ? count - first : p->G;
 }
 
-void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
+/* ---------------------------------------------------------------------------------------------
+ * The free map's leaves (registered with the tree)
+ * ------------------------------------------------------------------------------------------- */
+
+/* A group's leaf, materialized: its own two pages (and, in group 0, the superblock slots) are
+ * internal, every other page of the group is free. */
+static void leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
     uint64_t in = group_pages(p, g, p->page_count);
-    leaf->ref.copy[0] = q_map_leaf_slot(p, g, 0);
-    leaf->ref.copy[1] = q_map_leaf_slot(p, g, 1);
+    leaf->ref.copy[0] = q_pager_freemap_leaf_page(p, g, 0);
+    leaf->ref.copy[1] = q_pager_freemap_leaf_page(p, g, 1);
     uint64_t reserved = 2;
-    q_leaf_set(leaf->buf, leaf->ref.copy[0] - g * p->G, Q_INTERNAL);
-    q_leaf_set(leaf->buf, leaf->ref.copy[1] - g * p->G, Q_INTERNAL);
+    q_freemap_set_entry(leaf->buf, leaf->ref.copy[0] - g * p->G, Q_INTERNAL);
+    q_freemap_set_entry(leaf->buf, leaf->ref.copy[1] - g * p->G, Q_INTERNAL);
     if (g == 0) { /* the superblock slots */
-        q_leaf_set(leaf->buf, 0, Q_INTERNAL);
-        q_leaf_set(leaf->buf, 1, Q_INTERNAL);
+        q_freemap_set_entry(leaf->buf, 0, Q_INTERNAL);
+        q_freemap_set_entry(leaf->buf, 1, Q_INTERNAL);
         reserved = 4;
     }
     leaf->nfree = (uint32_t)(in - reserved);
@@ -45,21 +53,49 @@ void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
     p->ntype[Q_INTERNAL] += reserved;
 }
 
-unsigned q_map_type(const quire_pager *p, uint64_t id) {
-    uint64_t g = id / p->G;
-    struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
-    if (leaf) return q_leaf_type(leaf->buf, id - g * p->G);
-    return (id == q_map_leaf_slot(p, g, 0) || id == q_map_leaf_slot(p, g, 1)) ? Q_INTERNAL : Q_FREE;
+/* A leaf read from the file lies where its group says, in a group inside the file. */
+static int leaf_check(const quire_pager *p, const struct q_ref *ref, uint64_t g) {
+    if (g >= ngroups(p, p->page_count) || ref->copy[0] != q_pager_freemap_leaf_page(p, g, 0) ||
+        ref->copy[1] != q_pager_freemap_leaf_page(p, g, 1))
+        return QUIRE_EMETA;
+    return 0;
 }
 
-int q_map_set(quire_pager *p, uint64_t id, unsigned type) {
+/* The bytes written for a leaf: pages freed in this transaction (pending) are written as free. */
+static const uint8_t *leaf_image(quire_pager *p, const struct q_node *leaf) {
+    uint8_t *o = p->scratch;
+    for (uint32_t i = 0; i < p->P; i++) {
+        uint8_t b = leaf->buf[i], hi = b & 0xAA, lo = b & 0x55;
+        uint8_t pend = (uint8_t)((hi >> 1) & lo); /* low bit of each pair that is 3 */
+        o[i] = (uint8_t)(b & ~(pend | (uint8_t)(pend << 1)));
+    }
+    return o;
+}
+
+const struct q_pager_leaf_ops q_pager_freemap_leaves = {"free map", 2, leaf_init, leaf_check,
+                                                        leaf_image};
+
+/* ---------------------------------------------------------------------------------------------
+ * Page types
+ * ------------------------------------------------------------------------------------------- */
+
+unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+    if (leaf) return q_freemap_entry(leaf->buf, id - g * p->G);
+    return (id == q_pager_freemap_leaf_page(p, g, 0) || id == q_pager_freemap_leaf_page(p, g, 1))
+               ? Q_INTERNAL
+               : Q_FREE;
+}
+
+int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type) {
     uint64_t g = id / p->G;
     struct q_node *leaf;
-    int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
+    int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
     if (rc) return rc;
     uint64_t i = id - g * p->G;
-    unsigned old = q_leaf_type(leaf->buf, i);
-    q_leaf_set(leaf->buf, i, type);
+    unsigned old = q_freemap_entry(leaf->buf, i);
+    q_freemap_set_entry(leaf->buf, i, type);
     p->ntype[old]--;
     p->ntype[type]++;
     if (old == Q_FREE) leaf->nfree--;
@@ -70,13 +106,17 @@ int q_map_set(quire_pager *p, uint64_t id, unsigned type) {
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Searching and growing
+ * ------------------------------------------------------------------------------------------- */
+
 /* First free page in [from, to), or UINT64_MAX. */
 static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
-    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
-        struct q_node *leaf = q_table_leaf(p, t, g);
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
         if (!leaf) {
             uint64_t first = g == 0 ? 4 : base + 2;
             uint64_t c = from > first ? from : first;
@@ -103,11 +143,11 @@ static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
 
 /* First page of [from, to) that is not free, or `to`. */
 static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
-    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
-        struct q_node *leaf = q_table_leaf(p, t, g);
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
         if (!leaf) { /* an absent group: all free but its two leaf pages, the first two */
             if (from < base + 2) return from;
         } else {
@@ -141,11 +181,11 @@ static uint64_t find_run(const quire_pager *p, uint64_t from, uint64_t n) {
     return UINT64_MAX;
 }
 
-static uint64_t q_map_free_count(const quire_pager *p) {
+static uint64_t free_count(const quire_pager *p) {
     return p->ntype[Q_FREE] + p->n_absent_free;
 }
 
-int q_map_grow(quire_pager *p, uint64_t new_count) {
+int q_pager_freemap_grow(quire_pager *p, uint64_t new_count) {
     new_count = (new_count + Q_GROW_MIN - 1) / Q_GROW_MIN * Q_GROW_MIN;
     if (new_count <= p->page_count) return 0;
     if (new_count > Q_MAX_PAGES || new_count > (uint64_t)SIZE_MAX >> p->pshift) return QUIRE_EFULL;
@@ -159,7 +199,7 @@ int q_map_grow(quire_pager *p, uint64_t new_count) {
     /* Count the new pages: a materialized last group gains free pages; new groups are absent. */
     for (uint64_t g = old / p->G; g < ngroups(p, new_count); g++) {
         uint64_t before = group_pages(p, g, old), after = group_pages(p, g, new_count);
-        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
+        struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
         if (leaf) {
             leaf->nfree += (uint32_t)(after - before);
             p->ntype[Q_FREE] += after - before;
@@ -179,25 +219,29 @@ static int grow_for(quire_pager *p, uint64_t need) {
     uint64_t want = need + need / (p->G / 2) + 4;
     if (extra < want) extra = want;
     if (p->page_count + extra < p->page_count) return QUIRE_EFULL;
-    return q_map_grow(p, p->page_count + extra);
+    return q_pager_freemap_grow(p, p->page_count + extra);
 }
 
-int q_map_reserve(quire_pager *p, uint64_t n) {
-    for (int tries = 0; q_map_free_count(p) < n; tries++) {
+int q_pager_freemap_reserve(quire_pager *p, uint64_t n) {
+    for (int tries = 0; free_count(p) < n; tries++) {
         if (tries > 64) return QUIRE_EFULL;
-        int rc = grow_for(p, n - q_map_free_count(p));
+        int rc = grow_for(p, n - free_count(p));
         if (rc) return rc;
     }
     return 0;
 }
 
-int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
+/* ---------------------------------------------------------------------------------------------
+ * Allocation
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
     for (int tries = 0;; tries++) {
         uint64_t lo = p->alloc_hint, id0 = UINT64_MAX;
         if (hint > lo && hint < p->page_count) id0 = find_range(p, hint, p->page_count);
         if (id0 == UINT64_MAX) id0 = find_range(p, lo, p->page_count);
         if (id0 != UINT64_MAX) {
-            int rc = q_map_set(p, id0, type);
+            int rc = q_pager_freemap_set(p, id0, type);
             if (rc) return rc;
             if (id0 >= lo && (hint <= lo || hint >= p->page_count)) p->alloc_hint = id0 + 1;
             *id = id0;
@@ -211,19 +255,23 @@ int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
     }
 }
 
-int q_map_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
+int q_pager_freemap_alloc_internal(quire_pager *p, uint64_t *id) {
+    return q_pager_freemap_alloc(p, Q_INTERNAL, 0, id);
+}
+
+int q_pager_freemap_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
     if (n > p->G - 2) return QUIRE_EOVERFLOW; /* more than a group holds besides its leaf */
     uint64_t at;
     while ((at = find_run(p, p->alloc_hint, n)) == UINT64_MAX) {
-        int rc = grow_for(p, 1); /* the steps q_map_alloc() grows by */
+        int rc = grow_for(p, 1); /* the steps q_pager_freemap_alloc() grows by */
         if (rc) return rc;
     }
     /* The run lies in one group: its leaf pages bound it on both sides. */
     uint64_t g = at / p->G, i = at - g * p->G;
     struct q_node *leaf;
-    int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
+    int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
     if (rc) return rc;
-    for (uint64_t k = 0; k < n; k++) q_leaf_set(leaf->buf, i + k, Q_REGULAR);
+    for (uint64_t k = 0; k < n; k++) q_freemap_set_entry(leaf->buf, i + k, Q_REGULAR);
     leaf->nfree -= (uint32_t)n;
     p->ntype[Q_FREE] -= n;
     p->ntype[Q_REGULAR] += n;
@@ -232,7 +280,8 @@ int q_map_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
     return 0;
 }
 
-int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, size_t *done) {
+int q_pager_freemap_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids,
+                               size_t *done) {
     /* The lowest n free pages, one leaf at a time: each leaf is dirtied once and scanned a word
      * (32 entries) at a time, instead of a tree walk per page. */
     *done = 0;
@@ -243,7 +292,7 @@ int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, siz
         uint64_t g = id0 / p->G, base = g * p->G;
         uint64_t end = base + p->G < p->page_count ? p->G : p->page_count - base;
         struct q_node *leaf;
-        int rc = q_table_dirty(p, &p->tab[Q_TREE_FREEMAP], g, &leaf);
+        int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
         if (rc) return rc;
         uint64_t i = id0 - base;
         while (i < end && *done < n) {
@@ -270,22 +319,26 @@ int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, siz
     return 0;
 }
 
-int q_map_free_pending(quire_pager *p, uint64_t id) {
+/* ---------------------------------------------------------------------------------------------
+ * Freeing: pending until the commit is durable
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_free_pending(quire_pager *p, uint64_t id) {
     int rc = q_base_vec_push(&p->pending, id);
     if (rc) return rc;
-    rc = q_map_set(p, id, Q_PENDING);
+    rc = q_pager_freemap_set(p, id, Q_PENDING);
     if (rc) p->pending.n--;
     return rc;
 }
 
-void q_map_settle(quire_pager *p) {
+void q_pager_freemap_settle(quire_pager *p) {
     for (size_t k = 0; k < p->pending.n; k++) {
         uint64_t id = p->pending.v[k], g = id / p->G;
-        struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TREE_FREEMAP], g);
+        struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
         if (!leaf) continue;
         uint64_t i = id - g * p->G;
-        if (q_leaf_type(leaf->buf, i) != Q_PENDING) continue;
-        q_leaf_set(leaf->buf, i, Q_FREE); /* already written as free: no dirtying */
+        if (q_freemap_entry(leaf->buf, i) != Q_PENDING) continue;
+        q_freemap_set_entry(leaf->buf, i, Q_FREE); /* already written as free: no dirtying */
         p->ntype[Q_PENDING]--;
         p->ntype[Q_FREE]++;
         leaf->nfree++;
@@ -294,14 +347,18 @@ void q_map_settle(quire_pager *p) {
     p->pending.n = 0;
 }
 
-int q_map_count(quire_pager *p) {
+/* ---------------------------------------------------------------------------------------------
+ * Counting (open, abort)
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_count(quire_pager *p) {
     memset(p->ntype, 0, sizeof p->ntype);
     p->n_absent_free = 0;
     uint64_t ng = ngroups(p, p->page_count);
-    const struct q_table *t = &p->tab[Q_TREE_FREEMAP];
-    if (!q_table_leaf(p, t, 0)) return QUIRE_EMETA;
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
+    if (!q_pager_tree_leaf(p, t, 0)) return QUIRE_EMETA;
     for (uint64_t g = 0; g < ng; g++) {
-        struct q_node *leaf = q_table_leaf(p, t, g);
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
         uint64_t in = group_pages(p, g, p->page_count);
         if (!leaf) {
             p->n_absent_free += in - 2;
@@ -309,7 +366,7 @@ int q_map_count(quire_pager *p) {
         }
         uint64_t nfree = 0;
         for (uint64_t i = 0; i < p->G; i++) {
-            unsigned ty = q_leaf_type(leaf->buf, i);
+            unsigned ty = q_freemap_entry(leaf->buf, i);
             if (i >= in) {
                 if (ty) return QUIRE_EMETA; /* beyond the end of the file */
                 continue;
@@ -319,25 +376,14 @@ int q_map_count(quire_pager *p) {
             nfree += ty == Q_FREE;
         }
         /* The leaf's own pages (and the superblock slots) must be internal. */
-        if (q_leaf_type(leaf->buf, leaf->ref.copy[0] - g * p->G) != Q_INTERNAL ||
-            q_leaf_type(leaf->buf, leaf->ref.copy[1] - g * p->G) != Q_INTERNAL)
+        if (q_freemap_entry(leaf->buf, leaf->ref.copy[0] - g * p->G) != Q_INTERNAL ||
+            q_freemap_entry(leaf->buf, leaf->ref.copy[1] - g * p->G) != Q_INTERNAL)
             return QUIRE_EMETA;
-        if (g == 0 &&
-            (q_leaf_type(leaf->buf, 0) != Q_INTERNAL || q_leaf_type(leaf->buf, 1) != Q_INTERNAL))
+        if (g == 0 && (q_freemap_entry(leaf->buf, 0) != Q_INTERNAL ||
+                       q_freemap_entry(leaf->buf, 1) != Q_INTERNAL))
             return QUIRE_EMETA;
         leaf->nfree = (uint32_t)nfree;
     }
     p->alloc_hint = 0;
     return 0;
-}
-
-void q_map_drop_private(quire_pager *p, uint64_t first, uint64_t n) {
-    if (!n || first >= p->page_count) return;
-    if (first + n > p->page_count) n = p->page_count - first;
-    size_t os = q_os_page_size();
-    uint64_t a = (first << p->pshift) & ~(uint64_t)(os - 1);
-    uint64_t b = ((first + n) << p->pshift);
-    b = (b + os - 1) & ~(uint64_t)(os - 1);
-    if (b > p->map_size) b = p->map_size;
-    if (b > a) (void)q_os_advise(p->map + a, (size_t)(b - a), Q_ADV_DONTNEED);
 }
