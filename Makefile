@@ -143,8 +143,8 @@ uninstall:
 # ---- housekeeping --------------------------------------------------------------------------
 
 FORMAT_SRC = $(wildcard include/quire/*.h base/*.[ch] pages/*.[ch] alloc/*.[ch] pager/*.[ch] \
-                        pheap/*.[ch] preload/*.[ch] tools/*.[ch] tests/*.h tests/unit/*.[ch] \
-                        tests/preload/*.c)
+                        pheap/*.[ch] preload/*.[ch] tools/*.[ch] examples/*.c tests/*.h \
+                        tests/unit/*.[ch] tests/preload/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -155,7 +155,8 @@ format-check:
 clean:
 	rm -rf build
 
-# Module fragments (benchmarks, pager crash runs, fuzzing) add their own targets.
-include $(wildcard bench/*.mk pager/*.mk alloc/*.mk tests/*.mk)
+# Module fragments (benchmarks; the pager's crash runs and fuzzing, beside their tests) add their
+# own targets.
+include $(wildcard bench/*.mk alloc/*.mk tests/*.mk)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

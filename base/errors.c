@@ -51,8 +51,6 @@ const char *quire_strerror(int err) {
         return "handle was already consumed or freed";
     case QUIRE_EFILESIZE:
         return "file size does not fit the layout";
-    case QUIRE_EWX:
-        return "a writable and executable mapping would be needed";
     case QUIRE_EPAGESIZE:
         return "invalid page size, or different from the file's";
     case QUIRE_ESUPER:
@@ -89,8 +87,6 @@ const char *quire_strerror(int err) {
         return "object name too long";
     case QUIRE_ETXN:
         return "transaction misuse or write outside a declared range";
-    case QUIRE_EALIGN:
-        return "alignment is not a supported power of two";
     }
     return "unknown quire error";
 }

@@ -6,8 +6,8 @@
  * owns (superblock slots, map leaves, table nodes, protected copies, sub-page pages), and checks
  * that no page is owned twice, that every owned page is marked internal in the map, that every
  * page the map marks internal is owned, that owners live in materialized groups, and that every
- * protected page's current copy matches its checksum. A later persistent heap extends this by
- * calling it first.
+ * protected page's current copy matches its checksum. quire_pheap_check() (pheap/check.c)
+ * calls it first, then checks the heap's own structures.
  */
 #include <fcntl.h>
 #include <stdio.h>

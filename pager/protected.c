@@ -1,7 +1,8 @@
 /*
  * pager/protected.c - protected pages: copy-on-write pairs of physical pages.
  *
- * A protected page is a record of table 1 (a struct q_ref): its two physical pages, which one
+ * A protected page is a record of tree 1, the protected directory (a struct q_ref): its two
+ * copies, which one
  * is current, and the CRC32C of the current copy under the generation that wrote it. A writer
  * copies the current contents into a private buffer; committing the writer pwrite()s the buffer
  * into the copy the last commit does not use (or, if the page was already written in this

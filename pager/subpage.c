@@ -1,7 +1,8 @@
 /*
  * pager/subpage.c - the sub-page allocator: slots of one power-of-two size carved out of pages.
  *
- * Each page given to the allocator has a record in table 2 (struct q_subrec: the page, the slot
+ * Each page given to the allocator has a record in tree 2, the sub-page directory (struct
+ * q_subrec: the page, the slot
  * size, a bitmap of up to 256 slots), so the allocation state is committed and survives reopen
  * like the rest of the metadata (the seed kept it in memory only). Handles are
  * ((record + 1) << 8) | slot, never 0. A slot freed in a transaction keeps its bit until the

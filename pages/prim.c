@@ -494,14 +494,6 @@ int q_os_ftruncate(int fd, off_t size) {
     return 0;
 }
 
-int q_os_fallocate(int fd, off_t off, off_t len) {
-    int r;
-    do r = fallocate(fd, 0, off, len);
-    while (r != 0 && errno == EINTR);
-    if (r != 0) return q_os_error(errno);
-    return 0;
-}
-
 int q_os_file_size(int fd, off_t *size) {
     struct stat st;
     if (!size) return QUIRE_EINVAL;
@@ -515,11 +507,6 @@ int q_os_flock(int fd, int exclusive) {
     do r = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
     while (r != 0 && errno == EINTR);
     if (r != 0) return errno == EWOULDBLOCK ? QUIRE_EBUSY : q_os_error(errno);
-    return 0;
-}
-
-int q_os_funlock(int fd) {
-    if (flock(fd, LOCK_UN) != 0) return q_os_error(errno);
     return 0;
 }
 
@@ -574,10 +561,6 @@ void q_os_abort(void) {
     _exit(134);
 }
 
-long q_os_thread_id(void) {
-    return syscall(SYS_gettid);
-}
-
 pid_t q_os_getpid(void) {
     return getpid();
 }
@@ -596,11 +579,6 @@ uint64_t q_os_coarse_ns(void) {
 
 void q_os_yield(void) {
     sched_yield();
-}
-
-unsigned q_os_ncpu(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
 }
 
 /*

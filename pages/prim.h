@@ -172,15 +172,10 @@ int q_os_fdatasync(int fd);
 
 int q_os_ftruncate(int fd, off_t size);
 
-/** fallocate(2) mode 0; QUIRE_ENOTSUP where the file system lacks it. */
-int q_os_fallocate(int fd, off_t off, off_t len);
-
 int q_os_file_size(int fd, off_t *size);
 
 /** flock(2): exclusive != 0 for LOCK_EX, else LOCK_SH; never blocks; held -> QUIRE_EBUSY. */
 int q_os_flock(int fd, int exclusive);
-
-int q_os_funlock(int fd);
 
 int q_os_unlink(const char *path);
 
@@ -207,9 +202,6 @@ void q_os_write_all(int fd, const void *buf, size_t n);
 /** Raises SIGABRT and never returns, without running atexit handlers or flushing stdio. */
 __attribute__((noreturn)) void q_os_abort(void);
 
-/** The calling thread's kernel id (gettid). */
-long q_os_thread_id(void);
-
 pid_t q_os_getpid(void);
 
 /** Monotonic clock in nanoseconds. */
@@ -221,9 +213,6 @@ uint64_t q_os_coarse_ns(void);
 
 /** sched_yield(2). */
 void q_os_yield(void);
-
-/** Number of online CPUs (at least 1). */
-unsigned q_os_ncpu(void);
 
 /** Reads an environment variable without allocating (NULL when absent). */
 const char *q_os_getenv(const char *name);

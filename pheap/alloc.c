@@ -69,7 +69,8 @@ static void chunk_stats(const quire_pheap *h, struct ph_chunk *c) {
     c->max_run = best;
 }
 
-struct ph_chunk *q_pheap_chunk_of(const quire_pheap *h, uint64_t page) {
+/* The chunk holding page, or NULL (binary search, with a one-entry cache). */
+static struct ph_chunk *chunk_of(const quire_pheap *h, uint64_t page) {
     struct ph_chunk *hot = h->hot;
     if (hot && page - hot->first < hot->npages) return hot;
     size_t lo = 0, hi = h->nch;
@@ -437,7 +438,7 @@ int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
 int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
     if (!off) return QUIRE_EBADREF;
     uint64_t page = off >> h->pshift;
-    struct ph_chunk *c = q_pheap_chunk_of(h, page);
+    struct ph_chunk *c = chunk_of(h, page);
     if (!c) return QUIRE_EBADREF;
     b->c = c;
     if (c->kind == PH_HUGE) {
@@ -474,7 +475,8 @@ int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
 }
 
 /* Frees one block now (its bytes were free at the last commit, or the commit is applying it).
- * Huge chunks are released; *empty set when a SMALL chunk became empty. */
+ * A huge block's chunk is released; a slab left empty gives its pages back to its chunk (a
+ * chunk left empty is released by q_pheap_apply_frees). */
 static int free_now(quire_pheap *h, const struct ph_block *b) {
     struct ph_chunk *c = b->c;
     if (c->kind == PH_HUGE) return chunk_release(h, c);
@@ -495,19 +497,15 @@ static int free_now(quire_pheap *h, const struct ph_block *b) {
     return 0;
 }
 
-int q_pheap_free_block(quire_pheap *h, uint64_t off) {
-    struct ph_block b;
-    int rc = q_pheap_lookup(h, off, &b);
-    return rc ? rc : free_now(h, &b);
-}
-
 int q_pheap_free_found(quire_pheap *h, const struct ph_block *b) {
     return free_now(h, b);
 }
 
 int q_pheap_apply_frees(quire_pheap *h) {
     for (size_t i = 0; i < h->frees.n; i++) {
-        int rc = q_pheap_free_block(h, h->frees.v[i]);
+        struct ph_block b;
+        int rc = q_pheap_lookup(h, h->frees.v[i], &b);
+        if (!rc) rc = free_now(h, &b);
         if (rc) return rc;
     }
     /* give empty SMALL chunks back to the pager, keeping one */

@@ -207,9 +207,8 @@ int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off);
 int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b);
 /* Applies the transaction's frees to the chunk headers (at commit). */
 int q_pheap_apply_frees(quire_pheap *h);
-/* Frees the live block at off at once (for blocks allocated in the open transaction). */
-int q_pheap_free_block(quire_pheap *h, uint64_t off);
-/* The same for a block q_pheap_lookup() just found (no allocator change since). */
+/* Frees at once a block q_pheap_lookup() just found (no allocator change since): for blocks
+ * allocated in the open transaction, whose bytes were free at the last commit. */
 int q_pheap_free_found(quire_pheap *h, const struct ph_block *b);
 /* Writes dirty chunk headers through protected writers (inside the pager txn). */
 int q_pheap_write_chunks(quire_pheap *h);
@@ -217,7 +216,6 @@ int q_pheap_write_chunks(quire_pheap *h);
 int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first);
 int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size);
 void q_pheap_stats(const quire_pheap *h, struct quire_pheap_stat *st);
-struct ph_chunk *q_pheap_chunk_of(const quire_pheap *h, uint64_t page);
 
 static inline struct ph_desc *ph_desc(const struct ph_chunk *c, uint32_t i) {
     return (struct ph_desc *)(void *)(c->hdr + PH_DESC_OFF + (size_t)i * sizeof(struct ph_desc));

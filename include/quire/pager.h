@@ -30,12 +30,12 @@
  *  - Internal pages: the two superblock slots, the free-space map and the directories are pages
  *    of the file too; ids naming them are refused with QUIRE_ERESERVED and iterators skip them.
  *
- * Durability protocol (LMDB's): a commit writes every changed metadata page to the copy not used
- * by the last commit, writes the data pages, fdatasync()s, then writes the superblock slot of the
- * older generation and fdatasync()s again. Open takes the newest superblock slot whose checksum
- * and metadata validate. Every metadata page is CRC32C-checksummed; metadata scales to files of
- * many terabytes (the free-space map is a tree of pages materialized lazily, so a sparse 1 TiB
- * file costs a few pages).
+ * Durability protocol (LMDB's): a commit writes the data pages write views were taken of, then
+ * every changed metadata page to the copy not used by the last commit, fdatasync()s, then writes
+ * the superblock slot of the older generation and fdatasync()s again. Open takes the newest
+ * superblock slot whose checksum and metadata validate. Every metadata page is CRC32C-checksummed;
+ * metadata scales to files of many terabytes (the free-space map is a tree of pages materialized
+ * lazily, so a sparse 1 TiB file costs a few pages).
  *
  * Views and remapping
  * -------------------

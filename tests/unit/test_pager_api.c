@@ -112,7 +112,7 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t ids[40];
     for (int i = 0; i < 40; i++) CHECK_OK(quire_pager_alloc(p, &ids[i]));
-    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 map leaf 0 */
+    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 free-map leaf 0 */
     for (int i = 1; i < 40; i++) CHECK(ids[i] > ids[i - 1]);
     CHECK(quire_pager_page_count(p) >= 44); /* grew */
     for (int i = 0; i < 40; i++) {

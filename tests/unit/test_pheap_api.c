@@ -121,7 +121,7 @@ static void test_alloc(void) {
                 CHECK(refs[i].off + ui <= refs[j].off || refs[j].off >= refs[i].off + ui ||
                       refs[j].off < refs[i].off);
             }
-    /* the classes are the malloc engine's: each class size maps to its own class */
+    /* the heap's classes: each class size maps to its own class */
     for (unsigned c = 0; c < h->ncls; c++) {
         CHECK_EQ(q_pheap_class_of(h, h->cls_size[c]), c);
         CHECK_EQ(q_pheap_class_of(h, h->cls_size[c] + 1), c + 1);

@@ -1,4 +1,5 @@
-# pager/pager.mk - the pager's long crash runs and its fuzzer (included by the Makefile).
+# tests/pager.mk - the pager's long crash runs and its fuzzer (included by the Makefile), beside
+# the tests they build (tests/unit/test_pager_{kill,powerloss}.c, tests/fuzz/).
 #
 #   make crash-long   10,000 SIGKILLs of a running workload, and a long power-loss run
 #   make fuzz         libFuzzer + ASan/UBSan on open + read + check (FUZZ_TIME seconds, default 60)
