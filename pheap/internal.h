@@ -1,30 +1,49 @@
 /*
- * pheap/internal.h - the persistent heap's types, on-disk formats and cross-file
- * functions (internal). The heap is built on the public pager API (quire/pager.h) only, and
- * base/ (CRC32C, hash tables, vectors, the checkers' problem reporter).
+ * pheap/internal.h - the persistent heap's glossary, its file format, its in-memory types with
+ * their invariants, and the functions its files share (internal). The heap is built on the
+ * pager's public API (quire/pager.h) only - tests/scripts/layering.sh fails if a heap source
+ * includes a pager/ header - and on base/ (CRC32C, hash tables, vectors, the checkers' problem
+ * reporter).
+ *
+ * Files: heap.c (open, recovery, the commit chain, abort), data.c (allocations, declared writes
+ * and their undo records, root, statistics), alloc.c (the allocator: classes, chunks, slabs,
+ * lookup), names.c (named objects), check.c (quire_pheap_check).
  *
  * Glossary
  * --------
- *  P        the pager's page size. Offsets (quire_pref.off) are file bytes: page id * P + offset.
+ *  page     a pager page: P bytes, the pager's page size (quire_pager_page_size). Offsets
+ *           (quire_pref.off) are file bytes: page id * P + offset. The heap reaches every page
+ *           through the pager's mapping (quire_pager_mapping: `base`, `npages_map`), which the
+ *           calls marked [remaps] move: q_pheap_rebase() re-reads it after them.
  *  header   protected page 0 (struct ph_header): magic, generation, root, names table, the undo
  *           log's page run. Written at every commit: the heap's commit point.
- *  chunk    a run of `npages` contiguous regular pages (`first`..) plus one protected page, its
- *           chunk header (struct ph_chdr). Kind SMALL: the header holds a descriptor per page
- *           and a bitmap area of P/128 bytes per page; kind HUGE: the run is one allocation.
+ *  chunk    a run of `npages` contiguous regular pages (`first`.., from quire_pager_alloc_run)
+ *           plus one protected page, its chunk header (struct ph_chdr). Kind SMALL: the header
+ *           holds a descriptor per page and a bitmap area of P/128 bytes per page; kind HUGE:
+ *           the run is one allocation.
  *  desc     per page of a SMALL chunk: FREE; SLAB head (class, pages n, nused); RUN head
  *           (pages n); CONT (n = distance back to the head).
  *  slab     n pages holding slots of one class; its bitmap is the concatenated bitmap areas of
  *           its pages (n * P / 16 bits >= slots, since slots are at least 16 bytes).
+ *  slot     one block of a slab (not the pager's superblock or sub-page slots).
  *  log      `log_npages` contiguous regular pages: an undo log (struct ph_loghdr + records
  *           {off, len, old bytes padded to 8}) written and synced before the data pages.
  *  fresh    allocations made in the open transaction: their bytes were free at the last commit,
  *           so writes to them need no undo.
+ *  names table  a hash table that lives in the file, as an allocation (names.c); the heap's
+ *           in-memory tables (fresh, freed, snap) are base/ hash tables.
  *
  * Invariants (between calls)
- *  chunks[] sorted by `first`; no two chunks' page runs overlap; header gen == pager commits of
- *  the heap; for a SLAB head: nused == popcount(bitmap) <= slots(class, n).
- *  Valid undo log with gen == header.gen + 1 at open  <=>  a commit was interrupted after its
- *  log became durable: replay (old bytes back), then header.gen += 1.
+ *  ch[0..nch) sorted by `first`; no two chunks' page runs overlap, nor the log's.
+ *  A chunk's fields (first, npages, kind) equal its header's; a SMALL chunk's free_pages and
+ *    max_run are its FREE descriptors and their longest run.
+ *  For a SLAB head: 0 < nused == popcount(bitmap) <= slots(class).
+ *  Outside a transaction (txn 0): nothing fresh, freed or snapshotted, no undo bytes; in one:
+ *    frees.n == freed.count, every freed offset a live block.
+ *  cur[c], when set, is a chunk of ch[] whose descriptor cur_head[c] is a slab of class c.
+ *  Header gen == the heap's commits. A valid undo log with gen == header.gen + 1 at open <=> a
+ *    commit was interrupted after its log became durable: replay (old bytes back), then
+ *    header.gen += 1.
  */
 #ifndef QUIRE_PHEAP_INTERNAL_H
 #define QUIRE_PHEAP_INTERNAL_H
@@ -184,6 +203,17 @@ int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out);
 int q_pheap_free_internal(quire_pheap *h, uint64_t off);
 /* Re-reads the mapping base after a [remaps] pager call. */
 int q_pheap_rebase(quire_pheap *h);
+/* 0, or why the heap cannot be modified: QUIRE_EINVAL (NULL), QUIRE_EUNAVAIL, QUIRE_ERDONLY. */
+static inline int q_pheap_writable(const quire_pheap *h) {
+    if (!h) return QUIRE_EINVAL;
+    if (h->fatal) return QUIRE_EUNAVAIL;
+    if (h->rdonly) return QUIRE_ERDONLY;
+    return 0;
+}
+/* Bytes of undo records the log holds. */
+static inline uint64_t q_pheap_log_capacity(const quire_pheap *h) {
+    return (h->hdr.log_npages << h->pshift) - sizeof(struct ph_loghdr);
+}
 /* Starts the pager transaction if needed and marks the heap changed. */
 int q_pheap_touch(quire_pheap *h);
 /* Log validation: 1 when the log holds a valid undo log for generation gen, 0 if not. */
