@@ -6,6 +6,7 @@
 #   make test-asan     unit tests under AddressSanitizer (everything but the preload layer)
 #   make test-ubsan    unit tests under UndefinedBehaviorSanitizer
 #   make test-tsan     threaded unit tests (tests/unit/*_mt*.c) under ThreadSanitizer
+#   make test-debug    unit tests with internal assertions and validators (Q_DEBUG=2, base/assert.h)
 #   make install PREFIX=/dir   headers, libraries, quire.pc and the CLI
 #   make format        clang-format every source file in place; make format-check checks it
 #
@@ -17,8 +18,9 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 OPT      ?= -O2 -g
 SAN      ?=
+QDEBUG   ?=
 
-CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE $(if $(QDEBUG),-DQ_DEBUG=$(QDEBUG))
 WARN      = -Wall -Wextra -Werror
 CFLAGS   += -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
 CXXFLAGS += -std=c++17 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
@@ -52,7 +54,8 @@ UNIT_BIN      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 PRELOADT_BIN  := $(patsubst tests/preload/%,$(BUILD)/tests/preload/%,$(basename $(PRELOADT_SRC)))
 TSAN_BIN      := $(foreach b,$(UNIT_BIN),$(if $(findstring _mt,$(notdir $(b))),$(b)))
 
-.PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan install uninstall \
+.PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan test-debug install \
+        uninstall \
         format format-check clean
 
 all: lib $(CLI)
@@ -122,6 +125,11 @@ test-tsan:
 
 tsan-tests: $(TSAN_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(TSAN_BIN)
+
+# Level 2: Q_ASSERT checks and every module validator after each change of state it covers
+# (pager and heap commits, opens, aborts); a module joins by calling Q_ASSERT/Q_VALIDATE.
+test-debug:
+	$(MAKE) BUILD=build/debug OPT="-O1 -g" QDEBUG=2 unit-tests
 
 # ---- install -------------------------------------------------------------------------------
 

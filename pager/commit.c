@@ -143,12 +143,14 @@ static int write_superblock(quire_pager *p, uint64_t gen, struct q_super *sb) {
 
 /* 6. Committed: the new state is the last durable one. */
 static void settle(quire_pager *p, uint64_t gen, const struct q_super *sb) {
+    Q_ASSERT(!p->fatal && gen == p->gen + 1);
     p->sb = *sb;
     p->gen = gen;
     q_pager_freemap_settle(p);
     drop_cow(p);
     p->meta_dirty = 0;
     p->in_txn = 0;
+    Q_VALIDATE(q_pager_validate(p));
 }
 
 /* The private copies of the pages in the cow set, now that the file holds their bytes (or,

@@ -89,6 +89,7 @@ unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id) {
 }
 
 int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type) {
+    Q_ASSERT(id < p->page_count && type <= Q_PENDING);
     uint64_t g = id / p->G;
     struct q_node *leaf;
     int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);

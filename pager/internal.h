@@ -43,7 +43,8 @@
  *  generation the number of commits: p->gen is the last durable one; a transaction writes
  *             generation gen + 1.
  *
- * Invariants (between calls)
+ * Invariants (between calls; q_pager_validate() checks them, run after every commit and load in
+ * debug builds: base/assert.h)
  *  page_count % Q_GROW_MIN == 0; page_count * P == mapping_len == shared_len <= file size.
  *  page_count == sum(ntype) + n_absent_free + 2 * (absent groups below page_count).
  *  A free-map leaf: nfree == its Q_FREE entries below page_count; no entry beyond page_count;
@@ -60,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/hash.h"
 #include "base/ids.h"
@@ -67,6 +69,7 @@
 #include "base/vec.h"
 #include "pager/format.h"
 #include "pager/io.h"
+#include "pager/testing.h"
 #include "quire/pager.h"
 
 /* ---------------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ int q_pager_load_state(quire_pager *p, const struct q_super *sb, uint64_t file_s
     if (rc) return rc;
     if (n != sb->n_subslots) return QUIRE_EMETA;
     p->sb = *sb;
+    Q_VALIDATE(q_pager_validate(p));
     return 0;
 }
 

@@ -14,6 +14,6 @@ int q_pager_protected_ref(quire_pager *p, uint64_t pid, struct q_ref *out) {
 }
 
 int q_pager_set_type(quire_pager *p, uint64_t id, unsigned type) {
-    if (!p || id >= p->page_count || type > Q_INTERNAL) return QUIRE_EINVAL;
+    if (!p || id >= p->page_count || type > Q_PENDING) return QUIRE_EINVAL;
     return q_pager_freemap_set(p, id, type);
 }

@@ -258,6 +258,7 @@ static int write_node(quire_pager *p, struct q_tree *t, struct q_node *n, uint32
     } else {
         src = t->ops->image ? t->ops->image(p, n) : n->buf;
     }
+    Q_ASSERT(n->ref.copy[0] && n->ref.copy[1]);
     if (!n->ref.copy[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
     uint32_t target = (n->ref.flags & Q_REF_PRESENT) ? 1u - (n->ref.flags & Q_REF_SEL) : 0u;
     int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.copy[target] << p->pshift);

@@ -1,8 +1,8 @@
 /*
  * pages/prim.c - the operating-system primitives of quire (see prim.h for the contract).
  *
- * This is the one file that makes system calls (the exception, pages/launch.c, is named in
- * prim.h). Nothing here calls malloc, directly or through a libc
+ * This is the one file that makes system calls (the two exceptions, pages/launch.c and
+ * base/assert.c, are named in prim.h). Nothing here calls malloc, directly or through a libc
  * function that may allocate, so the malloc engine can call any of it before main, in fork
  * handlers and at exit.
  */

@@ -4,7 +4,8 @@
  * Every Linux system call quire makes goes through here: mmap, munmap, mremap, mprotect,
  * madvise, mlock, mseal, memfd_create, msync and the file calls (open, pread, pwrite, fsync,
  * ftruncate, fallocate, flock, ...). No other file calls the kernel but pages/launch.c (exec
- * and setenv for quire_alloc_exec, which may allocate and so cannot keep this contract). This
+ * and setenv for quire_alloc_exec, which may allocate and so cannot keep this contract) and
+ * base/assert.c (the assertion handler's write and abort: base/ depends on nothing). This
  * keeps the syscall surface auditable in one place and lets the pager's crash harness and the
  * malloc engine rely on one contract. Functions are grouped by concern.
  *

@@ -409,7 +409,8 @@ static int alloc_small(quire_pheap *h, unsigned cls, uint64_t *off) {
         *off = ((c->first + head) << h->pshift) + (uint64_t)slot * h->cls_size[cls];
         return 0;
     }
-    return QUIRE_EHEAP; /* nused said a slot was free */
+    Q_ASSERT(!"a slab's nused said it had a free slot");
+    return QUIRE_EHEAP;
 }
 
 int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
@@ -487,6 +488,7 @@ static int free_now(quire_pheap *h, const struct ph_block *b) {
     }
     uint64_t *bits = ph_bits(h, c, b->head);
     bits[b->slot / 64] &= ~(UINT64_C(1) << (b->slot % 64));
+    Q_ASSERT(d->type == PH_SLAB && d->nused > 0);
     d->nused--;
     h->scan_ci[d->cls] = h->scan_di[d->cls] = 0;
     c->dirty = 1;

@@ -89,6 +89,7 @@ static int reload(quire_pheap *h) {
         if (q_pheap_lookup(h, h->hdr.names, &b) || b.size < sizeof(struct ph_names))
             rc = QUIRE_EHEAP;
     }
+    if (!rc) Q_VALIDATE(q_pheap_validate(h));
     return rc;
 }
 
@@ -403,7 +404,9 @@ int quire_pheap_commit(quire_pheap *h) {
     h->hdr = hd;
     txn_clear(h);
     rc = q_pheap_rebase(h);
-    return rc ? fail(h, rc) : 0;
+    if (rc) return fail(h, rc);
+    Q_VALIDATE(q_pheap_validate(h));
+    return 0;
 }
 
 int quire_pheap_abort(quire_pheap *h) {

@@ -7,7 +7,7 @@
  *
  * Files: heap.c (open, recovery, the commit chain, abort), data.c (allocations, declared writes
  * and their undo records, root, statistics), alloc.c (the allocator: classes, chunks, slabs,
- * lookup), names.c (named objects), check.c (quire_pheap_check).
+ * lookup), names.c (named objects), check.c (quire_pheap_check), validate.c (the invariants).
  *
  * Glossary
  * --------
@@ -33,7 +33,8 @@
  *  names table  a hash table that lives in the file, as an allocation (names.c); the heap's
  *           in-memory tables (fresh, freed, snap) are base/ hash tables.
  *
- * Invariants (between calls)
+ * Invariants (between calls; q_pheap_validate() checks them, run after every commit and reload
+ * in debug builds: base/assert.h)
  *  ch[0..nch) sorted by `first`; no two chunks' page runs overlap, nor the log's.
  *  A chunk's fields (first, npages, kind) equal its header's; a SMALL chunk's free_pages and
  *    max_run are its FREE descriptors and their longest run.
@@ -51,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/hash.h"
 #include "base/problem.h"
@@ -257,6 +259,13 @@ static inline uint64_t *ph_bits(const quire_pheap *h, const struct ph_chunk *c, 
 static inline struct ph_chdr *ph_chdr(const struct ph_chunk *c) {
     return (struct ph_chdr *)(void *)c->hdr;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * validate.c
+ * ------------------------------------------------------------------------------------------- */
+
+/* NULL when the invariants above hold, else a sentence naming the first that does not. */
+const char *q_pheap_validate(const quire_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
  * names.c

@@ -3,11 +3,16 @@
  * path against the portable one), the u64 hash table as a set and as a map (against a plain
  * array as the reference, through random insertions and deletions, with its invariants
  * validated; memory only from the caller's allocator, and a refusal leaves it unchanged), the
- * growable vector, the sorted-id helpers and the checkers' problem reporter.
+ * growable vector, the sorted-id helpers, the checkers' problem reporter and the assertion
+ * handler (file:line on stderr, then SIGABRT; levels by Q_DEBUG).
  */
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/hash.h"
 #include "base/ids.h"
@@ -293,6 +298,57 @@ static void test_problem(void) {
     CHECK_EQ(quiet.problems, 1);
 }
 
+/* Runs fn in a child with stderr on a pipe; returns its wait status, its output in out. */
+static int in_child(void (*fn)(void), char *out, size_t cap) {
+    int fds[2];
+    if (pipe(fds)) return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    out[n] = 0;
+    close(fds[0]);
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    return status;
+}
+
+enum { INVARIANT_LINE = __LINE__ + 2 }; /* the line of the Q_INVARIANT below */
+static void broken_invariant(void) {
+    Q_INVARIANT(2 + 2 == 5);
+}
+static void broken_validation(void) {
+    Q_VALIDATE("base: a validator's sentence");
+}
+static void broken_assert(void) {
+    Q_ASSERT(1 > 2);
+}
+
+static void test_assert(void) {
+    TEST("assertion handler");
+    char out[1024], want[256];
+    int st = in_child(broken_invariant, out, sizeof out);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    snprintf(want, sizeof want, "quire: assertion failed: %s:%d: 2 + 2 == 5\n", __FILE__,
+             (int)INVARIANT_LINE);
+    CHECK(strcmp(out, want) == 0);
+    /* levels: Q_VALIDATE at 2, Q_ASSERT from 1, neither in a release build */
+    st = in_child(broken_validation, out, sizeof out);
+    CHECK_EQ(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, Q_DEBUG >= 2);
+    CHECK_EQ(strstr(out, ": base: a validator's sentence\n") != NULL, Q_DEBUG >= 2);
+    st = in_child(broken_assert, out, sizeof out);
+    CHECK_EQ(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, Q_DEBUG >= 1);
+    CHECK_EQ(strstr(out, ": 1 > 2\n") != NULL, Q_DEBUG >= 1);
+}
+
 int main(void) {
     test_crc();
     test_hash_set();
@@ -300,5 +356,6 @@ int main(void) {
     test_vec();
     test_ids();
     test_problem();
+    test_assert();
     return check_done();
 }

@@ -272,13 +272,22 @@ static void test_alloc_run(void) {
     CHECK_OK(quire_pager_get(p, first + 7, &r));
     CHECK(r == w);
     CHECK_OK(quire_pager_commit(p));
+    CHECK(q_pager_validate(p) == NULL);
+    /* the validator notices a page marked freed that no transaction recorded */
+    CHECK_OK(q_pager_set_type(p, first + 3, Q_PENDING));
+    CHECK(q_pager_validate(p) != NULL);
+    CHECK_OK(q_pager_set_type(p, first + 3, Q_REGULAR));
+    CHECK(q_pager_validate(p) == NULL);
+    CHECK_EQ(q_pager_set_type(p, quire_pager_page_count(p), Q_FREE), QUIRE_EINVAL);
     /* in a transaction, aborted: nothing stays allocated */
     struct quire_pager_stat a0, a1;
     CHECK_OK(quire_pager_stat(p, &a0));
     CHECK_OK(quire_pager_begin(p));
     CHECK_OK(quire_pager_alloc_run(p, 4 * ps - 2, &first)); /* a whole group */
     CHECK_EQ(first % (4 * ps), 2);
+    CHECK(q_pager_validate(p) == NULL);
     CHECK_OK(quire_pager_abort(p));
+    CHECK(q_pager_validate(p) == NULL);
     CHECK_OK(quire_pager_stat(p, &a1));
     CHECK_EQ(a1.regular_pages, a0.regular_pages);
     CHECK_EQ(a1.generation, a0.generation);
