@@ -4,9 +4,12 @@
 #   base -> nothing but quire/error.h;  tools, bench, examples -> public headers only.
 # No source outside pager/ includes pager/internal.h (tests use pager/io.h, format.h and
 # testing.h), and no heap source includes any pager/ header. One check per rule; a failure
-# names the file and the include.
+# names the file and the include. Last, the names libquire_core.a defines carry their module's
+# prefix (q_base_, q_os_/q_pages_/q_launch_, q_pager_, q_pheap_; the malloc engine's are its
+# own), so the library does not export a flat namespace of short names.
 set -u
 cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
 pass=0
 fail=0
 
@@ -64,6 +67,25 @@ rule "pheap/ uses the pager's public header and base/ (no pager/ header)" pheap 
 rule "tools/ use public headers only" tools -- 'quire/[a-z]+\.h|tools/[a-z_]+\.(h|def)'
 rule "bench/ uses public headers only" bench -- 'quire/[a-z]+\.h|gbench_shim\.h|wl\.h'
 rule "examples/ use public headers only" examples -- 'quire/[a-z]+\.h'
+
+lib="$BUILD/libquire_core.a"
+if [ -f "$lib" ]; then
+    engine=$(nm -g --defined-only "$BUILD"/obj/alloc/*.o 2>/dev/null | awk 'NF == 3 {print $3}')
+    bad=$(nm -g --defined-only "$lib" 2>/dev/null | awk 'NF == 3 {print $3}' |
+        grep -Ev '^(quire_|q_base_|q_os_|q_pages_|q_launch_|q_pager_|q_pheap_)' |
+        grep -vxF "${engine:-no-engine-symbols}")
+    if [ -z "$bad" ]; then
+        echo "ok   internal names carry their module's prefix"
+        pass=$((pass + 1))
+    else
+        echo "FAIL names without their module's prefix in $lib:"
+        echo "$bad" | sed 's/^/       /'
+        fail=$((fail + 1))
+    fi
+else
+    echo "FAIL $lib is not built"
+    fail=$((fail + 1))
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
