@@ -3,11 +3,11 @@
  *
  * Opening the file already verifies both superblock slots, the checksum of every metadata page
  * and the counters. On top of that the checker builds the list of every page some structure
- * owns (superblock slots, map leaves, table nodes, protected copies, sub-page pages), and checks
- * that no page is owned twice, that every owned page is marked internal in the map, that every
- * page the map marks internal is owned, that owners live in materialized groups, and that every
- * protected page's current copy matches its checksum. quire_pheap_check() (pheap/check.c)
- * calls it first, then checks the heap's own structures.
+ * owns (superblock slots, free-map leaves, tree nodes, protected copies, sub-page pages), and
+ * checks that no page is owned twice, that every owned page is marked internal in the free map,
+ * that every page the free map marks internal is owned, that owners live in materialized
+ * groups, and that every protected page's current copy matches its checksum. quire_pheap_check()
+ * (pheap/check.c) calls it first, then checks the heap's own structures.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,10 +78,10 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         int is_leaf_slot =
             pg == q_pager_freemap_leaf_page(p, g, 0) || pg == q_pager_freemap_leaf_page(p, g, 1);
         if (!q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g) && !is_leaf_slot)
-            Q_PROBLEM(r, "page %llu is owned but its map group is absent (free)",
+            Q_PROBLEM(r, "page %llu is owned but its free-map group is absent (free)",
                       (unsigned long long)pg);
         else if (q_pager_freemap_type(p, pg) != Q_INTERNAL)
-            Q_PROBLEM(r, "page %llu is owned but the map does not mark it internal",
+            Q_PROBLEM(r, "page %llu is owned but the free map does not mark it internal",
                       (unsigned long long)pg);
     }
     /* Every internal page of a materialized group must be owned. */

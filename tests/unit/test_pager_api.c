@@ -165,7 +165,7 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_stat(p, &st));
     CHECK_EQ(st.regular_pages, 37);
     CHECK_EQ(st.page_count, st.free_pages + st.regular_pages + st.internal_pages);
-    /* bulk alloc: one commit, the lowest free pages (the holes first), across map groups */
+    /* bulk alloc: one commit, the lowest free pages (the holes first), across free-map groups */
     uint64_t *many = malloc(5000 * sizeof *many);
     uint64_t gen0 = st.generation;
     CHECK_OK(quire_pager_alloc_bulk(p, 5000, many));
@@ -176,7 +176,7 @@ static void test_regular(uint32_t ps) {
     CHECK_EQ(many[1], ids[2]);
     CHECK_EQ(many[2], ids[5]);
     for (int i = 1; i < 5000; i++) CHECK(many[i] > many[i - 1]);
-    if (ps == 1024) CHECK(many[4999] >= (uint64_t)4 * ps); /* past map group 0 (4 * P pages) */
+    if (ps == 1024) CHECK(many[4999] >= (uint64_t)4 * ps); /* past free-map group 0 (4 * P pages) */
     for (uint64_t x = 4, k = 0; x <= many[4999]; x++) {
         if (k < 5000 && many[k] == x) {
             k++;
