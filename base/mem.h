@@ -9,14 +9,15 @@
 #include <stddef.h>
 
 struct q_base_mem {
-    /* Returns a block of `bytes` bytes (any contents, aligned for uint64_t), or NULL. */
+    /* Returns a block of `bytes` zero-filled bytes (calloc, fresh pages), aligned for uint64_t,
+     * or NULL. */
     void *(*get)(void *ctx, size_t bytes);
     /* Gives back a block `get` returned, with the size it was asked for. */
     void (*put)(void *ctx, void *block, size_t bytes);
     void *ctx; /* passed to get and put */
 };
 
-/* malloc and free (base/mem_libc.c): for the pager and the persistent heap, which run in
+/* calloc and free (base/mem_libc.c): for the pager and the persistent heap, which run in
  * ordinary processes. */
 extern const struct q_base_mem q_base_mem_libc;
 

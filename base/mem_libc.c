@@ -1,5 +1,5 @@
 /*
- * base/mem_libc.c - q_base_mem_libc: the C library's malloc and free behind struct q_base_mem.
+ * base/mem_libc.c - q_base_mem_libc: the C library's calloc and free behind struct q_base_mem.
  * Kept apart from the containers, which never call malloc themselves.
  */
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 static void *libc_get(void *ctx, size_t bytes) {
     (void)ctx;
-    return malloc(bytes ? bytes : 1);
+    return calloc(1, bytes ? bytes : 1);
 }
 
 static void libc_put(void *ctx, void *block, size_t bytes) {

@@ -95,9 +95,10 @@ int q_pheap_free_internal(quire_pheap *h, uint64_t off) {
     if ((rc = q_pheap_touch(h))) return rc;
     if (q_base_hash_get_u64(&h->fresh, ref.off, &v) && v) {
         /* allocated in this transaction: its bytes were free at the last commit */
+        int huge = b.c->kind == PH_HUGE; /* its chunk goes back to the pager: [remaps] */
         rc = q_base_hash_put_u64(&h->fresh, ref.off, 0);
         if (!rc) rc = q_pheap_free_found(h, &b);
-        if (!rc) rc = q_pheap_rebase(h);
+        if (!rc && huge) rc = q_pheap_rebase(h);
         return rc;
     }
     if ((rc = q_base_vec_reserve(&h->frees, 1))) return rc;

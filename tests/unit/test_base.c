@@ -44,7 +44,7 @@ static void *c_get(void *ctx, size_t bytes) {
     if (c->refuse) return NULL;
     c->blocks++;
     c->bytes += bytes;
-    return malloc(bytes);
+    return calloc(1, bytes);
 }
 
 static void c_put(void *ctx, void *block, size_t bytes) {
@@ -87,7 +87,7 @@ static void test_hash_set(void) {
     CHECK(!q_base_hash_has(&h, 5));
     CHECK_EQ(q_base_hash_del(&h, 5), 0);
     CHECK_EQ(c.blocks, 0); /* nothing allocated before the first insertion */
-    CHECK_EQ(q_base_hash_put(&h, Q_BASE_HASH_EMPTY, NULL), QUIRE_EINVAL);
+    CHECK_EQ(q_base_hash_put(&h, Q_BASE_HASH_RESERVED, NULL), QUIRE_EINVAL);
     enum { RANGE = 5000 };
     static uint8_t in[RANGE];
     uint64_t s = 11, mism = 0, bad = 0;
@@ -195,12 +195,12 @@ static void test_hash_map(void) {
     CHECK_EQ(u.count, 1);
     /* the validator sees a key placed where a lookup cannot find it, and a wrong count */
     size_t i = 0;
-    while (u.keys[i] != 7) i++;
-    u.keys[i] = Q_BASE_HASH_EMPTY;
-    u.keys[(i + u.cap / 2) & (u.cap - 1)] = 7;
+    while (u.tags[i] != q_base_hash_tag(7)) i++;
+    u.tags[i] = 0;
+    u.tags[(i + u.cap / 2) & (u.cap - 1)] = q_base_hash_tag(7);
     CHECK(q_base_hash_validate(&u) != NULL);
-    u.keys[(i + u.cap / 2) & (u.cap - 1)] = Q_BASE_HASH_EMPTY;
-    u.keys[i] = 7;
+    u.tags[(i + u.cap / 2) & (u.cap - 1)] = 0;
+    u.tags[i] = q_base_hash_tag(7);
     CHECK(q_base_hash_validate(&u) == NULL);
     u.count = 2;
     CHECK(q_base_hash_validate(&u) != NULL);
