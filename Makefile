@@ -8,6 +8,7 @@
 #   make test-asan     unit tests under AddressSanitizer (everything but the preload layer)
 #   make test-ubsan    unit tests under UndefinedBehaviorSanitizer
 #   make test-tsan     threaded unit tests (tests/unit/*_mt*.c) under ThreadSanitizer
+#   make test-debug    unit tests with internal assertions and validators (Q_DEBUG=2, base/assert.h)
 #   make install       headers, both libraries, quire.pc and quire-core.pc, the CLI, man pages;
 #                      honours PREFIX (/usr/local), DESTDIR, and BINDIR, LIBDIR, INCLUDEDIR,
 #                      MANDIR, PKGCONFIGDIR (each defaults to its place under PREFIX)
@@ -35,17 +36,18 @@ $(error cannot read QUIRE_VERSION_MAJOR/MINOR/PATCH from include/quire/error.h)
 endif
 OPT      ?= -O2 -g
 SAN      ?=
+QDEBUG   ?=
 
-CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE $(if $(QDEBUG),-DQ_DEBUG=$(QDEBUG))
 WARN      = -Wall -Wextra -Werror
 CFLAGS   += -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
 CXXFLAGS += -std=c++17 $(WARN) -fPIC -fvisibility=hidden -pthread $(OPT) $(SAN) -MMD -MP
 LDFLAGS  += -pthread $(SAN)
 
-# The library: every .c of the pages layer, the malloc engine and the pager. The preload layer
-# (the malloc-family interposition) is added to the shipped libraries only, never to the
-# sanitizer builds, which keep the system allocator the sanitizers need.
-CORE_SRC    := $(sort $(wildcard pages/*.c alloc/*.c pager/*.c))
+# The library: every .c of the shared base layer, the pages layer, the malloc engine, the
+# pager and the persistent heap. The preload layer (the malloc-family interposition) is added to the shipped libraries
+# only, never to the sanitizer builds, which keep the system allocator the sanitizers need.
+CORE_SRC    := $(sort $(wildcard base/*.c pages/*.c alloc/*.c pager/*.c pheap/*.c))
 PRELOAD_SRC := $(sort $(wildcard preload/*.c preload/*.cc))
 TOOL_SRC    := $(sort $(wildcard tools/*.c))
 
@@ -89,8 +91,8 @@ SECURE_TESTS  := $(addprefix QUIRE_SECURE=1:,$(ALLOC_SUITES) tests/scripts/real_
                  QUIRE_GUARDS=mprotect:$(BUILD)/tests/preload/test_misuse
 SECURE_TSAN   := $(addprefix QUIRE_SECURE=1:,$(filter $(BUILD)/tests/unit/test_alloc%,$(TSAN_BIN)))
 
-.PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan install uninstall \
-        format format-check clean FORCE
+.PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan test-debug install \
+        uninstall format format-check clean FORCE
 
 all: lib $(CLI)
 
@@ -194,6 +196,11 @@ test-tsan:
 tsan-tests: $(TSAN_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(TSAN_BIN) $(SECURE_TSAN)
 
+# Level 2: Q_ASSERT checks and every module validator after each change of state it covers
+# (pager and heap commits, opens, aborts); a module joins by calling Q_ASSERT/Q_VALIDATE.
+test-debug:
+	$(MAKE) BUILD=build/debug OPT="-O1 -g" QDEBUG=2 unit-tests
+
 # ---- install -------------------------------------------------------------------------------
 
 install: all
@@ -227,9 +234,10 @@ uninstall:
 
 # ---- housekeeping --------------------------------------------------------------------------
 
-FORMAT_SRC = $(wildcard include/quire/*.h pages/*.[ch] alloc/*.[ch] pager/*.[ch] preload/*.[ch] \
-                        preload/*.cc tools/*.[ch] tests/*.h tests/unit/*.c tests/preload/*.c \
-                        tests/preload/test_misuse.cc tests/cxx/*.cc)
+FORMAT_SRC = $(wildcard include/quire/*.h base/*.[ch] pages/*.[ch] alloc/*.[ch] pager/*.[ch] \
+                        pheap/*.[ch] preload/*.[ch] preload/*.cc tools/*.[ch] examples/*.c \
+                        tests/*.h tests/unit/*.[ch] tests/preload/*.c tests/preload/test_misuse.cc \
+                        tests/cxx/*.cc)
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -240,7 +248,8 @@ format-check:
 clean:
 	rm -rf build
 
-# Module fragments (benchmarks, pager crash runs, fuzzing) add their own targets.
-include $(wildcard bench/*.mk pager/*.mk alloc/*.mk tests/*.mk)
+# Module fragments (benchmarks; the pager's crash runs and fuzzing, beside their tests) add their
+# own targets.
+include $(wildcard bench/*.mk alloc/*.mk tests/*.mk)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

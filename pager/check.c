@@ -3,11 +3,11 @@
  *
  * Opening the file already verifies both superblock slots, the checksum of every metadata page
  * and the counters. On top of that the checker builds the list of every page some structure
- * owns (superblock slots, map leaves, table nodes, protected copies, sub-page pages), and checks
- * that no page is owned twice, that every owned page is marked internal in the map, that every
- * page the map marks internal is owned, that owners live in materialized groups, and that every
- * protected page's current copy matches its checksum. A later persistent heap extends this by
- * calling it first.
+ * owns (superblock slots, free-map leaves, tree nodes, protected copies, sub-page pages), and
+ * checks that no page is owned twice, that every owned page is marked internal in the free map,
+ * that every page the free map marks internal is owned, that owners live in materialized
+ * groups, and that every protected page's current copy matches its checksum. quire_pheap_check()
+ * (pheap/check.c) calls it first, then checks the heap's own structures.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,12 +19,12 @@
 
 struct owned {
     quire_pager *p;
-    struct q_vec v;
+    struct q_base_vec v;
     int rc;
 };
 
 static int own(struct owned *o, uint64_t page) {
-    int rc = q_vec_push(&o->v, page);
+    int rc = q_base_vec_push(&o->v, page);
     if (rc) o->rc = rc;
     return rc;
 }
@@ -33,41 +33,37 @@ static int own_nodes(void *arg, const struct q_node *n, int leaf, uint64_t index
     (void)leaf;
     (void)index;
     struct owned *o = arg;
-    if (own(o, n->ref.slot[0])) return o->rc;
-    return own(o, n->ref.slot[1]);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    if (own(o, n->ref.copy[0])) return o->rc;
+    return own(o, n->ref.copy[1]);
 }
 
 static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     struct owned o = {p, {0}, 0};
+    q_base_vec_init(&o.v, &q_base_mem_libc);
     own(&o, 0);
     own(&o, 1);
-    for (unsigned t = 0; t < Q_NTABLES; t++) q_table_walk(p, &p->tab[t], own_nodes, &o);
+    for (unsigned t = 0; t < Q_NTREES; t++) q_pager_tree_walk(p, &p->tree[t], own_nodes, &o);
     /* Protected copies, verifying the current one. */
     uint64_t cur = 0, pid;
     while (quire_pager_next_protected(p, &cur, &pid) == 1) {
-        const struct q_ref *ref = q_prot_rec(p, pid);
-        own(&o, ref->slot[0]);
-        own(&o, ref->slot[1]);
+        const struct q_ref *ref = q_pager_prot_rec(p, pid);
+        own(&o, ref->copy[0]);
+        own(&o, ref->copy[1]);
         const void *d;
         if (quire_pager_protected_get(p, pid, &d))
             Q_PROBLEM(r, "protected page %llu: current copy (page %llu) fails its checksum",
                       (unsigned long long)pid,
-                      (unsigned long long)ref->slot[ref->flags & Q_REF_SEL]);
+                      (unsigned long long)ref->copy[ref->flags & Q_REF_SEL]);
     }
     for (uint64_t i = 0; i < p->sub_end; i++) {
-        const struct q_subrec *s = q_sub_rec(p, i);
+        const struct q_subrec *s = q_pager_sub_rec(p, i);
         if (s && s->page) own(&o, s->page);
     }
     if (o.rc) {
-        q_vec_free(&o.v);
+        q_base_vec_free(&o.v);
         return o.rc;
     }
-    qsort(o.v.v, o.v.n, sizeof *o.v.v, cmp_u64);
+    q_base_sort_u64(o.v.v, o.v.n);
     for (size_t i = 0; i < o.v.n; i++) {
         uint64_t pg = o.v.v[i];
         if (i && pg == o.v.v[i - 1]) {
@@ -79,33 +75,34 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
             continue;
         }
         uint64_t g = pg / p->G;
-        int is_leaf_slot = pg == q_map_leaf_slot(p, g, 0) || pg == q_map_leaf_slot(p, g, 1);
-        if (!q_table_leaf(p, &p->tab[Q_TAB_MAP], g) && !is_leaf_slot)
-            Q_PROBLEM(r, "page %llu is owned but its map group is absent (free)",
+        int is_leaf_slot =
+            pg == q_pager_freemap_leaf_page(p, g, 0) || pg == q_pager_freemap_leaf_page(p, g, 1);
+        if (!q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g) && !is_leaf_slot)
+            Q_PROBLEM(r, "page %llu is owned but its free-map group is absent (free)",
                       (unsigned long long)pg);
-        else if (q_map_type(p, pg) != Q_INTERNAL)
-            Q_PROBLEM(r, "page %llu is owned but the map does not mark it internal",
+        else if (q_pager_freemap_type(p, pg) != Q_INTERNAL)
+            Q_PROBLEM(r, "page %llu is owned but the free map does not mark it internal",
                       (unsigned long long)pg);
     }
     /* Every internal page of a materialized group must be owned. */
     uint64_t groups = (p->page_count + p->G - 1) / p->G;
     for (uint64_t g = 0; g < groups; g++) {
-        const struct q_node *leaf = q_table_leaf(p, &p->tab[Q_TAB_MAP], g);
+        const struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
         if (!leaf) continue;
         for (uint64_t i = 0; i < p->G && g * p->G + i < p->page_count; i++) {
-            if (q_leaf_type(leaf->buf, i) != Q_INTERNAL) continue;
+            if (q_freemap_entry(leaf->buf, i) != Q_INTERNAL) continue;
             uint64_t pg = g * p->G + i;
-            if (!bsearch(&pg, o.v.v, o.v.n, sizeof pg, cmp_u64))
+            if (!q_base_sorted_has(o.v.v, o.v.n, pg))
                 Q_PROBLEM(r, "page %llu is marked internal but nothing owns it (leaked)",
                           (unsigned long long)pg);
         }
     }
-    q_vec_free(&o.v);
+    q_base_vec_free(&o.v);
     /* Counters against a recount. */
     uint64_t n;
-    if (q_prot_count(p, &n) || n != p->sb.n_protected)
+    if (q_pager_prot_count(p, &n) || n != p->sb.n_protected)
         Q_PROBLEM(r, "protected page count does not match the superblock");
-    if (q_sub_count(p, &n) || n != p->sb.n_subslots)
+    if (q_pager_sub_count(p, &n) || n != p->sb.n_subslots)
         Q_PROBLEM(r, "sub-page slot count does not match the superblock");
     return 0;
 }
@@ -127,7 +124,7 @@ int quire_pager_check(const char *path, struct quire_pager_report *r) {
     r->file_size = (uint64_t)fsz;
     struct q_super sb[2];
     int err[2];
-    r->page_size = q_super_scan(fd, &q_pager_default_io, 0, sb, err);
+    r->page_size = q_pager_super_scan(fd, &q_pager_default_io, 0, sb, err);
     q_os_close(fd);
     for (int i = 0; i < 2; i++) {
         r->slot_valid[i] = err[i] == 0;

@@ -1,40 +1,59 @@
 /*
- * pager/internal.h - the pager's types, on-disk formats and cross-file functions (internal).
+ * pager/internal.h - the pager's glossary, its in-memory types with their invariants, and the
+ * functions its files share (internal: nothing outside pager/ includes it; tests use
+ * pager/format.h, pager/io.h and pager/testing.h).
  *
  * Glossary
  * --------
- *  P         page size (power of two, 1 KiB .. 64 KiB). Page id i lives at byte i * P.
- *  slot      the superblock is kept in two slots: page 0 (even generations) and page 1 (odd).
- *            A commit of generation g overwrites slot g & 1, which holds generation g - 2, so
- *            the newest durable superblock is never overwritten.
- *  ref       (struct q_ref, 32 bytes on disk) names a copy-on-write pair of physical pages
- *            {slot[0], slot[1]}, which copy is current (Q_REF_SEL), the generation that wrote it
- *            and the CRC32C of (generation, contents). Parents hold their children's refs; the
- *            superblock holds the roots. A node changed in a transaction is written to the copy
- *            that is NOT current in the last commit, so the committed tree is never overwritten.
- *  table     a radix tree of refs, rooted in Q_ROOTS refs of the superblock: `height` levels of
- *            interior nodes (each page = F = P / 32 refs) above leaves. Capacity in leaves:
- *            Q_ROOTS * F^height. An absent ref (flags without Q_REF_PRESENT) is an all-zero
- *            subtree that was never written: lazily materialized.
- *  map       table 0: leaf g is the 2-bit type of each of the G = 4 * P pages of group g
- *            (pages g*G .. g*G+G-1). Leaf g's own two copies are the first two pages of its group
- *            (group 0: pages 2 and 3, after the superblock slots). An absent leaf means "every
- *            page of the group is free" (its two leaf pages excepted: reserved).
- *  types     Q_FREE 0, Q_REGULAR 1, Q_INTERNAL 2 (superblocks, map leaves, table nodes,
- *            protected copies, sub-page pages), Q_PENDING 3 (freed in the open transaction; only
- *            in memory: written as Q_FREE, turned into Q_FREE in memory once the commit is
- * durable). prot      table 1: leaf records are refs (32 bytes): protected page id = record index.
- *  sub       table 2: leaf records are struct q_subrec (64 bytes): one per sub-page page.
- *  cow set   pages a write view was handed out for since the last commit: the mapping is
- *            MAP_PRIVATE, so those bytes live in private memory until the commit pwrite()s them
- *            (then MADV_DONTNEED drops the private copies). Every byte that reaches the file goes
- *            through struct q_pager_io, which the crash harness interposes.
+ *  page       the pager's unit: P bytes (a power of two, 1 KiB .. 64 KiB, fixed at create);
+ *             page id i lies at byte i * P of the file and of the mapping. Not the OS page
+ *             (q_os_page_size(), which madvise and mmap work in) nor the malloc engine's 64 KiB
+ *             page.
+ *  regular    a page the API hands out (quire_pager_alloc); internal pages are the pager's own:
+ *             superblock slots, tree nodes, protected copies, sub-page pages.
+ *  superblock slot  pages 0 and 1. Generation g is written to slot g & 1, over generation
+ *             g - 2, so the newest durable superblock is never overwritten (format.h).
+ *  ref        (struct q_ref, format.h) a pair of pages, the node's two copies, with which one is
+ *             current (Q_REF_SEL), the generation that wrote it and the CRC32C of (generation,
+ *             contents). Parents hold their children's refs; the superblock holds the roots. A
+ *             node changed in a transaction is written to the copy that is NOT current in the
+ *             last commit, so the committed tree is never overwritten.
+ *  tree       (struct q_tree, tree.c) a copy-on-write radix tree of refs, rooted in Q_ROOTS refs
+ *             of the superblock: `height` levels of interior nodes (F = P / 32 refs each) above
+ *             leaves. Capacity in leaves: Q_ROOTS * F^height. An absent ref (no Q_REF_PRESENT) is
+ *             an all-zero subtree never written: materialized lazily. What a leaf holds is its
+ *             owner's, described by a struct q_pager_leaf_ops; the tree never looks inside.
+ *  free map   tree 0 (freemap.c): leaf g holds the 2-bit type of each of the G = 4 * P pages of
+ *             group g (pages g*G .. g*G+G-1). Leaf g's own two copies are the first two pages
+ *             of its group (group 0: pages 2 and 3, after the superblock slots). An absent leaf
+ *             means "every page of the group is free" but its two leaf pages (internal).
+ *  types      Q_FREE 0, Q_REGULAR 1, Q_INTERNAL 2, Q_PENDING 3: freed in the open transaction;
+ *             only in memory (written as Q_FREE), Q_FREE in memory once the commit is durable,
+ *             so a page is never reused before its free is.
+ *  protected directory  tree 1 (protected.c): leaf records are refs, one per protected page
+ *             (protected page id = record index); a protected page is its two copies.
+ *  sub-page directory   tree 2 (subpage.c): leaf records are struct q_subrec, one per page cut
+ *             into sub-page slots of one size.
+ *  mapping    (mapping.c) the MAP_PRIVATE mapping of the whole file that views point into, and
+ *             its read-only MAP_SHARED twin for protected pages; mapping_len is its length in
+ *             bytes (page_count * P).
+ *  cow set    pages a write view was handed out for since the last commit: their bytes live in
+ *             private memory until the commit pwrite()s them, then the private copies are
+ *             dropped. Every byte that reaches the file goes through the I/O hook (io.h).
+ *  generation the number of commits: p->gen is the last durable one; a transaction writes
+ *             generation gen + 1.
  *
- * Invariants (between calls)
- *  page_count % 16 == 0; page_count * P <= file size; page_count * P == mapping size.
- *  page_count == sum(ntype) + n_absent_free + 2 * (absent groups in range).
- *  For a map leaf: nfree == number of Q_FREE entries below page_count.
- *  A node with Q_N_DIRTY has all its ancestors dirty.
+ * Invariants (between calls; q_pager_validate() checks them, run after every commit and load in
+ * debug builds: base/assert.h)
+ *  page_count % Q_GROW_MIN == 0; page_count * P == mapping_len == shared_len <= file size.
+ *  page_count == sum(ntype) + n_absent_free + 2 * (absent groups below page_count).
+ *  A free-map leaf: nfree == its Q_FREE entries below page_count; no entry beyond page_count;
+ *    its own pages (and in group 0 the superblock slots) are Q_INTERNAL.
+ *  ntype[Q_PENDING] == pending.n, every page in `pending` is Q_PENDING.
+ *  No free page below alloc_hint.
+ *  A node with Q_N_DIRTY has every ancestor dirty; an interior node has no leaf buffer, a leaf
+ *    no children.
+ *  Outside a transaction (in_txn 0) and after a commit: nothing dirty, cow and pending empty.
  */
 #ifndef QUIRE_PAGER_INTERNAL_H
 #define QUIRE_PAGER_INTERNAL_H
@@ -42,58 +61,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/assert.h"
+#include "base/crc32c.h"
+#include "base/hash.h"
+#include "base/ids.h"
+#include "base/problem.h"
+#include "base/vec.h"
+#include "pager/format.h"
+#include "pager/io.h"
+#include "pager/testing.h"
 #include "quire/pager.h"
-
-/* ---------------------------------------------------------------------------------------------
- * On-disk formats
- * ------------------------------------------------------------------------------------------- */
-
-#define Q_MAGIC      "QUIREPGR" /* 8 bytes, no terminator stored */
-#define Q_VERSION    1u
-#define Q_SB_SIZE    1024u /* bytes of a superblock slot that are written and checksummed */
-#define Q_ROOTS      8u    /* root refs per table in the superblock */
-#define Q_NTABLES    3u
-#define Q_MAX_HEIGHT 8u
-#define Q_GROW_MIN   16u /* page_count is a multiple of this */
-#define Q_MAX_PAGES  (UINT64_C(1) << 46)
-
-enum { Q_TAB_MAP = 0, Q_TAB_PROT = 1, Q_TAB_SUB = 2 };
-enum { Q_FREE = 0, Q_REGULAR = 1, Q_INTERNAL = 2, Q_PENDING = 3 };
-enum { Q_REF_SEL = 1u, Q_REF_PRESENT = 2u };
-
-struct q_ref {
-    uint64_t slot[2]; /* the two physical page ids (0 = not yet allocated) */
-    uint64_t gen;     /* generation that wrote the current copy */
-    uint32_t crc;     /* CRC32C of gen (8 bytes) then the current copy's P bytes */
-    uint32_t flags;   /* Q_REF_SEL: slot[1] is current; Q_REF_PRESENT: written at least once */
-};
-
-struct q_super {
-    char magic[8];
-    uint32_t version;
-    uint32_t page_size;
-    uint64_t generation;
-    uint64_t page_count;
-    uint64_t n_regular;   /* pages of type Q_REGULAR */
-    uint64_t n_internal;  /* pages of type Q_INTERNAL in materialized map leaves */
-    uint64_t n_protected; /* live protected records */
-    uint64_t n_subslots;  /* allocated sub-page slots */
-    uint32_t height[Q_NTABLES];
-    uint32_t reserved0;
-    uint64_t reserved[6];
-    struct q_ref root[Q_NTABLES][Q_ROOTS];
-    uint8_t pad[Q_SB_SIZE - 128 - Q_NTABLES * Q_ROOTS * 32 - 4];
-    uint32_t crc; /* CRC32C of the Q_SB_SIZE - 4 bytes before it */
-};
-
-/* A sub-page record: one page divided into slots of 1 << shift bytes. */
-struct q_subrec {
-    uint64_t page;    /* the page holding the slots (0: record unused) */
-    uint32_t shift;   /* log2 of the slot size */
-    uint32_t nused;   /* allocated slots */
-    uint64_t bits[4]; /* allocated slots (at most 256 per page) */
-    uint64_t reserved[2];
-};
 
 /* ---------------------------------------------------------------------------------------------
  * In memory
@@ -101,216 +78,217 @@ struct q_subrec {
 
 enum { Q_N_DIRTY = 1u };
 
+/* A tree node: an interior node (kid) or a leaf (buf). */
 struct q_node {
     struct q_ref ref;    /* where the node lives on disk, as its parent records it */
     struct q_node **kid; /* interior: F children (NULL: absent) */
-    uint8_t *buf;        /* leaf: P bytes */
-    uint32_t flags;      /* Q_N_DIRTY */
-    uint32_t nfree;      /* map leaf: Q_FREE pages below page_count */
+    uint8_t *buf;        /* leaf: P bytes of records */
+    uint32_t flags;      /* Q_N_DIRTY: changed in the open transaction */
+    uint32_t nfree;      /* free-map leaf: Q_FREE pages below page_count */
 };
 
-struct q_table {
-    uint32_t height;              /* interior levels */
-    uint32_t kind;                /* Q_TAB_* */
-    uint32_t rec_size;            /* record bytes (map: 0) */
-    uint64_t per_leaf;            /* records per leaf (map: pages per group) */
-    struct q_node *root[Q_ROOTS]; /* height 0: leaves; else interior nodes */
+/* What a tree's leaves hold, registered by the tree's owner (freemap.c, protected.c,
+ * subpage.c). The optional hooks are the free map's: the other trees hold plain records. */
+struct q_pager_leaf_ops {
+    const char *name;  /* "free map", ... (validators' messages) */
+    uint32_t rec_bits; /* bits per record: a leaf holds P * 8 / rec_bits records */
+    /* Optional. A leaf materialized in memory (absent until now) at leaf index `index`: fills
+     * its records, and may give it its page pair (ref.copy[]), which a commit then keeps. */
+    void (*init)(quire_pager *p, struct q_node *leaf, uint64_t index);
+    /* Optional. A leaf just read from the file: 0, or QUIRE_EMETA when its ref is not where
+     * its owner puts it. */
+    int (*check)(const quire_pager *p, const struct q_ref *ref, uint64_t index);
+    /* Optional. The P bytes to write for a dirty leaf (default: its buffer); may use
+     * p->scratch. */
+    const uint8_t *(*image)(quire_pager *p, const struct q_node *leaf);
 };
 
-/* A set of u64 keys (open addressing; key UINT64_MAX is reserved). */
-struct q_set {
-    uint64_t *keys;
-    size_t cap, count;
-};
-
-/* A growable array of u64. */
-struct q_vec {
-    uint64_t *v;
-    size_t n, cap;
-};
-
-/* The I/O layer: every byte the pager writes to its file, every sync and every size change
- * goes through here (reads too). The crash harness installs its own. Functions return 0 or a
- * QUIRE_E* code. */
-struct q_pager_io {
-    int (*pread)(void *ctx, int fd, void *buf, size_t n, uint64_t off);
-    int (*pwrite)(void *ctx, int fd, const void *buf, size_t n, uint64_t off);
-    int (*sync)(void *ctx, int fd);
-    int (*truncate)(void *ctx, int fd, uint64_t size);
-    /* Moves/grows the mapping (q_os_remap semantics); tests inject failures here. */
-    int (*remap)(void *ctx, void *old, size_t old_size, size_t new_size, void **out);
-    void *ctx;
+struct q_tree {
+    uint32_t height;                    /* interior levels */
+    uint64_t per_leaf;                  /* records per leaf: P * 8 / ops->rec_bits */
+    const struct q_pager_leaf_ops *ops; /* what the leaves hold */
+    struct q_node *root[Q_ROOTS];       /* height 0: leaves; else interior nodes */
 };
 
 struct quire_pager_writer {
     quire_pager *p;
-    uint64_t pid;
-    uint8_t *buf;
+    uint64_t pid;                           /* the protected page */
+    uint8_t *buf;                           /* P bytes: the new contents */
     struct quire_pager_writer *next, *prev; /* the pager's list of open writers */
 };
 
 struct quire_pager {
     int fd;
     int rdonly;
-    int fatal;       /* 0, or the sticky state: every call returns QUIRE_EUNAVAIL */
-    int in_txn;      /* quire_pager_begin() was called */
-    int meta_dirty;  /* metadata changed since the last commit */
-    uint32_t P;      /* page size */
-    uint32_t pshift; /* log2(P) */
-    uint32_t fanout; /* refs per interior node: P / 32 */
-    uint64_t G;      /* pages per map group: 4 * P */
-    uint8_t *map;    /* MAP_PRIVATE mapping of page_count pages (views) */
-    size_t map_size;
-    uint8_t *rmap; /* MAP_SHARED read-only mapping of the same: protected pages are read
-                    * here, so a private copy made by a write view of a neighbouring page
-                    * (P < OS page) can never hide what pwrite() put in the file */
-    size_t rmap_size;
+    int fatal;        /* 0, or the sticky state: every call returns QUIRE_EUNAVAIL */
+    int in_txn;       /* quire_pager_begin() was called */
+    int meta_dirty;   /* metadata changed since the last commit */
+    uint32_t P;       /* page size */
+    uint32_t pshift;  /* log2(P) */
+    uint32_t fanout;  /* refs per interior node: P / 32 */
+    uint64_t G;       /* pages per free-map group: 4 * P */
+    uint8_t *mapping; /* MAP_PRIVATE mapping of page_count pages: views point here */
+    size_t mapping_len;
+    uint8_t *shared; /* MAP_SHARED read-only mapping of the same, for protected pages */
+    size_t shared_len;
     uint64_t page_count;
     uint64_t gen;           /* generation of the last durable commit */
     uint64_t ntype[4];      /* pages below page_count of each type (materialized groups only) */
     uint64_t n_absent_free; /* free pages of absent groups (each such group: pages - 2) */
-    uint64_t n_protected, n_subslots;
+    uint64_t n_protected;   /* live protected pages */
+    uint64_t n_subslots;    /* allocated sub-page slots (not counting ones freed in the txn) */
     uint64_t prot_end;      /* one past the highest protected id in use */
     uint64_t sub_end;       /* one past the highest sub-page record in use */
     uint64_t alloc_hint;    /* no free page below this id (a lower bound) */
     uint64_t prot_hint;     /* no free protected record below this index */
     uint64_t sub_hint[17];  /* per slot shift: first record that may have a free slot */
     uint64_t sub_free_hint; /* no unused sub-page record below this index */
-    struct q_table tab[Q_NTABLES];
-    struct q_super sb;        /* the last durable superblock */
-    struct q_set cow;         /* pages with write views since the last commit */
-    struct q_vec pending;     /* pages freed in this transaction (type Q_PENDING) */
-    struct q_set sub_pending; /* sub-page handles freed in this transaction */
-    struct q_set writers_on;  /* protected ids with an open writer */
+    struct q_tree tree[Q_NTREES];   /* indexed by Q_TREE_* */
+    struct q_super sb;              /* the last durable superblock */
+    struct q_base_hash cow;         /* the cow set: pages with write views since the commit */
+    struct q_base_vec pending;      /* pages freed in this transaction (type Q_PENDING) */
+    struct q_base_hash sub_pending; /* sub-page handles freed in this transaction */
+    struct q_base_hash writers_on;  /* protected ids with an open writer */
     quire_pager_writer *writers;
     struct q_pager_io io;
     uint8_t *scratch; /* P bytes for serializing */
 };
 
-/* ---------------------------------------------------------------------------------------------
- * crc32c.c
- * ------------------------------------------------------------------------------------------- */
-
-/* CRC32C (Castagnoli) of buf continuing from crc (start with 0). Hardware when SSE4.2 exists. */
-uint32_t q_crc32c(uint32_t crc, const void *buf, size_t n);
-/* The portable slicing-by-8 implementation (tests compare it with the hardware one). */
-uint32_t q_crc32c_sw(uint32_t crc, const void *buf, size_t n);
-/* CRC of a node copy: gen (8 bytes) then the P bytes. */
-uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n);
+/* 0, or why the pager cannot be modified: QUIRE_EUNAVAIL, QUIRE_ERDONLY. */
+static inline int q_pager_writable(const quire_pager *p) {
+    if (p->fatal) return QUIRE_EUNAVAIL;
+    if (p->rdonly) return QUIRE_ERDONLY;
+    return 0;
+}
 
 /* ---------------------------------------------------------------------------------------------
- * util.c: sets, vectors, checker reports, the default I/O layer
+ * open.c: superblock slots, loading a committed state
  * ------------------------------------------------------------------------------------------- */
 
-int q_set_add(struct q_set *s, uint64_t key); /* 1 added, 0 present, <0 error */
-int q_set_has(const struct q_set *s, uint64_t key);
-int q_set_del(struct q_set *s, uint64_t key); /* 1 removed, 0 absent */
-void q_set_clear(struct q_set *s);
-void q_set_free(struct q_set *s);
-/* Sorted copy of the keys into a malloc'd array (*n keys); NULL with *n 0 when empty. */
-int q_set_sorted(const struct q_set *s, uint64_t **out, size_t *n);
-int q_vec_push(struct q_vec *v, uint64_t x);
-void q_vec_free(struct q_vec *v);
-/* A checker's problem: formats it (one line, at most 255 bytes), counts it in *count and hands it
- * to on_problem (which may be NULL). The pager's and the heap's reports share this shape. */
-void q_problem(uint64_t *count, void (*on_problem)(void *arg, const char *message), void *arg,
-               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-#define Q_PROBLEM(report, ...)                                                                     \
-    q_problem(&(report)->problems, (report)->on_problem, (report)->arg, __VA_ARGS__)
-extern const struct q_pager_io q_pager_default_io;
+/* Reads both slots of a file: sb[] and err[] (0 or why a slot does not validate) for each;
+ * returns the page size found, or 0 when no slot validates. page_size: the expected one, or 0. */
+uint32_t q_pager_super_scan(int fd, const struct q_pager_io *io, uint32_t page_size,
+                            struct q_super sb[2], int err[2]);
+/* Makes sb (validated) the pager's state: maps the file, loads every tree, recounts and compares
+ * with the counters sb records. 0, QUIRE_EFBIG, QUIRE_EFILESIZE, QUIRE_EMETA, I/O errors. */
+int q_pager_load_state(quire_pager *p, const struct q_super *sb, uint64_t file_size);
 
 /* ---------------------------------------------------------------------------------------------
- * table.c: copy-on-write radix trees of refs
+ * commit.c: the commit chain, transactions
  * ------------------------------------------------------------------------------------------- */
 
-void q_table_init(quire_pager *p, struct q_table *t, uint32_t kind);
-void q_table_free(quire_pager *p, struct q_table *t);
-/* Leaves the table can hold at its height (saturating). */
-uint64_t q_table_capacity(const quire_pager *p, uint32_t height);
+/* Commits every change since the last commit (the chain in commit.c's opening comment). */
+int q_pager_commit(quire_pager *p);
+/* Commits when no explicit transaction is open (the autocommit of modifying calls). */
+int q_pager_autocommit(quire_pager *p);
+/* Returns to the last durable commit (abort): drops the transaction, re-reads the metadata;
+ * a failure makes the pager unavailable. */
+int q_pager_reload(quire_pager *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * mapping.c: the two mappings of the file
+ * ------------------------------------------------------------------------------------------- */
+
+/* Maps page_count pages (or resizes the existing mappings to them). */
+int q_pager_map_file(quire_pager *p);
+/* Resizes both mappings to `want` bytes (they may move). */
+int q_pager_remap(quire_pager *p, size_t want);
+void q_pager_unmap_file(quire_pager *p);
+/* Drops private copies of pages [first, first + n) (after their bytes reached the file). */
+void q_pager_drop_private(quire_pager *p, uint64_t first, uint64_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * tree.c: the generic copy-on-write tree
+ * ------------------------------------------------------------------------------------------- */
+
+/* An empty tree whose leaves hold what ops describes. */
+void q_pager_tree_init(quire_pager *p, struct q_tree *t, const struct q_pager_leaf_ops *ops);
+void q_pager_tree_free(quire_pager *p, struct q_tree *t);
 /* The leaf `leaf`, or NULL when absent (or beyond the capacity). */
-struct q_node *q_table_leaf(const quire_pager *p, const struct q_table *t, uint64_t leaf);
-/* The leaf `leaf`, created if absent (raising the height if needed), with it and every ancestor
- * marked dirty. Map leaves are initialized by q_map_leaf_init. */
-int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_node **out);
-/* Reads and validates the tree under roots[] at `height`. */
-int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, uint32_t height);
-/* Allocates the page pairs of dirty nodes that have none; *changed set when it allocated. */
-int q_table_prepare(quire_pager *p, struct q_table *t, int *changed);
-/* Writes every dirty node to its inactive copy, bottom-up, for generation gen; fills roots[]. */
-int q_table_write(quire_pager *p, struct q_table *t, uint64_t gen, struct q_ref *roots);
-/* Calls fn for every node's page pair (for the checker). */
-int q_table_walk(const quire_pager *p, const struct q_table *t,
-                 int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index), void *arg);
+struct q_node *q_pager_tree_leaf(const quire_pager *p, const struct q_tree *t, uint64_t leaf);
+/* The leaf `leaf`, created if absent (ops->init fills it; the height grows when needed), with it
+ * and every ancestor marked dirty. 0, QUIRE_EFULL (beyond Q_MAX_HEIGHT), QUIRE_ENOMEM. */
+int q_pager_tree_dirty(quire_pager *p, struct q_tree *t, uint64_t leaf, struct q_node **out);
+/* Reads and validates the tree under roots[] at `height` (every node's checksum; ops->check). */
+int q_pager_tree_load(quire_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height);
+/* Commit step 0: gives the dirty nodes that have none a page pair from alloc_page; *changed set
+ * when it allocated (which may dirty more nodes: repeat until nothing changes). */
+int q_pager_tree_prepare(quire_pager *p, struct q_tree *t,
+                         int (*alloc_page)(quire_pager *p, uint64_t *id), int *changed);
+/* Commit step 2: writes every dirty node to its inactive copy, bottom-up, for generation gen;
+ * fills roots[]. */
+int q_pager_tree_write(quire_pager *p, struct q_tree *t, uint64_t gen, struct q_ref *roots);
+/* Calls fn for every node (leaf: index = leaf index; interior: index = level). */
+int q_pager_tree_walk(const quire_pager *p, const struct q_tree *t,
+                      int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index),
+                      void *arg);
 
 /* ---------------------------------------------------------------------------------------------
- * map.c: the page-type map, allocation, growth
+ * freemap.c: page types, allocation, growth
  * ------------------------------------------------------------------------------------------- */
 
-/* The two page ids holding map leaf g. */
-static inline uint64_t q_map_leaf_slot(const quire_pager *p, uint64_t g, int i) {
+extern const struct q_pager_leaf_ops q_pager_freemap_leaves;
+
+/* Page i (0 or 1) of group g's leaf. */
+static inline uint64_t q_pager_freemap_leaf_page(const quire_pager *p, uint64_t g, int i) {
     return g == 0 ? (uint64_t)(2 + i) : g * p->G + (uint64_t)i;
 }
-static inline unsigned q_leaf_type(const uint8_t *buf, uint64_t i) {
+/* Entry i (a page type) of a free-map leaf. */
+static inline unsigned q_freemap_entry(const uint8_t *buf, uint64_t i) {
     return (unsigned)(buf[i >> 2] >> ((i & 3) * 2)) & 3u;
 }
-static inline void q_leaf_set(uint8_t *buf, uint64_t i, unsigned type) {
+static inline void q_freemap_set_entry(uint8_t *buf, uint64_t i, unsigned type) {
     unsigned sh = (unsigned)(i & 3) * 2;
     buf[i >> 2] = (uint8_t)((buf[i >> 2] & ~(3u << sh)) | (type << sh));
 }
-void q_map_leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g);
 /* Type of page id (< page_count). Absent groups: Q_FREE, their leaf pages Q_INTERNAL. */
-unsigned q_map_type(const quire_pager *p, uint64_t id);
-int q_map_set(quire_pager *p, uint64_t id, unsigned type);
-/* Allocates one page of `type` at or after hint (wrapping, then growing). */
-int q_map_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id);
+unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id);
+/* Sets a page's type, materializing its leaf. 0 or QUIRE_ENOMEM / QUIRE_EFULL. */
+int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type);
+/* Allocates one page of `type`: the first free one at or after hint, else the lowest, else the
+ * file grows (by an eighth, at least 32 pages) and the first new page is taken. */
+int q_pager_freemap_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id);
+/* q_pager_freemap_alloc(p, Q_INTERNAL, 0, id): a page for a tree node (commit step 0). */
+int q_pager_freemap_alloc_internal(quire_pager *p, uint64_t *id);
+/* Allocates the lowest run of n free pages as Q_REGULAR, growing the file by
+ * q_pager_freemap_alloc()'s steps until one exists: 0, QUIRE_EOVERFLOW (n > G - 2: a run lies
+ * inside one group), or a growth error. */
+int q_pager_freemap_alloc_run(quire_pager *p, uint64_t n, uint64_t *first);
 /* Allocates the n lowest free pages as `type` into ids[] (increasing), one leaf at a time; the
- * caller reserved them with q_map_reserve(). *done: pages taken (the caller undoes them on error).
- */
-int q_map_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids, size_t *done);
+ * caller reserved them with q_pager_freemap_reserve(). *done: pages taken (the caller undoes
+ * them on error). */
+int q_pager_freemap_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids,
+                               size_t *done);
 /* Makes sure at least n pages are free, growing the file if needed. */
-int q_map_reserve(quire_pager *p, uint64_t n);
-/* Grows to at least new_count pages (rounded to Q_GROW_MIN): ftruncate, remap, map height. */
-int q_map_grow(quire_pager *p, uint64_t new_count);
-/* Marks a page Q_PENDING (freed in this transaction) and records it. */
-int q_map_free_pending(quire_pager *p, uint64_t id);
+int q_pager_freemap_reserve(quire_pager *p, uint64_t n);
+/* Grows to at least new_count pages (rounded up to Q_GROW_MIN): ftruncate, then remap; a failed
+ * remap makes the pager unavailable. The new groups are absent (free). */
+int q_pager_freemap_grow(quire_pager *p, uint64_t new_count);
+/* Marks a page Q_PENDING (freed in this transaction) and records it in `pending`. */
+int q_pager_freemap_free_pending(quire_pager *p, uint64_t id);
 /* After a durable commit: pending pages become free. */
-void q_map_settle(quire_pager *p);
-/* Recomputes counters from the loaded map (open, abort). */
-int q_map_count(quire_pager *p);
-/* Drops private copies of pages in [first, first + n) (after their bytes reached the file). */
-void q_map_drop_private(quire_pager *p, uint64_t first, uint64_t n);
+void q_pager_freemap_settle(quire_pager *p);
+/* Recomputes the counters from the loaded free map (open, abort): 0 or QUIRE_EMETA. */
+int q_pager_freemap_count(quire_pager *p);
 
 /* ---------------------------------------------------------------------------------------------
- * pager.c: commit chain, open, close
+ * protected.c, subpage.c: the two directories
  * ------------------------------------------------------------------------------------------- */
 
-/* Resizes both mappings to `want` bytes (they may move). */
-int q_pager_remap(quire_pager *p, size_t want);
-/* Checks the pager can be modified: 0, QUIRE_ERDONLY or QUIRE_EUNAVAIL. */
-int q_pager_writable(const quire_pager *p);
-/* Commits when no explicit transaction is open (the autocommit of modifying calls). */
-int q_pager_autocommit(quire_pager *p);
-int q_pager_commit_now(quire_pager *p);
-/* Returns to the last durable commit (re-reads metadata). */
-int q_pager_reload(quire_pager *p);
-int q_pager_create_ex(const char *path, uint32_t page_size, const struct q_pager_io *io,
-                      quire_pager **out);
-int q_pager_open_ex(const char *path, unsigned flags, uint32_t page_size,
-                    const struct q_pager_io *io, quire_pager **out);
-/* Validates one superblock slot image (Q_SB_SIZE bytes): 0 or QUIRE_EMAGIC/EVERSION/ESUPER/
- * EPAGESIZE. */
-int q_super_validate(const struct q_super *sb, uint32_t expect_page_size);
-/* Reads the two slots of a file; fills valid/err/gens and returns the page size found (0 none). */
-uint32_t q_super_scan(int fd, const struct q_pager_io *io, uint32_t page_size, struct q_super sb[2],
-                      int err[2]);
+extern const struct q_pager_leaf_ops q_pager_prot_leaves;
+extern const struct q_pager_leaf_ops q_pager_sub_leaves;
 
-/* protected.c / subpage.c */
-struct q_ref *q_prot_rec(quire_pager *p, uint64_t pid);
-struct q_subrec *q_sub_rec(quire_pager *p, uint64_t rec);
-int q_prot_count(quire_pager *p, uint64_t *n);
-int q_sub_count(quire_pager *p, uint64_t *n);
-/* Applies sub-page frees of the transaction (at commit, before writing). */
-int q_sub_settle(quire_pager *p);
-void q_writers_drop_all(quire_pager *p);
+/* The record of protected page pid, or NULL when its leaf is absent. */
+struct q_ref *q_pager_prot_rec(quire_pager *p, uint64_t pid);
+/* Counts (and validates) the live protected records; sets n_protected and prot_end. */
+int q_pager_prot_count(quire_pager *p, uint64_t *n);
+/* Drops every open writer (close, and the writers' handles become invalid). */
+void q_pager_writers_drop_all(quire_pager *p);
+/* The sub-page record rec, or NULL when its leaf is absent. */
+struct q_subrec *q_pager_sub_rec(quire_pager *p, uint64_t rec);
+/* Counts (and validates) the allocated sub-page slots; sets n_subslots and sub_end. */
+int q_pager_sub_count(quire_pager *p, uint64_t *n);
+/* Commit step 0: applies the transaction's sub-page frees to their records. */
+int q_pager_sub_settle(quire_pager *p);
 
 #endif

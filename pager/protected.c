@@ -1,7 +1,8 @@
 /*
  * pager/protected.c - protected pages: copy-on-write pairs of physical pages.
  *
- * A protected page is a record of table 1 (a struct q_ref): its two physical pages, which one
+ * A protected page is a record of tree 1, the protected directory (a struct q_ref): its two
+ * copies, which one
  * is current, and the CRC32C of the current copy under the generation that wrote it. A writer
  * copies the current contents into a private buffer; committing the writer pwrite()s the buffer
  * into the copy the last commit does not use (or, if the page was already written in this
@@ -14,13 +15,16 @@
 
 #include "pager/internal.h"
 
-static const struct q_table *ptab(const quire_pager *p) {
-    return &p->tab[Q_TAB_PROT];
+/* Its leaves: plain records, 32 bytes each. */
+const struct q_pager_leaf_ops q_pager_prot_leaves = {"protected directory", 256, NULL, NULL, NULL};
+
+static const struct q_tree *ptab(const quire_pager *p) {
+    return &p->tree[Q_TREE_PROT];
 }
 
-struct q_ref *q_prot_rec(quire_pager *p, uint64_t pid) {
-    const struct q_table *t = ptab(p);
-    struct q_node *leaf = q_table_leaf(p, t, pid / t->per_leaf);
+struct q_ref *q_pager_prot_rec(quire_pager *p, uint64_t pid) {
+    const struct q_tree *t = ptab(p);
+    struct q_node *leaf = q_pager_tree_leaf(p, t, pid / t->per_leaf);
     if (!leaf) return NULL;
     return (struct q_ref *)(leaf->buf + (pid % t->per_leaf) * 32);
 }
@@ -31,9 +35,9 @@ static int rec_live(const struct q_ref *r) {
 
 /* A writable record (its leaf and ancestors marked dirty). */
 static int rec_dirty(quire_pager *p, uint64_t pid, struct q_ref **out) {
-    struct q_table *t = &p->tab[Q_TAB_PROT];
+    struct q_tree *t = &p->tree[Q_TREE_PROT];
     struct q_node *leaf;
-    int rc = q_table_dirty(p, t, pid / t->per_leaf, &leaf);
+    int rc = q_pager_tree_dirty(p, t, pid / t->per_leaf, &leaf);
     if (rc) return rc;
     *out = (struct q_ref *)(leaf->buf + (pid % t->per_leaf) * 32);
     return 0;
@@ -47,17 +51,17 @@ struct count_ctx {
 static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     struct count_ctx *c = arg;
     quire_pager *p = c->p;
-    const struct q_table *t = ptab(p);
+    const struct q_tree *t = ptab(p);
     if (!leaf) return 0;
     for (uint64_t i = 0; i < t->per_leaf; i++) {
         const struct q_ref *r = (const struct q_ref *)(n->buf + i * 32);
         if (!(r->flags & Q_REF_PRESENT)) {
-            if (r->slot[0] || r->slot[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
+            if (r->copy[0] || r->copy[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
             continue;
         }
-        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->slot[0] < 4 || r->slot[1] < 4 ||
-            r->slot[0] >= p->page_count || r->slot[1] >= p->page_count ||
-            r->slot[0] == r->slot[1] || r->gen > p->gen)
+        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->copy[0] < 4 || r->copy[1] < 4 ||
+            r->copy[0] >= p->page_count || r->copy[1] >= p->page_count ||
+            r->copy[0] == r->copy[1] || r->gen > p->gen)
             return QUIRE_EMETA;
         c->cnt++;
         c->end = l * t->per_leaf + i + 1;
@@ -65,9 +69,9 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     return 0;
 }
 
-int q_prot_count(quire_pager *p, uint64_t *n) {
+int q_pager_prot_count(quire_pager *p, uint64_t *n) {
     struct count_ctx c = {p, 0, 0};
-    int rc = q_table_walk(p, ptab(p), count_leaf, &c);
+    int rc = q_pager_tree_walk(p, ptab(p), count_leaf, &c);
     if (rc) return rc;
     *n = c.cnt;
     p->n_protected = c.cnt;
@@ -81,10 +85,10 @@ static int valid_pid(const quire_pager *p, uint64_t pid) {
 
 /* Verifies the current copy of a live record and returns it. */
 static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data) {
-    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+    uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     if (pg >= p->page_count) return QUIRE_ECHECKSUM;
-    const uint8_t *d = p->rmap + (pg << p->pshift);
-    if (q_node_crc(r->gen, d, p->P) != r->crc) return QUIRE_ECHECKSUM;
+    const uint8_t *d = p->shared + (pg << p->pshift);
+    if (q_pager_node_crc(r->gen, d, p->P) != r->crc) return QUIRE_ECHECKSUM;
     *data = d;
     return 0;
 }
@@ -92,14 +96,14 @@ static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data)
 static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
     uint64_t i = p->prot_hint;
     for (;; i++) {
-        struct q_ref *r = q_prot_rec(p, i);
+        struct q_ref *r = q_pager_prot_rec(p, i);
         if (!rec_live(r)) break;
     }
     uint64_t a, b;
-    int rc = q_map_alloc(p, Q_INTERNAL, 0, &a);
+    int rc = q_pager_freemap_alloc(p, Q_INTERNAL, 0, &a);
     if (rc) return rc;
-    if ((rc = q_map_alloc(p, Q_INTERNAL, 0, &b))) {
-        (void)q_map_set(p, a, Q_FREE);
+    if ((rc = q_pager_freemap_alloc(p, Q_INTERNAL, 0, &b))) {
+        (void)q_pager_freemap_set(p, a, Q_FREE);
         return rc;
     }
     uint64_t gen = p->gen + 1;
@@ -108,14 +112,14 @@ static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
     rc = p->io.pwrite(p->io.ctx, p->fd, p->scratch, p->P, a << p->pshift);
     if (!rc) rc = rec_dirty(p, i, &r);
     if (rc) {
-        (void)q_map_set(p, a, Q_FREE);
-        (void)q_map_set(p, b, Q_FREE);
+        (void)q_pager_freemap_set(p, a, Q_FREE);
+        (void)q_pager_freemap_set(p, b, Q_FREE);
         return rc;
     }
-    r->slot[0] = a;
-    r->slot[1] = b;
+    r->copy[0] = a;
+    r->copy[1] = b;
     r->gen = gen;
-    r->crc = q_node_crc(gen, p->scratch, p->P);
+    r->crc = q_pager_node_crc(gen, p->scratch, p->P);
     r->flags = Q_REF_PRESENT;
     p->n_protected++;
     p->prot_hint = i + 1;
@@ -129,7 +133,7 @@ int quire_pager_protected_alloc_bulk(quire_pager *p, size_t n, uint64_t *pids) {
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
     if (n > UINT64_MAX / 2) return QUIRE_EINVAL;
-    rc = q_map_reserve(p, 2 * (uint64_t)n);
+    rc = q_pager_freemap_reserve(p, 2 * (uint64_t)n);
     size_t done = 0;
     for (; done < n && !rc; done++) rc = prot_alloc_one(p, &pids[done]);
     if (rc) {
@@ -143,16 +147,11 @@ int quire_pager_protected_alloc(quire_pager *p, uint64_t *pid) {
     return quire_pager_protected_alloc_bulk(p, 1, pid);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int check_free(quire_pager *p, uint64_t pid) {
     int rc = valid_pid(p, pid);
     if (rc) return rc;
-    if (!rec_live(q_prot_rec(p, pid))) return QUIRE_EDOUBLEFREE;
-    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    if (!rec_live(q_pager_prot_rec(p, pid))) return QUIRE_EDOUBLEFREE;
+    if (q_base_hash_has(&p->writers_on, pid)) return QUIRE_EBUSY;
     return 0;
 }
 
@@ -162,21 +161,13 @@ int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pi
     if (rc || !n) return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = check_free(p, pids[i]))) return rc;
-    if (n > 1) { /* the same id twice is a double free */
-        uint64_t *srt = malloc(n * sizeof *srt);
-        if (!srt) return QUIRE_ENOMEM;
-        memcpy(srt, pids, n * sizeof *srt);
-        qsort(srt, n, sizeof *srt, cmp_u64);
-        for (size_t i = 1; i < n && !rc; i++)
-            if (srt[i] == srt[i - 1]) rc = QUIRE_EDOUBLEFREE;
-        free(srt);
-        if (rc) return rc;
-    }
+    rc = q_base_ids_repeat(pids, n, &q_base_mem_libc); /* the same id twice is a double free */
+    if (rc) return rc < 0 ? rc : QUIRE_EDOUBLEFREE;
     for (size_t i = 0; i < n && !rc; i++) {
         struct q_ref *r;
         rc = rec_dirty(p, pids[i], &r);
-        if (!rc) rc = q_map_free_pending(p, r->slot[0]);
-        if (!rc) rc = q_map_free_pending(p, r->slot[1]);
+        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[0]);
+        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[1]);
         if (rc) break;
         memset(r, 0, sizeof *r);
         p->n_protected--;
@@ -198,7 +189,7 @@ int quire_pager_protected_get(quire_pager *p, uint64_t pid, const void **data) {
     if (p->fatal) return QUIRE_EUNAVAIL;
     int rc = valid_pid(p, pid);
     if (rc) return rc;
-    const struct q_ref *r = q_prot_rec(p, pid);
+    const struct q_ref *r = q_pager_prot_rec(p, pid);
     if (!rec_live(r)) return QUIRE_ENOTALLOC;
     const uint8_t *d;
     if ((rc = verified(p, r, &d))) return rc;
@@ -212,9 +203,9 @@ int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer
     int rc = q_pager_writable(p);
     if (rc) return rc;
     if ((rc = valid_pid(p, pid))) return rc;
-    const struct q_ref *r = q_prot_rec(p, pid);
+    const struct q_ref *r = q_pager_prot_rec(p, pid);
     if (!rec_live(r)) return QUIRE_ENOTALLOC;
-    if (q_set_has(&p->writers_on, pid)) return QUIRE_EBUSY;
+    if (q_base_hash_has(&p->writers_on, pid)) return QUIRE_EBUSY;
     const uint8_t *d;
     if ((rc = verified(p, r, &d))) return rc;
     quire_pager_writer *x = calloc(1, sizeof *x);
@@ -222,7 +213,7 @@ int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer
         free(x);
         return QUIRE_ENOMEM;
     }
-    rc = q_set_add(&p->writers_on, pid);
+    rc = q_base_hash_put(&p->writers_on, pid, NULL);
     if (rc < 0) {
         free(x->buf);
         free(x);
@@ -245,7 +236,7 @@ void *quire_pager_writer_data(quire_pager_writer *w) {
 void quire_pager_writer_drop(quire_pager_writer *w) {
     if (!w) return;
     quire_pager *p = w->p;
-    q_set_del(&p->writers_on, w->pid);
+    q_base_hash_del(&p->writers_on, w->pid);
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -255,7 +246,7 @@ void quire_pager_writer_drop(quire_pager_writer *w) {
     free(w);
 }
 
-void q_writers_drop_all(quire_pager *p) {
+void q_pager_writers_drop_all(quire_pager *p) {
     while (p->writers) quire_pager_writer_drop(p->writers);
 }
 
@@ -264,18 +255,18 @@ int quire_pager_writer_commit(quire_pager_writer *w) {
     quire_pager *p = w->p;
     int rc = q_pager_writable(p);
     struct q_ref *r = NULL;
-    if (!rc && !rec_live(q_prot_rec(p, w->pid))) rc = QUIRE_ENOTALLOC; /* aborted meanwhile */
+    if (!rc && !rec_live(q_pager_prot_rec(p, w->pid))) rc = QUIRE_ENOTALLOC; /* aborted meanwhile */
     if (!rc) rc = rec_dirty(p, w->pid, &r);
     if (!rc) {
         uint64_t gen = p->gen + 1;
         /* Already written in this transaction: the current copy is not the committed one. */
         uint32_t target = r->gen == gen ? (r->flags & Q_REF_SEL) : 1u - (r->flags & Q_REF_SEL);
-        rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->slot[target] << p->pshift);
+        rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->copy[target] << p->pshift);
         if (rc) {
             p->fatal = rc;
         } else {
             r->gen = gen;
-            r->crc = q_node_crc(gen, w->buf, p->P);
+            r->crc = q_pager_node_crc(gen, w->buf, p->P);
             r->flags = Q_REF_PRESENT | target;
         }
     }
@@ -287,9 +278,9 @@ int quire_pager_writer_commit(quire_pager_writer *w) {
 int quire_pager_next_protected(quire_pager *p, uint64_t *cursor, uint64_t *pid) {
     if (!p || !cursor || !pid) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
-    const struct q_table *t = ptab(p);
+    const struct q_tree *t = ptab(p);
     for (uint64_t i = *cursor; i < p->prot_end; i++) {
-        struct q_node *leaf = q_table_leaf(p, t, i / t->per_leaf);
+        struct q_node *leaf = q_pager_tree_leaf(p, t, i / t->per_leaf);
         if (!leaf) {
             i = (i / t->per_leaf + 1) * t->per_leaf - 1;
             continue;

@@ -1,11 +1,12 @@
 /*
  * pager/subpage.c - the sub-page allocator: slots of one power-of-two size carved out of pages.
  *
- * Each page given to the allocator has a record in table 2 (struct q_subrec: the page, the slot
+ * Each page given to the allocator has a record in tree 2, the sub-page directory (struct
+ * q_subrec: the page, the slot
  * size, a bitmap of up to 256 slots), so the allocation state is committed and survives reopen
  * like the rest of the metadata (the seed kept it in memory only). Handles are
  * ((record + 1) << 8) | slot, never 0. A slot freed in a transaction keeps its bit until the
- * transaction commits (q_sub_settle), so it is not reused before the free is durable; a page
+ * transaction commits (q_pager_sub_settle), so it is not reused before the free is durable; a page
  * whose last slot is freed goes back to the free pages at that point.
  */
 #include <stdlib.h>
@@ -13,21 +14,24 @@
 
 #include "pager/internal.h"
 
-static struct q_table *stab(quire_pager *p) {
-    return &p->tab[Q_TAB_SUB];
+/* Its leaves: plain records, 64 bytes each. */
+const struct q_pager_leaf_ops q_pager_sub_leaves = {"sub-page directory", 512, NULL, NULL, NULL};
+
+static struct q_tree *stab(quire_pager *p) {
+    return &p->tree[Q_TREE_SUB];
 }
 
-struct q_subrec *q_sub_rec(quire_pager *p, uint64_t rec) {
-    struct q_table *t = stab(p);
-    struct q_node *leaf = q_table_leaf(p, t, rec / t->per_leaf);
+struct q_subrec *q_pager_sub_rec(quire_pager *p, uint64_t rec) {
+    struct q_tree *t = stab(p);
+    struct q_node *leaf = q_pager_tree_leaf(p, t, rec / t->per_leaf);
     if (!leaf) return NULL;
     return (struct q_subrec *)(leaf->buf + (rec % t->per_leaf) * 64);
 }
 
 static int rec_dirty(quire_pager *p, uint64_t rec, struct q_subrec **out) {
-    struct q_table *t = stab(p);
+    struct q_tree *t = stab(p);
     struct q_node *leaf;
-    int rc = q_table_dirty(p, t, rec / t->per_leaf, &leaf);
+    int rc = q_pager_tree_dirty(p, t, rec / t->per_leaf, &leaf);
     if (rc) return rc;
     *out = (struct q_subrec *)(leaf->buf + (rec % t->per_leaf) * 64);
     return 0;
@@ -75,9 +79,9 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     return 0;
 }
 
-int q_sub_count(quire_pager *p, uint64_t *n) {
+int q_pager_sub_count(quire_pager *p, uint64_t *n) {
     struct sub_count c = {p, 0, 0};
-    int rc = q_table_walk(p, stab(p), count_leaf, &c);
+    int rc = q_pager_tree_walk(p, stab(p), count_leaf, &c);
     if (rc) return rc;
     *n = c.slots;
     p->n_subslots = c.slots;
@@ -91,7 +95,7 @@ static int decode(quire_pager *p, uint64_t h, uint64_t *rec, uint32_t *slot, str
     *rec = (h >> 8) - 1;
     *slot = (uint32_t)(h & 255);
     if (*rec >= p->sub_end) return QUIRE_ENOTALLOC;
-    *r = q_sub_rec(p, *rec);
+    *r = q_pager_sub_rec(p, *rec);
     if (!*r || !(*r)->page) return QUIRE_ENOTALLOC;
     if (*slot >= nslots(p, *r)) return QUIRE_EBOUNDS;
     if (!((*r)->bits[*slot >> 6] >> (*slot & 63) & 1)) return QUIRE_ENOTALLOC;
@@ -107,7 +111,7 @@ int quire_pager_subpage_alloc(quire_pager *p, size_t size, uint64_t *handle) {
     /* A record of this size with a free slot, from the size's hint. */
     uint64_t rec = UINT64_MAX;
     for (uint64_t i = p->sub_hint[sh - 4]; i < p->sub_end; i++) {
-        const struct q_subrec *r = q_sub_rec(p, i);
+        const struct q_subrec *r = q_pager_sub_rec(p, i);
         if (r && r->page && r->shift == sh && r->nused < nslots(p, r)) {
             rec = i;
             break;
@@ -118,13 +122,13 @@ int quire_pager_subpage_alloc(quire_pager *p, size_t size, uint64_t *handle) {
         /* A new page and record. */
         uint64_t i = p->sub_free_hint;
         for (;; i++) {
-            const struct q_subrec *x = q_sub_rec(p, i);
+            const struct q_subrec *x = q_pager_sub_rec(p, i);
             if (!x || !x->page) break;
         }
         uint64_t page;
-        if ((rc = q_map_alloc(p, Q_INTERNAL, 0, &page))) return rc;
+        if ((rc = q_pager_freemap_alloc(p, Q_INTERNAL, 0, &page))) return rc;
         if ((rc = rec_dirty(p, i, &r))) {
-            (void)q_map_set(p, page, Q_FREE);
+            (void)q_pager_freemap_set(p, page, Q_FREE);
             return rc;
         }
         memset(r, 0, sizeof *r);
@@ -154,20 +158,23 @@ int quire_pager_subpage_free(quire_pager *p, uint64_t h) {
     uint32_t slot;
     struct q_subrec *r;
     rc = decode(p, h, &rec, &slot, &r);
-    if (rc == QUIRE_ENOTALLOC || (!rc && q_set_has(&p->sub_pending, h))) return QUIRE_EDOUBLEFREE;
+    if (rc == QUIRE_ENOTALLOC || (!rc && q_base_hash_has(&p->sub_pending, h)))
+        return QUIRE_EDOUBLEFREE;
     if (rc) return rc;
-    rc = q_set_add(&p->sub_pending, h);
+    rc = q_base_hash_put(&p->sub_pending, h, NULL);
     if (rc < 0) return rc;
     p->n_subslots--;
     p->meta_dirty = 1;
     return q_pager_autocommit(p);
 }
 
-int q_sub_settle(quire_pager *p) {
-    uint64_t *hs;
-    size_t n;
-    int rc = q_set_sorted(&p->sub_pending, &hs, &n);
+int q_pager_sub_settle(quire_pager *p) {
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
+    int rc = q_base_hash_sorted_keys(&p->sub_pending, &v);
     if (rc) return rc;
+    const uint64_t *hs = v.v;
+    size_t n = v.n;
     for (size_t k = 0; k < n && !rc; k++) {
         uint64_t rec = (hs[k] >> 8) - 1;
         uint32_t slot = (uint32_t)(hs[k] & 255);
@@ -176,15 +183,15 @@ int q_sub_settle(quire_pager *p) {
         r->bits[slot >> 6] &= ~(UINT64_C(1) << (slot & 63));
         r->nused--;
         if (r->nused == 0) {
-            rc = q_map_free_pending(p, r->page);
+            rc = q_pager_freemap_free_pending(p, r->page);
             memset(r, 0, sizeof *r);
             if (rec < p->sub_free_hint) p->sub_free_hint = rec;
         } else if (rec < p->sub_hint[r->shift - 4]) {
             p->sub_hint[r->shift - 4] = rec;
         }
     }
-    free(hs);
-    q_set_clear(&p->sub_pending);
+    q_base_vec_free(&v);
+    q_base_hash_clear(&p->sub_pending);
     return rc;
 }
 
@@ -196,9 +203,9 @@ static int get(quire_pager *p, uint64_t h, uint8_t **data, size_t *size, int wri
     uint32_t slot;
     struct q_subrec *r;
     if ((rc = decode(p, h, &rec, &slot, &r))) return rc;
-    if (q_set_has(&p->sub_pending, h)) return QUIRE_ENOTALLOC;
-    if (write && (rc = q_set_add(&p->cow, r->page)) < 0) return rc;
-    *data = p->map + (r->page << p->pshift) + ((uint64_t)slot << r->shift);
+    if (q_base_hash_has(&p->sub_pending, h)) return QUIRE_ENOTALLOC;
+    if (write && (rc = q_base_hash_put(&p->cow, r->page, NULL)) < 0) return rc;
+    *data = p->mapping + (r->page << p->pshift) + ((uint64_t)slot << r->shift);
     if (size) *size = (size_t)1 << r->shift;
     return 0;
 }
@@ -224,14 +231,14 @@ int quire_pager_next_subpage(quire_pager *p, uint64_t *cursor, uint64_t *handle)
     for (uint64_t c = *cursor; (c >> 8) < p->sub_end; c++) {
         uint64_t rec = c >> 8;
         uint32_t slot = (uint32_t)(c & 255);
-        const struct q_subrec *r = q_sub_rec(p, rec);
+        const struct q_subrec *r = q_pager_sub_rec(p, rec);
         if (!r || !r->page || slot >= nslots(p, r)) {
             c = (rec << 8) | 255;
             continue;
         }
         if (r->bits[slot >> 6] >> (slot & 63) & 1) {
             uint64_t h = ((rec + 1) << 8) | slot;
-            if (q_set_has(&p->sub_pending, h)) continue;
+            if (q_base_hash_has(&p->sub_pending, h)) continue;
             *handle = h;
             *cursor = c + 1;
             return 1;

@@ -38,9 +38,7 @@ static inline size_t q_pages_map_len(const struct quire_pages_region_ *r) {
     return r->size_ + 2 * r->guard_;
 }
 
-/* Testing switch: when non-zero, guards are PROT_NONE pages even where the kernel has
- * MADV_GUARD_INSTALL, so the fallback path stays tested on new kernels. */
-extern int q_pages_force_prot_guards;
+/* pages.c: regions */
 
 /* Maps a region of `size` usable bytes with protection `prot` and quire_pages_flags. */
 int q_pages_map(size_t size, int prot, unsigned flags, struct quire_pages_region_ *out);
@@ -50,12 +48,17 @@ int q_pages_protect(struct quire_pages_region_ *r, int prot);
 int q_pages_unmap(struct quire_pages_region_ *r);
 
 /* ---------------------------------------------------------------------------------------------
- * Appended for the companion API (jit.c): testing switch
+ * Testing switches (tests/unit/test_pages.c, test_jit.c): fallback paths stay tested on
+ * systems that would never take them
  * ------------------------------------------------------------------------------------------- */
+
+/* pages.c: when non-zero, guards are PROT_NONE pages even where the kernel has
+ * MADV_GUARD_INSTALL. */
+extern int q_pages_force_prot_guards;
 
 /* jit.c: on != 0 makes every RW->RX mprotect of a JIT buffer count as refused by the system
  * (QUIRE_EACCES, without calling mprotect), exactly like QUIRE_JIT_FORCE_DUAL=1; 0 turns the
  * simulation off. Either way the process's remembered probe result is forgotten. */
-void q_jit_test_refuse_rx(int on);
+void q_pages_jit_test_refuse_rx(int on);
 
 #endif

@@ -13,7 +13,7 @@
  *
  * Whether the system refuses RW->RX: learned once per process by a probe (one page mapped RW,
  * mprotect'ed to RX) or by a refused seal, and remembered in rx_policy; QUIRE_JIT_FORCE_DUAL=1
- * in the environment, or q_jit_test_refuse_rx(1), simulates the refusal (the mprotect is then
+ * in the environment, or q_pages_jit_test_refuse_rx(1), simulates the refusal (the mprotect is then
  * not attempted and reported as QUIRE_EACCES), so tests can take every path on any system.
  */
 #include "quire/jit.h"
@@ -35,7 +35,7 @@ static _Atomic int rx_policy;
 /* -1: read QUIRE_JIT_FORCE_DUAL on first use; 0 off; 1 simulate refusal. */
 static _Atomic int refuse_sim = -1;
 
-void q_jit_test_refuse_rx(int on) {
+void q_pages_jit_test_refuse_rx(int on) {
     atomic_store(&refuse_sim, on ? 1 : 0);
     atomic_store(&rx_policy, 0);
 }

@@ -1,9 +1,10 @@
 /*
  * pages/prim.c - the operating-system primitives of quire (see prim.h for the contract).
  *
- * This is the only file that makes system calls. Nothing here calls malloc, directly or through
- * a libc function that may allocate, so the malloc engine can call any of it before main, in
- * fork handlers and at exit.
+ * This is the one file that makes system calls (the two exceptions, pages/launch.c and
+ * base/assert.c, are named in prim.h). Nothing here calls malloc, directly or through a libc
+ * function that may allocate, so the malloc engine can call any of it before main, in fork
+ * handlers and at exit.
  */
 #include "pages/prim.h"
 
@@ -361,8 +362,14 @@ void q_os_icache_flush(void *addr, size_t size) {
     __builtin___clear_cache((char *)addr, (char *)addr + size);
 }
 
+int q_os_mincore(void *addr, size_t len, unsigned char *vec) {
+    if (!vec) return QUIRE_EINVAL;
+    if (mincore(addr, len, vec) != 0) return q_os_error(errno);
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------------
- * Files
+ * Files and descriptors
  * ------------------------------------------------------------------------------------------- */
 
 int q_os_open(const char *path, int oflags, int mode, int *fd) {
@@ -442,6 +449,34 @@ int q_os_pwrite_full(int fd, const void *buf, size_t n, off_t off) {
     return 0;
 }
 
+int q_os_read(int fd, void *buf, size_t n, size_t *got) {
+    if (!got || (!buf && n)) return QUIRE_EINVAL;
+    ssize_t r;
+    do r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return q_os_error(errno);
+    *got = (size_t)r;
+    return 0;
+}
+
+int q_os_write(int fd, const void *buf, size_t n, size_t *put) {
+    if (!put || (!buf && n)) return QUIRE_EINVAL;
+    ssize_t r;
+    do r = write(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return q_os_error(errno);
+    *put = (size_t)r;
+    return 0;
+}
+
+int q_os_dup(int fd, int *out) {
+    if (!out) return QUIRE_EINVAL;
+    int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (f < 0) return q_os_error(errno);
+    *out = f;
+    return 0;
+}
+
 int q_os_fsync(int fd) {
     if (fsync(fd) != 0) return q_os_error(errno);
     return 0;
@@ -455,14 +490,6 @@ int q_os_fdatasync(int fd) {
 int q_os_ftruncate(int fd, off_t size) {
     int r;
     do r = ftruncate(fd, size);
-    while (r != 0 && errno == EINTR);
-    if (r != 0) return q_os_error(errno);
-    return 0;
-}
-
-int q_os_fallocate(int fd, off_t off, off_t len) {
-    int r;
-    do r = fallocate(fd, 0, off, len);
     while (r != 0 && errno == EINTR);
     if (r != 0) return q_os_error(errno);
     return 0;
@@ -484,14 +511,29 @@ int q_os_flock(int fd, int exclusive) {
     return 0;
 }
 
-int q_os_funlock(int fd) {
-    if (flock(fd, LOCK_UN) != 0) return q_os_error(errno);
-    return 0;
-}
-
 int q_os_unlink(const char *path) {
     if (unlink(path) != 0) return q_os_error(errno);
     return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Futexes on shared memory
+ * ------------------------------------------------------------------------------------------- */
+
+int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns) {
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns != UINT64_MAX) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+        tp = &ts;
+    }
+    long r = syscall(SYS_futex, addr, 0 /* FUTEX_WAIT */, expected, tp, NULL, 0);
+    if (r == 0 || errno == EAGAIN || errno == EINTR) return 0;
+    return errno == ETIMEDOUT ? QUIRE_EAGAIN : q_os_error(errno);
+}
+
+void q_os_futex_wake(const uint32_t *addr, int n) {
+    (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -534,13 +576,14 @@ uint64_t q_os_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void q_os_yield(void) {
-    sched_yield();
+uint64_t q_os_coarse_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return q_os_now_ns();
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-unsigned q_os_ncpu(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+void q_os_yield(void) {
+    sched_yield();
 }
 
 /*
@@ -597,38 +640,6 @@ int q_os_rss(size_t *resident, size_t *mapped) {
     return 0;
 }
 
-/* ---------------------------------------------------------------------------------------------
- * Appended for the companion API: plain reads and writes of a descriptor
- * ------------------------------------------------------------------------------------------- */
-
-int q_os_read(int fd, void *buf, size_t n, size_t *got) {
-    if (!got || (!buf && n)) return QUIRE_EINVAL;
-    ssize_t r;
-    do r = read(fd, buf, n);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) return q_os_error(errno);
-    *got = (size_t)r;
-    return 0;
-}
-
-int q_os_write(int fd, const void *buf, size_t n, size_t *put) {
-    if (!put || (!buf && n)) return QUIRE_EINVAL;
-    ssize_t r;
-    do r = write(fd, buf, n);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) return q_os_error(errno);
-    *put = (size_t)r;
-    return 0;
-}
-
-int q_os_dup(int fd, int *out) {
-    if (!out) return QUIRE_EINVAL;
-    int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (f < 0) return q_os_error(errno);
-    *out = f;
-    return 0;
-}
-
 int q_os_peak_rss(size_t *peak) {
     struct rusage ru;
     if (!peak) return QUIRE_EINVAL;
@@ -636,23 +647,6 @@ int q_os_peak_rss(size_t *peak) {
     *peak = (size_t)ru.ru_maxrss * 1024;
     return 0;
 }
-
-int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns) {
-    struct timespec ts, *tp = NULL;
-    if (timeout_ns != UINT64_MAX) {
-        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
-        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
-        tp = &ts;
-    }
-    long r = syscall(SYS_futex, addr, 0 /* FUTEX_WAIT */, expected, tp, NULL, 0);
-    if (r == 0 || errno == EAGAIN || errno == EINTR) return 0;
-    return errno == ETIMEDOUT ? QUIRE_EAGAIN : q_os_error(errno);
-}
-
-void q_os_futex_wake(const uint32_t *addr, int n) {
-    (void)syscall(SYS_futex, addr, 1 /* FUTEX_WAKE */, n, NULL, NULL, 0);
-}
-
 pid_t q_os_getppid(void) {
     return getppid();
 }
@@ -680,18 +674,6 @@ void q_os_futex_wake_private(const uint32_t *addr, int n) {
     int saved = errno;
     (void)syscall(SYS_futex, addr, 1 | 128 /* FUTEX_WAKE | FUTEX_PRIVATE_FLAG */, n, NULL, NULL, 0);
     errno = saved;
-}
-
-int q_os_mincore(void *addr, size_t len, unsigned char *vec) {
-    if (!vec) return QUIRE_EINVAL;
-    if (mincore(addr, len, vec) != 0) return q_os_error(errno);
-    return 0;
-}
-
-uint64_t q_os_coarse_ns(void) {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return q_os_now_ns();
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* A 64-bit mix (the finaliser of splitmix64). */
@@ -732,31 +714,4 @@ void q_os_random(void *buf, size_t n) {
         if ((i - got) % 8 == 0) s = mix64(s + 0x9e3779b97f4a7c15ull);
         p[i] = (unsigned char)(s >> (8 * ((i - got) % 8)));
     }
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Starting a program (quire_alloc_exec)
- * ------------------------------------------------------------------------------------------- */
-
-int q_os_self_exe(char *buf, size_t cap) {
-    if (!buf || cap < 2) return QUIRE_EINVAL;
-    ssize_t n = readlink("/proc/self/exe", buf, cap);
-    if (n < 0) return q_os_error(errno);
-    if ((size_t)n >= cap) return QUIRE_ERANGE;
-    buf[n] = 0;
-    return 0;
-}
-
-int q_os_readable(const char *path) {
-    return access(path, R_OK) == 0 ? 0 : q_os_error(errno);
-}
-
-int q_os_setenv(const char *name, const char *value) {
-    int r = value ? setenv(name, value, 1) : unsetenv(name);
-    return r == 0 ? 0 : q_os_error(errno);
-}
-
-int q_os_execvp(char *const argv[]) {
-    execvp(argv[0], argv);
-    return q_os_error(errno);
 }

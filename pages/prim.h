@@ -3,9 +3,11 @@
  *
  * Every Linux system call quire makes goes through here: mmap, munmap, mremap, mprotect,
  * madvise, mlock, mseal, memfd_create, msync and the file calls (open, pread, pwrite, fsync,
- * ftruncate, fallocate, flock, ...). No other file calls the kernel. This keeps the syscall
- * surface auditable in one place and lets the pager's crash harness and the malloc engine rely on
- * one contract.
+ * ftruncate, fallocate, flock, ...). No other file calls the kernel but pages/launch.c (exec
+ * and setenv for quire_alloc_exec, which may allocate and so cannot keep this contract) and
+ * base/assert.c (the assertion handler's write and abort: base/ depends on nothing). This
+ * keeps the syscall surface auditable in one place and lets the pager's crash harness and the
+ * malloc engine rely on one contract. Functions are grouped by concern.
  *
  * The contract, stated once:
  *   - Sizes and addresses passed to the mapping calls are multiples of q_os_page_size() unless a
@@ -106,7 +108,9 @@ int q_os_map_aligned(void **out, size_t size, size_t align, int flags);
 int q_os_reserve(void **out, size_t size);
 
 int q_os_unmap(void *addr, size_t size);
+
 int q_os_protect(void *addr, size_t size, int prot);
+
 int q_os_advise(void *addr, size_t size, enum q_advice advice);
 
 /**
@@ -116,6 +120,7 @@ int q_os_advise(void *addr, size_t size, enum q_advice advice);
 int q_os_remap(void *old_addr, size_t old_size, size_t new_size, int flags, void **out);
 
 int q_os_lock(void *addr, size_t size);
+
 int q_os_unlock(void *addr, size_t size);
 
 /** mseal(2); QUIRE_ENOTSUP where the kernel lacks it. */
@@ -127,31 +132,74 @@ int q_os_msync(void *addr, size_t size, int async);
 /** Flushes the instruction cache for [addr, addr+size) where the architecture needs it. */
 void q_os_icache_flush(void *addr, size_t size);
 
+/** mincore(2): vec[i] bit 0 tells whether page i of [addr, addr + len) is resident; vec holds
+ *  one byte per page. addr must be page-aligned. Errors: QUIRE_EINVAL, QUIRE_ENOMEM (a page
+ *  of the range is not mapped). */
+int q_os_mincore(void *addr, size_t len, unsigned char *vec);
+
 /* ---------------------------------------------------------------------------------------------
- * Files
+ * Files and descriptors
  * ------------------------------------------------------------------------------------------- */
 
 /** open(2) with O_CLOEXEC added. */
 int q_os_open(const char *path, int oflags, int mode, int *fd);
+
 /** openat-style O_TMPFILE in `dir`, falling back to mkstemp + unlink. */
 int q_os_open_tmpfile(const char *dir, int *fd);
+
 int q_os_close(int fd);
+
 /** memfd_create(2) with MFD_CLOEXEC added. */
 int q_os_memfd(const char *name, unsigned flags, int *fd);
+
 /** Reads exactly n bytes at off (retries short reads and EINTR); short file -> QUIRE_EIO. */
 int q_os_pread_full(int fd, void *buf, size_t n, off_t off);
+
 /** Writes exactly n bytes at off (retries short writes and EINTR). */
 int q_os_pwrite_full(int fd, const void *buf, size_t n, off_t off);
+
+/** One read(2) of at most n bytes (EINTR retried); *got receives the count (0 at end of file). */
+int q_os_read(int fd, void *buf, size_t n, size_t *got);
+
+/** One write(2) of at most n bytes (EINTR retried); *put receives the count written. */
+int q_os_write(int fd, const void *buf, size_t n, size_t *put);
+
+/** dup(2) with FD_CLOEXEC set on the copy. */
+int q_os_dup(int fd, int *out);
+
 int q_os_fsync(int fd);
+
 int q_os_fdatasync(int fd);
+
 int q_os_ftruncate(int fd, off_t size);
-/** fallocate(2) mode 0; QUIRE_ENOTSUP where the file system lacks it. */
-int q_os_fallocate(int fd, off_t off, off_t len);
+
 int q_os_file_size(int fd, off_t *size);
+
 /** flock(2): exclusive != 0 for LOCK_EX, else LOCK_SH; never blocks; held -> QUIRE_EBUSY. */
 int q_os_flock(int fd, int exclusive);
-int q_os_funlock(int fd);
+
 int q_os_unlink(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Futexes on shared memory (FUTEX_WAIT/FUTEX_WAKE without FUTEX_PRIVATE_FLAG, so they work
+ * across processes that map the same file)
+ * ------------------------------------------------------------------------------------------- */
+
+/** Sleeps while *addr == expected, at most timeout_ns (UINT64_MAX: no limit). Returns 0 when
+ *  woken, when *addr differed already, or on a signal (callers re-check their condition);
+ *  QUIRE_EAGAIN when the timeout passed. */
+int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns);
+
+/** Wakes up to n waiters on addr. */
+void q_os_futex_wake(const uint32_t *addr, int n);
+
+/** Process-private futex (FUTEX_PRIVATE_FLAG): sleeps while *addr == expected; returns on a
+ *  wake, a signal or a changed value (the caller re-checks). errno is left as it was. The
+ *  malloc engine's locks sleep on it. */
+void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected);
+
+/** Wakes up to n waiters of a process-private futex. errno is left as it was. */
+void q_os_futex_wake_private(const uint32_t *addr, int n);
 
 /* ---------------------------------------------------------------------------------------------
  * Process, threads, time, output (all async-signal-safe and malloc-free)
@@ -159,83 +207,44 @@ int q_os_unlink(const char *path);
 
 /** write(2) all of buf to fd, ignoring errors (diagnostics). */
 void q_os_write_all(int fd, const void *buf, size_t n);
+
 /** Raises SIGABRT and never returns, without running atexit handlers or flushing stdio. */
 __attribute__((noreturn)) void q_os_abort(void);
-/** The calling thread's kernel id (gettid). */
-long q_os_thread_id(void);
+
 pid_t q_os_getpid(void);
+
 /** Monotonic clock in nanoseconds. */
 uint64_t q_os_now_ns(void);
-/** sched_yield(2). */
-void q_os_yield(void);
-/** Number of online CPUs (at least 1). */
-unsigned q_os_ncpu(void);
-/** Reads an environment variable without allocating (NULL when absent). */
-const char *q_os_getenv(const char *name);
-/** Resident and mapped bytes of this process from /proc/self/statm (0 on error). */
-int q_os_rss(size_t *resident, size_t *mapped);
 
-/* ---------------------------------------------------------------------------------------------
- * Appended for the companion API (rings, JIT): plain reads and writes of a descriptor
- * ------------------------------------------------------------------------------------------- */
-
-/** One read(2) of at most n bytes (EINTR retried); *got receives the count (0 at end of file). */
-int q_os_read(int fd, void *buf, size_t n, size_t *got);
-/** One write(2) of at most n bytes (EINTR retried); *put receives the count written. */
-int q_os_write(int fd, const void *buf, size_t n, size_t *put);
-/** dup(2) with FD_CLOEXEC set on the copy. */
-int q_os_dup(int fd, int *out);
-
-/** The process's peak resident set in bytes (getrusage ru_maxrss, kept by the kernel). */
-int q_os_peak_rss(size_t *peak);
-
-/* Appended for the rings: futexes on shared memory (FUTEX_WAIT/FUTEX_WAKE without
- * FUTEX_PRIVATE_FLAG, so they work across processes that map the same file). */
-
-/** Sleeps while *addr == expected, at most timeout_ns (UINT64_MAX: no limit). Returns 0 when
- *  woken, when *addr differed already, or on a signal (callers re-check their condition);
- *  QUIRE_EAGAIN when the timeout passed. */
-int q_os_futex_wait(const uint32_t *addr, uint32_t expected, uint64_t timeout_ns);
-/** Wakes up to n waiters on addr. */
-void q_os_futex_wake(const uint32_t *addr, int n);
-
-/* Appended for the malloc engine (alloc/large.c). */
-
-/** mincore(2): vec[i] bit 0 tells whether page i of [addr, addr + len) is resident; vec holds
- *  one byte per page. addr must be page-aligned. Errors: QUIRE_EINVAL, QUIRE_ENOMEM (a page
- *  of the range is not mapped). */
-int q_os_mincore(void *addr, size_t len, unsigned char *vec);
 /** CLOCK_MONOTONIC_COARSE in nanoseconds: a few times cheaper than q_os_now_ns() (no clock
  *  source read), with the scheduler tick's resolution (1-10 ms). */
 uint64_t q_os_coarse_ns(void);
+
+/** sched_yield(2). */
+void q_os_yield(void);
+
+/** The calling thread's kernel id (gettid). */
+long q_os_thread_id(void);
+
+/** getppid(2). */
+pid_t q_os_getppid(void);
+
+/** The program's name as the kernel knows it (/proc/self/comm, at most 15 characters),
+ *  NUL-terminated in buf. Never allocates. Errors: QUIRE_EINVAL, or the read's error. */
+int q_os_program_name(char *buf, size_t cap);
 
 /** Fills buf with n random bytes from the kernel (getrandom(2), non-blocking); when the kernel
  *  cannot supply them yet (early boot) or refuses, with bytes mixed from the auxiliary vector's
  *  AT_RANDOM, the clock, the process id and addresses. Never fails, never allocates. */
 void q_os_random(void *buf, size_t n);
 
-/** getppid(2). */
-pid_t q_os_getppid(void);
-/** The program's name as the kernel knows it (/proc/self/comm, at most 15 characters),
- *  NUL-terminated in buf. Never allocates. Errors: QUIRE_EINVAL, or the read's error. */
-int q_os_program_name(char *buf, size_t cap);
+/** Reads an environment variable without allocating (NULL when absent). */
+const char *q_os_getenv(const char *name);
 
-/** Process-private futex (FUTEX_PRIVATE_FLAG): sleeps while *addr == expected; returns on a
- *  wake, a signal or a changed value (the caller re-checks). errno is left as it was. */
-void q_os_futex_wait_private(const uint32_t *addr, uint32_t expected);
-/** Wakes up to n waiters of a process-private futex. errno is left as it was. */
-void q_os_futex_wake_private(const uint32_t *addr, int n);
+/** Resident and mapped bytes of this process from /proc/self/statm (0 on error). */
+int q_os_rss(size_t *resident, size_t *mapped);
 
-/* Appended for quire_alloc_exec() (alloc/run.c): starting a program on quire's malloc. */
-
-/** The path of the running executable (readlink /proc/self/exe), NUL-terminated in buf.
- *  Errors: QUIRE_ERANGE (longer than cap - 1), or the readlink error. */
-int q_os_self_exe(char *buf, size_t cap);
-/** 0 when path names a file this process may read (access R_OK), else the error. */
-int q_os_readable(const char *path);
-/** setenv(3), replacing any value; value NULL: unsetenv(3). Errors: QUIRE_EINVAL, QUIRE_ENOMEM. */
-int q_os_setenv(const char *name, const char *value);
-/** execvp(3): replaces the process; returns only on failure, with the error. */
-int q_os_execvp(char *const argv[]);
+/** The process's peak resident set in bytes (getrusage ru_maxrss, kept by the kernel). */
+int q_os_peak_rss(size_t *peak);
 
 #endif /* QUIRE_PAGES_PRIM_H */

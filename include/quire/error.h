@@ -115,7 +115,6 @@ enum quire_error {
     QUIRE_ESEALED = -1050,   /**< the region is sealed (mseal) and cannot change */
     QUIRE_ECONSUMED = -1051, /**< the handle was consumed by a transition or freed */
     QUIRE_EFILESIZE = -1052, /**< a file's size does not fit the requested layout */
-    QUIRE_EWX = -1053,       /**< a write+execute mapping would be needed and is refused */
 
     /* -- pager (1100..1149) ------------------------------------------------------------------ */
     QUIRE_EPAGESIZE = -1100,   /**< invalid page size, or it differs from the file's */
@@ -139,8 +138,7 @@ enum quire_error {
     QUIRE_ENAMETOOLONG = -1153, /**< an object name is too long */
     QUIRE_ETXN = -1154,         /**< a write outside a declared range, or a transaction misuse */
 
-    /* -- malloc engine (1200..1249) ---------------------------------------------------------- */
-    QUIRE_EALIGN = -1200, /**< alignment is not a power of two (or too large) */
+    /* -- 1200..1249: the malloc engine's (the malloc family itself reports through errno) -- */
 };
 
 /**

@@ -30,12 +30,12 @@
  *  - Internal pages: the two superblock slots, the free-space map and the directories are pages
  *    of the file too; ids naming them are refused with QUIRE_ERESERVED and iterators skip them.
  *
- * Durability protocol (LMDB's): a commit writes every changed metadata page to the copy not used
- * by the last commit, writes the data pages, fdatasync()s, then writes the superblock slot of the
- * older generation and fdatasync()s again. Open takes the newest superblock slot whose checksum
- * and metadata validate. Every metadata page is CRC32C-checksummed; metadata scales to files of
- * many terabytes (the free-space map is a tree of pages materialized lazily, so a sparse 1 TiB
- * file costs a few pages).
+ * Durability protocol (LMDB's): a commit writes the data pages write views were taken of, then
+ * every changed metadata page to the copy not used by the last commit, fdatasync()s, then writes
+ * the superblock slot of the older generation and fdatasync()s again. Open takes the newest
+ * superblock slot whose checksum and metadata validate. Every metadata page is CRC32C-checksummed;
+ * metadata scales to files of many terabytes (the free-space map is a tree of pages materialized
+ * lazily, so a sparse 1 TiB file costs a few pages).
  *
  * Views and remapping
  * -------------------
@@ -150,6 +150,20 @@ QUIRE_API uint64_t quire_pager_page_count(const quire_pager *p);
 QUIRE_API uint64_t quire_pager_free_page_count(const quire_pager *p);
 
 /**
+ * @brief The pager's mapping of the whole file, for callers that address pages by arithmetic
+ *        (the persistent heap): page id i lies at base + i * page_size, for i < *page_count.
+ *        Reading an allocated regular page there is reading its view; writing one is allowed
+ *        only after quire_pager_get_write() took a write view of it since the last commit or
+ *        abort (other writes are undefined, as through a read view). Invalidated, like views,
+ *        by every call marked [remaps].
+ * @param base receives the mapping's address.
+ * @param page_count receives the number of pages mapped, quire_pager_page_count() (may be
+ *        NULL).
+ * @return 0, or QUIRE_EINVAL (NULL p or base).
+ */
+QUIRE_API int quire_pager_mapping(const quire_pager *p, void **base, uint64_t *page_count);
+
+/**
  * @brief Fills *st with the pager's counters.
  * @return 0, or QUIRE_EINVAL.
  */
@@ -212,6 +226,20 @@ QUIRE_API int quire_pager_alloc_near(quire_pager *p, uint64_t hint, uint64_t *id
  * @return as quire_pager_alloc(); on error no page is allocated.
  */
 QUIRE_API int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids);
+
+/**
+ * @brief Allocates n contiguous regular pages, first..first+n-1: the lowest run of n free pages.
+ *        When the file holds no such run it grows, by the steps quire_pager_alloc() grows it (an
+ *        eighth of the file, at least 32 pages) until one exists. A run lies inside one group of
+ *        the free-space map (4 * page_size pages, the first two of which are the map's own), so
+ *        n is at most 4 * page_size - 2. Commits unless a transaction is open. The pages'
+ *        contents are unspecified. [remaps]
+ * @param n pages wanted (at least 1).
+ * @param first receives the id of the run's first page.
+ * @return 0, or QUIRE_EINVAL (n is 0, NULL argument), QUIRE_EOVERFLOW (n above
+ *         4 * page_size - 2), as quire_pager_alloc(); on error no page is allocated.
+ */
+QUIRE_API int quire_pager_alloc_run(quire_pager *p, uint64_t n, uint64_t *first);
 
 /**
  * @brief Frees a regular page. Commits unless a transaction is open. The page is not reused

@@ -58,12 +58,13 @@
  * Sizes
  * -----
  * Sizes up to the page size are rounded to size classes (16..128 by 16, then four classes per
- * power of two: 160, 192, 224, 256, 320, ... -- the formula of quire's malloc engine) and served
- * from slabs of one to eight pages; larger sizes take runs of whole pages inside a chunk (about
- * 100 pages at 4 KiB); sizes beyond a chunk get a page run of their own ("huge" block), which
- * cannot cross a group of the pager's free-space map: the largest allocation is 4 * P - 2 pages
- * (64 MiB - 8 KiB with 4 KiB pages, 16 GiB with 64 KiB pages; QUIRE_EOVERFLOW beyond). Choose
- * the page size at create for the largest block you need. Allocations are 16-byte aligned.
+ * power of two: 160, 192, 224, 256, 320, ... -- the heap's own, part of the file format) and
+ * served from slabs of one to eight pages; larger sizes take runs of whole pages inside a chunk
+ * (about 100 pages at 4 KiB); sizes beyond a chunk get a page run of their own ("huge" block)
+ * from quire_pager_alloc_run(), so the largest allocation is the longest run the pager
+ * allocates, 4 * P - 2 pages (64 MiB - 8 KiB with 4 KiB pages, 16 GiB with 64 KiB pages;
+ * QUIRE_EOVERFLOW beyond). Choose the page size at create for the largest block you need.
+ * Allocations are 16-byte aligned.
  *
  * The root and names never dangle: freeing the root's block clears the root, freeing a named
  * block removes its names, and a realloc that moves a block moves its root and names with it.

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pager/internal.h"
+#include "pager/format.h"
 #include "quire/pager.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -72,7 +72,7 @@ static int fuzz_pager_one(const uint8_t *data, size_t size, int *check_rc) {
 /* The physical page a ref names as current, if it lies inside the n bytes; else NULL. */
 static uint8_t *fuzz_ref_page(uint8_t *d, size_t n, uint32_t ps, const struct q_ref *r) {
     if (!(r->flags & Q_REF_PRESENT)) return NULL;
-    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+    uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     if (pg >= n / ps) return NULL;
     return d + pg * ps;
 }
@@ -92,27 +92,27 @@ static void fuzz_fix_checksums(uint8_t *d, size_t n) {
             uint8_t *at = d + (size_t)slot * ps;
             memcpy(&sb, at, sizeof sb);
             if (pass == 2) {
-                sb.crc = q_crc32c(0, &sb, offsetof(struct q_super, crc));
+                sb.crc = q_base_crc32c(0, &sb, offsetof(struct q_super, crc));
                 memcpy(at, &sb, sizeof sb);
                 continue;
             }
-            for (unsigned t = 0; t < Q_NTABLES; t++) {
+            for (unsigned t = 0; t < Q_NTREES; t++) {
                 if (sb.height[t] != 0) continue;
                 for (unsigned k = 0; k < Q_ROOTS; k++) {
                     struct q_ref *root = &sb.root[t][k];
                     uint8_t *leaf = fuzz_ref_page(d, n, ps, root);
                     if (!leaf) continue;
-                    if (pass == 0 && t == Q_TAB_PROT) {
+                    if (pass == 0 && t == Q_TREE_PROT) {
                         for (uint32_t i = 0; i < ps / sizeof(struct q_ref); i++) {
                             struct q_ref rec;
                             memcpy(&rec, leaf + i * sizeof rec, sizeof rec);
                             const uint8_t *copy = fuzz_ref_page(d, n, ps, &rec);
                             if (!copy || copy == leaf) continue;
-                            rec.crc = q_node_crc(rec.gen, copy, ps);
+                            rec.crc = q_pager_node_crc(rec.gen, copy, ps);
                             memcpy(leaf + i * sizeof rec, &rec, sizeof rec);
                         }
                     } else if (pass == 1) {
-                        root->crc = q_node_crc(root->gen, leaf, ps);
+                        root->crc = q_pager_node_crc(root->gen, leaf, ps);
                     }
                 }
             }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/scripts/pheap_example.sh - the README's persistent-heap example (tests/pheap_kv_example.c):
+# tests/scripts/pheap_example.sh - the README's persistent-heap example (examples/pheap_kv.c):
 # builds it, runs a fill of one commit per key, kill -9s it at random instants, restarts it, and
 # after every kill checks that the map is exactly a prefix k0..k<count-1> (no lost commit, no
 # half-written entry) and that `quire check` finds the heap sound. Ends with "N passed, N failed".
@@ -12,7 +12,7 @@ trap 'rm -rf "$dir"' EXIT
 . tests/script_lib.sh
 
 kv="$dir/pheap_kv"
-if $CC -std=c11 -O2 -Iinclude -o "$kv" tests/pheap_kv_example.c "$BUILD/libquire-core.a" -pthread; then
+if $CC -std=c11 -O2 -Iinclude -o "$kv" examples/pheap_kv.c "$BUILD/libquire-core.a" -pthread; then
     ok
 else
     bad "the example does not build"

@@ -2,10 +2,10 @@
  * tests/unit/crash_harness.h - what the pager's and the persistent heap's crash tests share.
  *
  *   - scratch paths, a PRNG (splitmix64), stamps and a hash mix for digests;
- *   - the power-loss recorder: an I/O layer (struct q_pager_io) that logs every write, split at
- *     page boundaries (each page may reach the disk or not, independently), every size change
- *     and every sync, and ch_enumerate(), which builds every file image a power loss could
- *     leave at each sync point and hands each to the test's check;
+ *   - the power-loss recorder: an I/O hook (struct q_pager_io, pager/io.h) that logs every
+ *     write, split at page boundaries (each page may reach the disk or not, independently),
+ *     every size change and every sync, and ch_enumerate(), which builds every file image a
+ *     power loss could leave at each sync point and hands each to the test's check;
  *   - the list of committed states a workload went through, and the rule an image must follow;
  *   - the kill loop: a child process is killed with SIGKILL at a random instant; it reported its
  *     commits through a pipe (messages smaller than PIPE_BUF, so a kill cannot tear them).
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "pager/internal.h"
+#include "pager/io.h"
 
 /* ---- scratch files, PRNG, stamps ------------------------------------------------------------ */
 
@@ -261,7 +261,7 @@ static inline void ch_enumerate(const struct ch_rec *r, uint64_t first_sync, uin
 struct ch_states {
     struct ch_state {
         uint64_t digest, syncs;
-    } *v;
+    } * v;
     size_t n, cap;
 };
 
@@ -331,8 +331,7 @@ static inline void ch_kill_once(void (*child)(const char *path, int out, uint64_
     usleep((useconds_t)delay_us);
     kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     if (!WIFSIGNALED(status)) fprintf(stderr, "child exit %d\n", WEXITSTATUS(status));
     struct ch_msg m;

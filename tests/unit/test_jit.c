@@ -224,29 +224,29 @@ static void life(unsigned flags, int expect_dual) {
 
 static void test_modes(void) {
     TEST("mprotect mode");
-    q_jit_test_refuse_rx(0);
+    q_pages_jit_test_refuse_rx(0);
     life(QUIRE_JIT_DEFAULT, 0);
     TEST("dual mapping by flag");
     life(QUIRE_JIT_DUAL, 1);
     TEST("dual mapping because mprotect is refused");
-    q_jit_test_refuse_rx(1);
+    q_pages_jit_test_refuse_rx(1);
     life(QUIRE_JIT_DEFAULT, 1);
-    q_jit_test_refuse_rx(0);
+    q_pages_jit_test_refuse_rx(0);
 }
 
 /* A buffer created in mprotect mode whose seal is refused moves to a dual mapping in place. */
 static void test_seal_fallback(void) {
     TEST("seal-time fallback");
-    q_jit_test_refuse_rx(0);
+    q_pages_jit_test_refuse_rx(0);
     quire_jit j;
     struct code c;
     CHECK_OK(quire_jit_create(8192, 0, &j));
     CHECK_EQ(quire_jit_is_dual(&j), 0);
     const void *exec0 = quire_jit_exec_addr(&j, 0);
     emit_all(&j, &c);
-    q_jit_test_refuse_rx(1);
+    q_pages_jit_test_refuse_rx(1);
     CHECK_OK(quire_jit_seal(&j));
-    q_jit_test_refuse_rx(0);
+    q_pages_jit_test_refuse_rx(0);
     CHECK_EQ(quire_jit_is_dual(&j), 1);
     CHECK(quire_jit_exec_addr(&j, 0) == exec0); /* same address, now a file mapping */
     CHECK(no_wx());

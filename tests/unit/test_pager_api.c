@@ -1,13 +1,14 @@
 /*
  * tests/unit/test_pager_api.c - the pager's API: create/open validation, regular pages and their
  * errors, bulk calls (all or nothing), transactions, protected pages and writers, sub-pages
- * across reopen, iterators, locking, read-only opens, growth, flush, CRC32C vectors.
+ * across reopen, iterators, locking, read-only opens, growth, flush.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "check.h"
+#include "pager/testing.h"
 #include "test_pager_util.h"
 
 static int reopen(quire_pager **p, const char *path) {
@@ -47,26 +48,6 @@ static void test_lock_processes(void) {
     quire_pager_close(r1);
     CHECK_EQ(open_in_child(path, 0), 0);
     unlink(path);
-}
-
-static void test_crc(void) {
-    TEST("crc32c");
-    CHECK_EQ(q_crc32c(0, "123456789", 9), 0xE3069283u);
-    CHECK_EQ(q_crc32c_sw(0, "123456789", 9), 0xE3069283u);
-    uint8_t zeros[32] = {0};
-    CHECK_EQ(q_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
-    uint8_t buf[4096];
-    uint64_t s = 7;
-    for (int k = 0; k < 200; k++) {
-        size_t n = ch_rand(&s) % sizeof buf, off = ch_rand(&s) % 8;
-        if (off > n) off = n;
-        ch_fill(buf, sizeof buf, ch_rand(&s));
-        uint32_t a = q_crc32c(0, buf + off, n - off), b = q_crc32c_sw(0, buf + off, n - off);
-        CHECK_EQ(a, b);
-        /* incremental == whole */
-        size_t cut = (n - off) / 3;
-        CHECK_EQ(q_crc32c(q_crc32c(0, buf + off, cut), buf + off + cut, n - off - cut), a);
-    }
 }
 
 static void test_create_open(void) {
@@ -131,7 +112,7 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t ids[40];
     for (int i = 0; i < 40; i++) CHECK_OK(quire_pager_alloc(p, &ids[i]));
-    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 map leaf 0 */
+    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 free-map leaf 0 */
     for (int i = 1; i < 40; i++) CHECK(ids[i] > ids[i - 1]);
     CHECK(quire_pager_page_count(p) >= 44); /* grew */
     for (int i = 0; i < 40; i++) {
@@ -184,7 +165,7 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_stat(p, &st));
     CHECK_EQ(st.regular_pages, 37);
     CHECK_EQ(st.page_count, st.free_pages + st.regular_pages + st.internal_pages);
-    /* bulk alloc: one commit, the lowest free pages (the holes first), across map groups */
+    /* bulk alloc: one commit, the lowest free pages (the holes first), across free-map groups */
     uint64_t *many = malloc(5000 * sizeof *many);
     uint64_t gen0 = st.generation;
     CHECK_OK(quire_pager_alloc_bulk(p, 5000, many));
@@ -195,7 +176,7 @@ static void test_regular(uint32_t ps) {
     CHECK_EQ(many[1], ids[2]);
     CHECK_EQ(many[2], ids[5]);
     for (int i = 1; i < 5000; i++) CHECK(many[i] > many[i - 1]);
-    if (ps == 1024) CHECK(many[4999] >= (uint64_t)4 * ps); /* past map group 0 (4 * P pages) */
+    if (ps == 1024) CHECK(many[4999] >= (uint64_t)4 * ps); /* past free-map group 0 (4 * P pages) */
     for (uint64_t x = 4, k = 0; x <= many[4999]; x++) {
         if (k < 5000 && many[k] == x) {
             k++;
@@ -232,6 +213,96 @@ static void test_regular(uint32_t ps) {
     struct quire_pager_report r = {0};
     CHECK_OK(quire_pager_check(path, &r));
     CHECK_EQ(r.problems, 0);
+    unlink(path);
+}
+
+/* quire_pager_alloc_run: the lowest run of free pages that is long enough (holes too short
+ * are skipped, one that fits is filled), growth when none is, the group limit, all or nothing
+ * on error, transactions, reopen; and quire_pager_mapping(): page i at base + i * page_size. */
+static void test_alloc_run(void) {
+    TEST("alloc_run / mapping");
+    char path[256];
+    ch_path(path, sizeof path, "pager-run");
+    const uint32_t ps = 1024; /* a group of the free map: 4096 pages */
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, ps, &p));
+    uint64_t first = 0, id, ids[40];
+    CHECK_EQ(quire_pager_alloc_run(p, 0, &first), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(p, 3, NULL), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(NULL, 3, &first), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_alloc_run(p, 4 * ps - 1, &first), QUIRE_EOVERFLOW);
+    struct quire_pager_stat st0, st1;
+    CHECK_OK(quire_pager_stat(p, &st0));
+    /* 40 single pages, then holes of 3 (pages 10..12) and 6 (pages 20..25) */
+    CHECK_OK(quire_pager_alloc_bulk(p, 40, ids));
+    for (int i = 10; i < 13; i++) CHECK_OK(quire_pager_free(p, ids[i]));
+    for (int i = 20; i < 26; i++) CHECK_OK(quire_pager_free(p, ids[i]));
+    CHECK_OK(quire_pager_alloc_run(p, 5, &first)); /* skips the hole of 3, fills the 6 */
+    CHECK_EQ(first, ids[20]);
+    CHECK_OK(quire_pager_alloc_run(p, 3, &first)); /* the hole of 3 fits exactly */
+    CHECK_EQ(first, ids[10]);
+    CHECK_OK(quire_pager_alloc(p, &id)); /* the one page left of the 6 */
+    CHECK_EQ(id, ids[25]);
+    CHECK_OK(quire_pager_stat(p, &st1));
+    CHECK_EQ(st1.generation, st0.generation + 1 + 9 + 3); /* every call committed on its own */
+    /* a run longer than the free tail: the file grows */
+    uint64_t pc = quire_pager_page_count(p), run = pc + 100;
+    CHECK_OK(quire_pager_alloc_run(p, run, &first));
+    CHECK(quire_pager_page_count(p) >= first + run);
+    CHECK_EQ(first, ids[39] + 1);
+    uint64_t mism = 0;
+    for (uint64_t k = 0; k < run; k++) {
+        const void *d;
+        mism += quire_pager_get(p, first + k, &d) != 0;
+    }
+    CHECK_EQ(mism, 0);
+    /* the mapping: page i at base + i * ps, the views' addresses */
+    void *base = NULL;
+    uint64_t mapped = 0;
+    CHECK_EQ(quire_pager_mapping(NULL, &base, &mapped), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_mapping(p, NULL, &mapped), QUIRE_EINVAL);
+    CHECK_OK(quire_pager_mapping(p, &base, &mapped));
+    CHECK_EQ(mapped, quire_pager_page_count(p));
+    CHECK_OK(quire_pager_mapping(p, &base, NULL));
+    void *w;
+    const void *r;
+    CHECK_OK(quire_pager_get_write(p, first + 7, &w));
+    CHECK(w == (uint8_t *)base + (first + 7) * ps);
+    memcpy(w, "run page", 9);
+    CHECK_OK(quire_pager_get(p, first + 7, &r));
+    CHECK(r == w);
+    CHECK_OK(quire_pager_commit(p));
+    CHECK(q_pager_validate(p) == NULL);
+    /* the validator notices a page marked freed that no transaction recorded */
+    CHECK_OK(q_pager_set_type(p, first + 3, Q_PENDING));
+    CHECK(q_pager_validate(p) != NULL);
+    CHECK_OK(q_pager_set_type(p, first + 3, Q_REGULAR));
+    CHECK(q_pager_validate(p) == NULL);
+    CHECK_EQ(q_pager_set_type(p, quire_pager_page_count(p), Q_FREE), QUIRE_EINVAL);
+    /* in a transaction, aborted: nothing stays allocated */
+    struct quire_pager_stat a0, a1;
+    CHECK_OK(quire_pager_stat(p, &a0));
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_OK(quire_pager_alloc_run(p, 4 * ps - 2, &first)); /* a whole group */
+    CHECK_EQ(first % (4 * ps), 2);
+    CHECK(q_pager_validate(p) == NULL);
+    CHECK_OK(quire_pager_abort(p));
+    CHECK(q_pager_validate(p) == NULL);
+    CHECK_OK(quire_pager_stat(p, &a1));
+    CHECK_EQ(a1.regular_pages, a0.regular_pages);
+    CHECK_EQ(a1.generation, a0.generation);
+    /* read-only: refused; the run and its bytes survived reopen */
+    quire_pager *ro;
+    CHECK_OK(quire_pager_close(p));
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &ro));
+    CHECK_EQ(quire_pager_alloc_run(ro, 2, &first), QUIRE_ERDONLY);
+    CHECK_OK(quire_pager_get(ro, ids[39] + 1 + 7, &r));
+    CHECK(memcmp(r, "run page", 9) == 0);
+    CHECK_OK(quire_pager_mapping(ro, &base, &mapped));
+    CHECK(r == (const uint8_t *)base + (ids[39] + 8) * ps);
+    quire_pager_close(ro);
+    struct quire_pager_report rep = {0};
+    CHECK_OK(quire_pager_check(path, &rep));
     unlink(path);
 }
 
@@ -359,8 +430,9 @@ static void test_protected(uint32_t ps) {
     cur = 0;
     CHECK_EQ(quire_pager_next_page(p, &cur, &pid), 0);
     /* corrupt the current copy of protected page 14 on disk: reads report, never return it */
-    const struct q_ref *ref = q_prot_rec(p, 14);
-    uint64_t phys = ref->slot[ref->flags & Q_REF_SEL];
+    struct q_ref ref;
+    CHECK_OK(q_pager_protected_ref(p, 14, &ref));
+    uint64_t phys = ref.copy[ref.flags & Q_REF_SEL];
     quire_pager_close(p);
     int fd = open(path, O_RDWR);
     CHECK(fd >= 0);
@@ -466,7 +538,7 @@ static void test_grow_failures(void) {
     ch_path(path, sizeof path, "pager-fail");
     struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL};
     quire_pager *p;
-    CHECK_OK(q_pager_create_ex(path, 1024, &io, &p));
+    CHECK_OK(q_pager_create_io(path, 1024, &io, &p));
     uint64_t id, first;
     CHECK_OK(quire_pager_alloc(p, &first));
     while (quire_pager_free_page_count(p) > 0) CHECK_OK(quire_pager_alloc(p, &id));
@@ -476,6 +548,7 @@ static void test_grow_failures(void) {
     CHECK(stat(path, &fst0) == 0);
     fail_truncate = 1;
     CHECK_EQ(quire_pager_alloc(p, &id), QUIRE_ENOSPC); /* grow failed: reported, still usable */
+    CHECK_EQ(quire_pager_alloc_run(p, 3, &id), QUIRE_ENOSPC); /* the same for a run */
     fail_truncate = 0;
     CHECK_OK(quire_pager_stat(p, &after));
     CHECK_EQ(after.generation, before.generation); /* nothing committed, nothing changed */
@@ -505,7 +578,7 @@ static void test_grow_failures(void) {
     }
     /* an I/O error in the middle of a commit: reported, then sticky; the file keeps the last
      * commit */
-    CHECK_OK(q_pager_open_ex(path, 0, 0, &io, &p));
+    CHECK_OK(q_pager_open_io(path, 0, 0, &io, &p));
     CHECK_OK(quire_pager_free(p, first));
     uint64_t pid;
     CHECK_OK(quire_pager_begin(p));
@@ -613,11 +686,11 @@ static void test_commit_grows(void) {
 }
 
 int main(void) {
-    test_crc();
     test_create_open();
     test_lock_processes();
     test_regular(1024);
     test_regular(4096);
+    test_alloc_run();
     test_txn();
     test_protected(1024);
     test_protected(4096);

@@ -12,6 +12,7 @@
 
 #include "../fuzz/fuzz_pager.c"
 #include "check.h"
+#include "pager/testing.h"
 #include "test_pager_util.h"
 
 static uint8_t *slurp(const char *path, size_t *n) {
@@ -55,7 +56,7 @@ static void make_sample(const char *path, uint32_t ps, uint64_t seed) {
 }
 
 static void put_super(uint8_t *img, uint64_t off, struct q_super *sb, int fix_crc) {
-    if (fix_crc) sb->crc = q_crc32c(0, sb, offsetof(struct q_super, crc));
+    if (fix_crc) sb->crc = q_base_crc32c(0, sb, offsetof(struct q_super, crc));
     memcpy(img + off, sb, sizeof *sb);
 }
 
@@ -140,8 +141,8 @@ static void test_cases(void) {
     /* random bytes over the newest metadata: open falls back, check complains; both: EMETA */
     {
         struct q_super *nsb = newest ? &sb1 : &sb0;
-        const struct q_ref *leaf0 = &nsb->root[Q_TAB_MAP][0];
-        uint64_t cur = leaf0->slot[leaf0->flags & Q_REF_SEL];
+        const struct q_ref *leaf0 = &nsb->root[Q_TREE_FREEMAP][0];
+        uint64_t cur = leaf0->copy[leaf0->flags & Q_REF_SEL];
         memcpy(img, orig, n);
         for (int i = 0; i < 64; i++) img[cur * ps + 100 + (uint64_t)i] ^= 0x5A;
         spit(bad, img, n);
@@ -155,7 +156,7 @@ static void test_cases(void) {
             CHECK_EQ(quire_pager_check(bad, &r), QUIRE_ECHECKSUM);
             CHECK(r.problems >= 1);
         }
-        uint64_t other = leaf0->slot[1 - (leaf0->flags & Q_REF_SEL)];
+        uint64_t other = leaf0->copy[1 - (leaf0->flags & Q_REF_SEL)];
         for (int i = 0; i < 64; i++) img[other * ps + 100 + (uint64_t)i] ^= 0x5A;
         spit(bad, img, n);
         CHECK_EQ(quire_pager_open(bad, 0, 0, &p), QUIRE_EMETA);
@@ -167,12 +168,12 @@ static void test_cases(void) {
      * check, and passes once the checksums are recomputed */
     {
         struct q_super *nsb = newest ? &sb1 : &sb0;
-        const struct q_ref *pl = &nsb->root[Q_TAB_PROT][0];
-        CHECK(nsb->height[Q_TAB_PROT] == 0 && (pl->flags & Q_REF_PRESENT));
+        const struct q_ref *pl = &nsb->root[Q_TREE_PROT][0];
+        CHECK(nsb->height[Q_TREE_PROT] == 0 && (pl->flags & Q_REF_PRESENT));
         struct q_ref rec;
-        memcpy(&rec, orig + pl->slot[pl->flags & Q_REF_SEL] * ps + sizeof rec, sizeof rec);
+        memcpy(&rec, orig + pl->copy[pl->flags & Q_REF_SEL] * ps + sizeof rec, sizeof rec);
         memcpy(img, orig, n);
-        img[rec.slot[rec.flags & Q_REF_SEL] * ps + 7] ^= 1;
+        img[rec.copy[rec.flags & Q_REF_SEL] * ps + 7] ^= 1;
         int crc = 0;
         CHECK_OK(fuzz_pager_one(img, n, &crc));
         CHECK_EQ(crc, QUIRE_ECHECKSUM);
@@ -224,19 +225,18 @@ static void test_inconsistent_map(void) {
         CHECK_OK(quire_pager_check(path, &r));
         quire_pager *p;
         CHECK_OK(quire_pager_open(path, 0, 0, &p));
-        const struct q_ref *ref = q_prot_rec(p, 1);
-        CHECK(ref != NULL);
-        if (!ref) break;
-        uint64_t copy = ref->slot[1 - (ref->flags & Q_REF_SEL)], leak = 0, cur = 0, reg = 0;
+        struct q_ref ref;
+        CHECK_OK(q_pager_protected_ref(p, 1, &ref));
+        uint64_t copy = ref.copy[1 - (ref.flags & Q_REF_SEL)], leak = 0, cur = 0, reg = 0;
         CHECK_OK(quire_pager_alloc(p, &leak));
         CHECK_OK(quire_pager_free(p, leak));
         CHECK_EQ(quire_pager_next_page(p, &cur, &reg), 1);
         if (kase == 0) /* a protected copy handed out as a regular page */
-            CHECK_OK(q_map_set(p, copy, Q_REGULAR));
+            CHECK_OK(q_pager_set_type(p, copy, Q_REGULAR));
         else if (kase == 1) /* a free page marked internal: leaked */
-            CHECK_OK(q_map_set(p, leak, Q_INTERNAL));
+            CHECK_OK(q_pager_set_type(p, leak, Q_INTERNAL));
         else /* a protected copy marked free: the next allocation would take it */
-            CHECK_OK(q_map_set(p, copy, Q_FREE));
+            CHECK_OK(q_pager_set_type(p, copy, Q_FREE));
         CHECK_OK(quire_pager_commit(p));
         quire_pager_close(p);
         memset(&r, 0, sizeof r);

@@ -61,13 +61,13 @@ static void workload(uint32_t ps, int steps, uint64_t seed) {
     struct q_pager_io io = ch_rec_io(&r, ps);
     quire_pager *p;
     states.n = 0;
-    CHECK_OK(q_pager_create_ex(path, ps, &io, &p));
+    CHECK_OK(q_pager_create_io(path, ps, &io, &p));
     uint64_t first_sync = r.syncs;
     note_state(p, &r);
     uint64_t s = seed;
     uint64_t pages[512], npages = 0, prot[64], nprot = 0, subs[256], nsubs = 0;
     for (int step = 0; step < steps; step++) {
-        uint64_t gen0 = p->gen;
+        uint64_t gen0 = tp_generation(p);
         int kind = (int)(ch_rand(&s) % 10);
         if (kind < 6) {
             CHECK_OK(quire_pager_begin(p));
@@ -137,7 +137,7 @@ static void workload(uint32_t ps, int steps, uint64_t seed) {
         } else if (kind == 9 && step % 7 == 0) {
             CHECK_OK(quire_pager_grow(p, quire_pager_page_count(p) + 64));
         }
-        if (p->gen != gen0) note_state(p, &r);
+        if (tp_generation(p) != gen0) note_state(p, &r);
     }
     quire_pager_close(p);
     unlink(path);

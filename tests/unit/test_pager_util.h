@@ -7,6 +7,7 @@
 #ifndef QUIRE_TEST_PAGER_UTIL_H
 #define QUIRE_TEST_PAGER_UTIL_H
 
+#include "base/crc32c.h"
 #include "crash_harness.h"
 #include "quire/pager.h"
 
@@ -23,7 +24,7 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_get(p, id, &d);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id);
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, ps));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, ps));
     }
     cur = 0;
     while (quire_pager_next_protected(p, &cur, &id) == 1) {
@@ -31,7 +32,7 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_protected_get(p, id, &d);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id | (UINT64_C(1) << 62));
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, ps));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, ps));
     }
     cur = 0;
     while (quire_pager_next_subpage(p, &cur, &id) == 1) {
@@ -40,9 +41,15 @@ static inline uint64_t tp_content_digest(quire_pager *p, int *err) {
         int rc = quire_pager_subpage_get(p, id, &d, &sz);
         if (rc && !*err) *err = rc;
         h = ch_mix(h, id | (UINT64_C(1) << 63));
-        h = ch_mix(h, rc ? 0 : q_crc32c(0, d, sz));
+        h = ch_mix(h, rc ? 0 : q_base_crc32c(0, d, sz));
     }
     return h;
+}
+
+/* The generation of the pager's last commit. */
+static inline uint64_t tp_generation(const quire_pager *p) {
+    struct quire_pager_stat st;
+    return quire_pager_stat(p, &st) == 0 ? st.generation : UINT64_MAX;
 }
 
 /* Digest of a whole committed state: its contents and its page count. */

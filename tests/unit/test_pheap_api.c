@@ -121,7 +121,7 @@ static void test_alloc(void) {
                 CHECK(refs[i].off + ui <= refs[j].off || refs[j].off >= refs[i].off + ui ||
                       refs[j].off < refs[i].off);
             }
-    /* the classes are the malloc engine's: each class size maps to its own class */
+    /* the heap's classes: each class size maps to its own class */
     for (unsigned c = 0; c < h->ncls; c++) {
         CHECK_EQ(q_pheap_class_of(h, h->cls_size[c]), c);
         CHECK_EQ(q_pheap_class_of(h, h->cls_size[c] + 1), c + 1);
@@ -459,8 +459,33 @@ static void test_churn(void) {
                 seeds[i] = seeds[n];
             }
         }
+        CHECK(q_pheap_validate(h) == NULL); /* in the transaction */
         CHECK_OK(quire_pheap_commit(h));
+        CHECK(q_pheap_validate(h) == NULL);
     }
+    /* the validator notices a chunk whose counters lie, a slab whose count lies, a free of a
+     * block that is not live */
+    struct ph_chunk *c0 = h->ch[0];
+    c0->free_pages++;
+    CHECK(q_pheap_validate(h) != NULL);
+    c0->free_pages--;
+    uint32_t head = 0;
+    while (head < h->D && ph_desc(c0, head)->type != PH_SLAB) head++;
+    CHECK(head < h->D);
+    if (head < h->D) {
+        ph_desc(c0, head)->nused++;
+        CHECK(q_pheap_validate(h) != NULL);
+        ph_desc(c0, head)->nused--;
+    }
+    CHECK(q_pheap_validate(h) == NULL);
+    h->txn = 1;
+    CHECK_OK(q_base_vec_push(&h->frees, 16)); /* offset 16: no block */
+    CHECK_OK(q_base_hash_put_u64(&h->freed, 16, 1));
+    CHECK(q_pheap_validate(h) != NULL);
+    h->frees.n = 0;
+    q_base_hash_clear(&h->freed);
+    h->txn = 0;
+    CHECK(q_pheap_validate(h) == NULL);
     struct quire_pheap_stat st;
     CHECK_OK(quire_pheap_stat(h, &st));
     CHECK_EQ(st.objects, n);

@@ -109,7 +109,7 @@ static void workload(uint32_t ps, int steps, uint64_t seed, unsigned subsets) {
     quire_pager *pg;
     quire_pheap *h;
     states.n = 0;
-    CHECK_OK(q_pager_create_ex(path, ps, &io, &pg));
+    CHECK_OK(q_pager_create_io(path, ps, &io, &pg));
     uint64_t first_sync = r.syncs;
     CHECK_OK(q_pheap_open_pager(pg, PH_OPEN_CREATE, &h));
     note_state(h, &r);

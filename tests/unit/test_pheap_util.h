@@ -8,8 +8,9 @@
 #ifndef QUIRE_TEST_PHEAP_UTIL_H
 #define QUIRE_TEST_PHEAP_UTIL_H
 
+#include "base/crc32c.h"
 #include "crash_harness.h"
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 #include "quire/pheap.h"
 
 /* Digest of a heap's visible state; *nobj receives the number of live allocations. */
@@ -21,7 +22,7 @@ static inline uint64_t th_digest(const quire_pheap *h, uint64_t *nobj) {
         const void *p = quire_pheap_ptr(h, r);
         d = ch_mix(d, r.off);
         d = ch_mix(d, sz);
-        d = ch_mix(d, p ? q_crc32c(0, p, sz) : 0);
+        d = ch_mix(d, p ? q_base_crc32c(0, p, sz) : 0);
         n++;
     }
     quire_pheap_root(h, &r);
@@ -30,7 +31,7 @@ static inline uint64_t th_digest(const quire_pheap *h, uint64_t *nobj) {
     uint64_t nd = 0; /* names: order-independent */
     cur = 0;
     while (quire_pheap_next_name(h, &cur, &name, &r) == 1)
-        nd += ch_mix(q_crc32c(0, name, strlen(name)), r.off);
+        nd += ch_mix(q_base_crc32c(0, name, strlen(name)), r.off);
     d = ch_mix(d, nd);
     if (nobj) *nobj = n;
     return d;

@@ -1,20 +1,58 @@
 /*
- * alloc/run.c - quire_alloc_exec(): replaces the calling process with a program that runs on
- * quire's malloc (libquire.so first in LD_PRELOAD), the engine of `quire run`.
+ * pages/launch.c - quire_alloc_exec() and quire_alloc_library_path() (declared in quire/alloc.h):
+ * replace the calling process with a program that runs on quire's malloc (libquire.so first in
+ * LD_PRELOAD), the engine of `quire run`; and the system calls that takes (pages/launch.h).
  *
  * The library is the one given, or the libquire.so beside the calling executable (DIR/, then
  * DIR/../lib/ for an installed copy). The process is replaced rather than forked and waited for,
  * so the program's exit status and the signals that reach it are its own, as with `env` or
- * `nice`. Not for use inside malloc: setenv() allocates.
+ * `nice`. Not for use inside malloc: setenv() allocates. It lives in pages/ (the OS layer), not
+ * in the malloc engine, which it does not use.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "alloc/internal.h"
+#include "pages/launch.h"
+#include "pages/prim.h"
+#include "quire/alloc.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * The system calls (pages/launch.h)
+ * ------------------------------------------------------------------------------------------- */
+
+int q_launch_self_exe(char *buf, size_t cap) {
+    if (!buf || cap < 2) return QUIRE_EINVAL;
+    ssize_t n = readlink("/proc/self/exe", buf, cap);
+    if (n < 0) return q_os_error(errno);
+    if ((size_t)n >= cap) return QUIRE_ERANGE;
+    buf[n] = 0;
+    return 0;
+}
+
+int q_launch_readable(const char *path) {
+    return access(path, R_OK) == 0 ? 0 : q_os_error(errno);
+}
+
+int q_launch_setenv(const char *name, const char *value) {
+    int r = value ? setenv(name, value, 1) : unsetenv(name);
+    return r == 0 ? 0 : q_os_error(errno);
+}
+
+int q_launch_execvp(char *const argv[]) {
+    execvp(argv[0], argv);
+    return q_os_error(errno);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * quire_alloc_library_path, quire_alloc_exec
+ * ------------------------------------------------------------------------------------------- */
 
 int quire_alloc_library_path(char *buf, size_t cap) {
     if (!buf || !cap) return QUIRE_EINVAL;
     char exe[4096];
-    if (q_os_self_exe(exe, sizeof exe) != 0) return QUIRE_ENOENT;
+    if (q_launch_self_exe(exe, sizeof exe) != 0) return QUIRE_ENOENT;
     char *slash = strrchr(exe, '/');
     if (!slash) return QUIRE_ENOENT;
     *slash = 0;
@@ -24,7 +62,7 @@ int quire_alloc_library_path(char *buf, size_t cap) {
         if (el + cl + 1 > cap) return QUIRE_ERANGE;
         memcpy(buf, exe, el);
         memcpy(buf + el, cands[i], cl + 1);
-        if (q_os_readable(buf) == 0) return 0;
+        if (q_launch_readable(buf) == 0) return 0;
     }
     return QUIRE_ENOENT;
 }
@@ -46,7 +84,7 @@ static int save(struct saved *sv, const char *name) {
 }
 
 static void restore(const struct saved *sv) {
-    (void)q_os_setenv(sv->name, sv->had ? sv->value : NULL);
+    (void)q_launch_setenv(sv->name, sv->had ? sv->value : NULL);
 }
 
 int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
@@ -57,7 +95,7 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
     if (!lib) {
         if ((rc = quire_alloc_library_path(found, sizeof found))) return rc;
         lib = found;
-    } else if ((rc = q_os_readable(lib))) {
+    } else if ((rc = q_launch_readable(lib))) {
         return rc;
     }
     struct saved sv[3];
@@ -74,10 +112,10 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
         pre[ll] = ':';
         memcpy(pre + ll + 1, sv[0].value, ol + 1);
     }
-    rc = q_os_setenv("LD_PRELOAD", pre);
-    if (!rc && (flags & QUIRE_EXEC_STATS)) rc = q_os_setenv("QUIRE_STATS", "1");
-    if (!rc && (flags & QUIRE_EXEC_VERBOSE)) rc = q_os_setenv("QUIRE_VERBOSE", "1");
-    if (!rc) rc = q_os_execvp(argv);
+    rc = q_launch_setenv("LD_PRELOAD", pre);
+    if (!rc && (flags & QUIRE_EXEC_STATS)) rc = q_launch_setenv("QUIRE_STATS", "1");
+    if (!rc && (flags & QUIRE_EXEC_VERBOSE)) rc = q_launch_setenv("QUIRE_VERBOSE", "1");
+    if (!rc) rc = q_launch_execvp(argv);
     /* Still here: the program could not be started. Leave the environment as it was. */
     for (int i = 0; i < 3; i++) restore(&sv[i]);
     return rc;

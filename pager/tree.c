@@ -1,8 +1,11 @@
 /*
- * pager/table.c - copy-on-write radix trees of page pairs: the structure under the free-space
- * map, the protected-page directory and the sub-page directory.
+ * pager/tree.c - the copy-on-write radix tree under each of the pager's three structures (the
+ * free map, the protected-page directory, the sub-page directory). Generic: what a leaf holds
+ * is the owner's business, registered as a struct q_pager_leaf_ops (its record size and, for
+ * the free map, how a new leaf is placed and filled, where a loaded one must lie and what bytes
+ * are written for it); this file never looks inside a leaf and calls no other pager module.
  *
- * A table is Q_ROOTS refs in the superblock, `height` levels of interior nodes (F = P / 32 refs
+ * A tree is Q_ROOTS refs in the superblock, `height` levels of interior nodes (F = P / 32 refs
  * each) and leaves (one page of records). Every node lives in a pair of pages; a node changed in
  * a transaction is written to the copy the last commit does not use, and its parent's ref (CRC,
  * generation, which copy) changes with it, up to the superblock. Nodes are materialized lazily:
@@ -15,11 +18,10 @@
 
 #include "pager/internal.h"
 
-void q_table_init(quire_pager *p, struct q_table *t, uint32_t kind) {
+void q_pager_tree_init(quire_pager *p, struct q_tree *t, const struct q_pager_leaf_ops *ops) {
     memset(t, 0, sizeof *t);
-    t->kind = kind;
-    t->rec_size = kind == Q_TAB_PROT ? 32u : kind == Q_TAB_SUB ? 64u : 0u;
-    t->per_leaf = kind == Q_TAB_MAP ? p->G : p->P / t->rec_size;
+    t->ops = ops;
+    t->per_leaf = (uint64_t)p->P * 8 / ops->rec_bits;
 }
 
 static void node_free(struct q_node *n, uint32_t level, uint32_t fanout) {
@@ -31,19 +33,10 @@ static void node_free(struct q_node *n, uint32_t level, uint32_t fanout) {
     free(n);
 }
 
-void q_table_free(quire_pager *p, struct q_table *t) {
+void q_pager_tree_free(quire_pager *p, struct q_tree *t) {
     for (uint32_t i = 0; i < Q_ROOTS; i++) node_free(t->root[i], t->height, p->fanout);
     memset(t->root, 0, sizeof t->root);
     t->height = 0;
-}
-
-uint64_t q_table_capacity(const quire_pager *p, uint32_t height) {
-    uint64_t c = Q_ROOTS;
-    for (uint32_t i = 0; i < height; i++) {
-        if (c > UINT64_MAX / p->fanout) return UINT64_MAX;
-        c *= p->fanout;
-    }
-    return c;
 }
 
 /* F^level (saturating) */
@@ -56,8 +49,14 @@ static uint64_t span(const quire_pager *p, uint32_t level) {
     return s;
 }
 
-struct q_node *q_table_leaf(const quire_pager *p, const struct q_table *t, uint64_t leaf) {
-    if (leaf >= q_table_capacity(p, t->height)) return NULL;
+/* Leaves a tree of this height can hold: Q_ROOTS * F^height (saturating). */
+static uint64_t capacity(const quire_pager *p, uint32_t height) {
+    uint64_t s = span(p, height);
+    return s > UINT64_MAX / Q_ROOTS ? UINT64_MAX : s * Q_ROOTS;
+}
+
+struct q_node *q_pager_tree_leaf(const quire_pager *p, const struct q_tree *t, uint64_t leaf) {
+    if (leaf >= capacity(p, t->height)) return NULL;
     uint64_t sp = span(p, t->height);
     struct q_node *n = t->root[leaf / sp];
     leaf %= sp;
@@ -83,8 +82,8 @@ static struct q_node *node_new(quire_pager *p, int leaf) {
     return n;
 }
 
-int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_node **out) {
-    while (leaf >= q_table_capacity(p, t->height)) {
+int q_pager_tree_dirty(quire_pager *p, struct q_tree *t, uint64_t leaf, struct q_node **out) {
+    while (leaf >= capacity(p, t->height)) {
         if (t->height >= Q_MAX_HEIGHT) return QUIRE_EFULL;
         int any = 0;
         for (uint32_t i = 0; i < Q_ROOTS; i++) any |= t->root[i] != NULL;
@@ -99,23 +98,23 @@ int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_nod
         t->height++;
     }
     uint64_t sp = span(p, t->height), idx = leaf;
-    struct q_node **slot = &t->root[idx / sp];
+    struct q_node **link = &t->root[idx / sp];
     idx %= sp;
     for (uint32_t lvl = t->height;; lvl--) {
-        if (!*slot) {
+        if (!*link) {
             struct q_node *n = node_new(p, lvl == 0);
             if (!n) return QUIRE_ENOMEM;
-            if (lvl == 0 && t->kind == Q_TAB_MAP) q_map_leaf_init(p, n, leaf);
-            *slot = n;
+            if (lvl == 0 && t->ops->init) t->ops->init(p, n, leaf);
+            *link = n;
         }
-        (*slot)->flags |= Q_N_DIRTY;
+        (*link)->flags |= Q_N_DIRTY;
         if (lvl == 0) break;
         sp /= p->fanout;
-        slot = &(*slot)->kid[idx / sp];
+        link = &(*link)->kid[idx / sp];
         idx %= sp;
     }
     p->meta_dirty = 1;
-    *out = *slot;
+    *out = *link;
     return 0;
 }
 
@@ -124,7 +123,7 @@ int q_table_dirty(quire_pager *p, struct q_table *t, uint64_t leaf, struct q_nod
  * ------------------------------------------------------------------------------------------- */
 
 static int ref_is_zero(const struct q_ref *r) {
-    return !r->slot[0] && !r->slot[1] && !r->gen && !r->crc && !r->flags;
+    return !r->copy[0] && !r->copy[1] && !r->gen && !r->crc && !r->flags;
 }
 
 /* Validates a present ref's fields and reads its current copy into buf. */
@@ -133,16 +132,16 @@ static int read_ref(quire_pager *p, const struct q_ref *r, uint8_t *buf) {
         return QUIRE_EMETA;
     if (r->gen > p->gen) return QUIRE_EMETA;
     for (int i = 0; i < 2; i++)
-        if (r->slot[i] < 2 || r->slot[i] >= p->page_count) return QUIRE_EMETA;
-    if (r->slot[0] == r->slot[1]) return QUIRE_EMETA;
-    uint64_t pg = r->slot[r->flags & Q_REF_SEL];
+        if (r->copy[i] < 2 || r->copy[i] >= p->page_count) return QUIRE_EMETA;
+    if (r->copy[0] == r->copy[1]) return QUIRE_EMETA;
+    uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     int rc = p->io.pread(p->io.ctx, p->fd, buf, p->P, pg << p->pshift);
     if (rc) return rc == QUIRE_EIO ? QUIRE_EFILESIZE : rc;
-    if (q_node_crc(r->gen, buf, p->P) != r->crc) return QUIRE_EMETA;
+    if (q_pager_node_crc(r->gen, buf, p->P) != r->crc) return QUIRE_EMETA;
     return 0;
 }
 
-static int load_node(quire_pager *p, struct q_table *t, const struct q_ref *r, uint32_t level,
+static int load_node(quire_pager *p, struct q_tree *t, const struct q_ref *r, uint32_t level,
                      uint64_t first_leaf, struct q_node **out) {
     int leaf = level == 0;
     struct q_node *n = node_new(p, leaf);
@@ -152,14 +151,7 @@ static int load_node(quire_pager *p, struct q_table *t, const struct q_ref *r, u
     int rc = read_ref(p, r, buf);
     if (rc) goto fail;
     if (leaf) {
-        if (t->kind == Q_TAB_MAP) {
-            uint64_t g = first_leaf;
-            if (g >= (p->page_count + p->G - 1) / p->G || r->slot[0] != q_map_leaf_slot(p, g, 0) ||
-                r->slot[1] != q_map_leaf_slot(p, g, 1)) {
-                rc = QUIRE_EMETA;
-                goto fail;
-            }
-        }
+        if (t->ops->check && (rc = t->ops->check(p, r, first_leaf))) goto fail;
         *out = n;
         return 0;
     }
@@ -187,11 +179,12 @@ fail:
     return rc;
 }
 
-int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, uint32_t height) {
-    q_table_free(p, t);
+int q_pager_tree_load(quire_pager *p, struct q_tree *t, const struct q_ref *roots,
+                      uint32_t height) {
+    q_pager_tree_free(p, t);
     if (height > Q_MAX_HEIGHT) return QUIRE_EMETA;
     uint64_t sp = span(p, height);
-    if (sp == UINT64_MAX || q_table_capacity(p, height) == UINT64_MAX) return QUIRE_EMETA;
+    if (sp == UINT64_MAX || capacity(p, height) == UINT64_MAX) return QUIRE_EMETA;
     t->height = height;
     for (uint32_t i = 0; i < Q_ROOTS; i++) {
         if (!(roots[i].flags & Q_REF_PRESENT)) {
@@ -200,7 +193,7 @@ int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, u
         }
         int rc = load_node(p, t, &roots[i], height, i * sp, &t->root[i]);
         if (rc) {
-            q_table_free(p, t);
+            q_pager_tree_free(p, t);
             return rc;
         }
     }
@@ -208,13 +201,13 @@ int q_table_load(quire_pager *p, struct q_table *t, const struct q_ref *roots, u
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Commit: slot allocation and writing
+ * Commit: page pairs for new nodes, then writing
  * ------------------------------------------------------------------------------------------- */
 
-static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_vec *v) {
+static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_base_vec *v) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
-    if (!n->ref.slot[0]) {
-        int rc = q_vec_push(v, (uint64_t)(uintptr_t)n);
+    if (!n->ref.copy[0]) {
+        int rc = q_base_vec_push(v, (uint64_t)(uintptr_t)n);
         if (rc) return rc;
     }
     if (level > 0)
@@ -225,28 +218,30 @@ static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_v
     return 0;
 }
 
-int q_table_prepare(quire_pager *p, struct q_table *t, int *changed) {
-    struct q_vec v = {0};
+int q_pager_tree_prepare(quire_pager *p, struct q_tree *t,
+                         int (*alloc_page)(quire_pager *p, uint64_t *id), int *changed) {
+    struct q_base_vec v;
+    q_base_vec_init(&v, &q_base_mem_libc);
     int rc = 0;
     for (uint32_t i = 0; i < Q_ROOTS && !rc; i++)
         rc = collect(t->root[i], t->height, p->fanout, &v);
-    /* Allocating may add nodes to this very table (map) or raise its height; the collected nodes
-     * stay where they are, so it is safe to fill them in afterwards. */
+    /* Allocating may add nodes to this very tree (the free map's) or raise its height; the
+     * collected nodes stay where they are, so it is safe to fill them in afterwards. */
     for (size_t i = 0; i < v.n && !rc; i++) {
         struct q_node *n = (struct q_node *)(uintptr_t)v.v[i];
         uint64_t a, b;
-        rc = q_map_alloc(p, Q_INTERNAL, 0, &a);
-        if (!rc) rc = q_map_alloc(p, Q_INTERNAL, 0, &b);
+        rc = alloc_page(p, &a);
+        if (!rc) rc = alloc_page(p, &b);
         if (rc) break;
-        n->ref.slot[0] = a;
-        n->ref.slot[1] = b;
+        n->ref.copy[0] = a;
+        n->ref.copy[1] = b;
         *changed = 1;
     }
-    q_vec_free(&v);
+    q_base_vec_free(&v);
     return rc;
 }
 
-static int write_node(quire_pager *p, struct q_table *t, struct q_node *n, uint32_t level,
+static int write_node(quire_pager *p, struct q_tree *t, struct q_node *n, uint32_t level,
                       uint64_t gen) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
     const uint8_t *src;
@@ -260,30 +255,22 @@ static int write_node(quire_pager *p, struct q_table *t, struct q_node *n, uint3
         for (uint32_t i = 0; i < p->fanout; i++)
             if (n->kid[i]) refs[i] = n->kid[i]->ref;
         src = p->scratch;
-    } else if (t->kind == Q_TAB_MAP) {
-        /* Pages freed in this transaction are written as free. */
-        uint8_t *o = p->scratch;
-        for (uint32_t i = 0; i < p->P; i++) {
-            uint8_t b = n->buf[i], hi = b & 0xAA, lo = b & 0x55;
-            uint8_t pend = (uint8_t)((hi >> 1) & lo); /* low bit of each pair that is 3 */
-            o[i] = (uint8_t)(b & ~(pend | (uint8_t)(pend << 1)));
-        }
-        src = p->scratch;
     } else {
-        src = n->buf;
+        src = t->ops->image ? t->ops->image(p, n) : n->buf;
     }
-    if (!n->ref.slot[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
+    Q_ASSERT(n->ref.copy[0] && n->ref.copy[1]);
+    if (!n->ref.copy[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
     uint32_t target = (n->ref.flags & Q_REF_PRESENT) ? 1u - (n->ref.flags & Q_REF_SEL) : 0u;
-    int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.slot[target] << p->pshift);
+    int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.copy[target] << p->pshift);
     if (rc) return rc;
     n->ref.gen = gen;
-    n->ref.crc = q_node_crc(gen, src, p->P);
+    n->ref.crc = q_pager_node_crc(gen, src, p->P);
     n->ref.flags = Q_REF_PRESENT | target;
     n->flags &= ~Q_N_DIRTY;
     return 0;
 }
 
-int q_table_write(quire_pager *p, struct q_table *t, uint64_t gen, struct q_ref *roots) {
+int q_pager_tree_write(quire_pager *p, struct q_tree *t, uint64_t gen, struct q_ref *roots) {
     for (uint32_t i = 0; i < Q_ROOTS; i++) {
         int rc = write_node(p, t, t->root[i], t->height, gen);
         if (rc) return rc;
@@ -294,6 +281,10 @@ int q_table_write(quire_pager *p, struct q_table *t, uint64_t gen, struct q_ref 
     }
     return 0;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Walking
+ * ------------------------------------------------------------------------------------------- */
 
 static int walk(const quire_pager *p, const struct q_node *n, uint32_t level, uint64_t first,
                 int (*fn)(void *, const struct q_node *, int, uint64_t), void *arg) {
@@ -306,9 +297,9 @@ static int walk(const quire_pager *p, const struct q_node *n, uint32_t level, ui
     return rc;
 }
 
-int q_table_walk(const quire_pager *p, const struct q_table *t,
-                 int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index),
-                 void *arg) {
+int q_pager_tree_walk(const quire_pager *p, const struct q_tree *t,
+                      int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index),
+                      void *arg) {
     uint64_t sp = span(p, t->height);
     for (uint32_t i = 0; i < Q_ROOTS; i++) {
         int rc = walk(p, t->root[i], t->height, i * sp, fn, arg);

@@ -1,31 +1,50 @@
 /*
- * pager/pheap_internal.h - the persistent heap's types, on-disk formats and cross-file
- * functions (internal). The heap uses the public pager API (quire/pager.h), plus two fields of
- * struct quire_pager (pager/internal.h): `map`, the pager's contiguous mapping of the file (page
- * i at map + i * P), and `page_count`; and the pager's CRC32C.
+ * pheap/internal.h - the persistent heap's glossary, its file format, its in-memory types with
+ * their invariants, and the functions its files share (internal). The heap is built on the
+ * pager's public API (quire/pager.h) only - tests/scripts/layering.sh fails if a heap source
+ * includes a pager/ header - and on base/ (CRC32C, hash tables, vectors, the checkers' problem
+ * reporter).
+ *
+ * Files: heap.c (open, recovery, the commit chain, abort), data.c (allocations, declared writes
+ * and their undo records, root, statistics), alloc.c (the allocator: classes, chunks, slabs,
+ * lookup), names.c (named objects), check.c (quire_pheap_check), validate.c (the invariants).
  *
  * Glossary
  * --------
- *  P        the pager's page size. Offsets (quire_pref.off) are file bytes: page id * P + offset.
+ *  page     a pager page: P bytes, the pager's page size (quire_pager_page_size). Offsets
+ *           (quire_pref.off) are file bytes: page id * P + offset. The heap reaches every page
+ *           through the pager's mapping (quire_pager_mapping: `base`, `npages_map`), which the
+ *           calls marked [remaps] move: q_pheap_rebase() re-reads it after them.
  *  header   protected page 0 (struct ph_header): magic, generation, root, names table, the undo
  *           log's page run. Written at every commit: the heap's commit point.
- *  chunk    a run of `npages` contiguous regular pages (`first`..) plus one protected page, its
- *           chunk header (struct ph_chdr). Kind SMALL: the header holds a descriptor per page
- *           and a bitmap area of P/128 bytes per page; kind HUGE: the run is one allocation.
+ *  chunk    a run of `npages` contiguous regular pages (`first`.., from quire_pager_alloc_run)
+ *           plus one protected page, its chunk header (struct ph_chdr). Kind SMALL: the header
+ *           holds a descriptor per page and a bitmap area of P/128 bytes per page; kind HUGE:
+ *           the run is one allocation.
  *  desc     per page of a SMALL chunk: FREE; SLAB head (class, pages n, nused); RUN head
  *           (pages n); CONT (n = distance back to the head).
  *  slab     n pages holding slots of one class; its bitmap is the concatenated bitmap areas of
  *           its pages (n * P / 16 bits >= slots, since slots are at least 16 bytes).
+ *  slot     one block of a slab (not the pager's superblock or sub-page slots).
  *  log      `log_npages` contiguous regular pages: an undo log (struct ph_loghdr + records
  *           {off, len, old bytes padded to 8}) written and synced before the data pages.
  *  fresh    allocations made in the open transaction: their bytes were free at the last commit,
  *           so writes to them need no undo.
+ *  names table  a hash table that lives in the file, as an allocation (names.c); the heap's
+ *           in-memory tables (fresh, freed, snap) are base/ hash tables.
  *
- * Invariants (between calls)
- *  chunks[] sorted by `first`; no two chunks' page runs overlap; header gen == pager commits of
- *  the heap; for a SLAB head: nused == popcount(bitmap) <= slots(class, n).
- *  Valid undo log with gen == header.gen + 1 at open  <=>  a commit was interrupted after its
- *  log became durable: replay (old bytes back), then header.gen += 1.
+ * Invariants (between calls; q_pheap_validate() checks them, run after every commit and reload
+ * in debug builds: base/assert.h)
+ *  ch[0..nch) sorted by `first`; no two chunks' page runs overlap, nor the log's.
+ *  A chunk's fields (first, npages, kind) equal its header's; a SMALL chunk's free_pages and
+ *    max_run are its FREE descriptors and their longest run.
+ *  For a SLAB head: 0 < nused == popcount(bitmap) <= slots(class).
+ *  Outside a transaction (txn 0): nothing fresh, freed or snapshotted, no undo bytes; in one:
+ *    frees.n == freed.count, every freed offset a live block.
+ *  cur[c], when set, is a chunk of ch[] whose descriptor cur_head[c] is a slab of class c.
+ *  Header gen == the heap's commits. A valid undo log with gen == header.gen + 1 at open <=> a
+ *    commit was interrupted after its log became durable: replay (old bytes back), then
+ *    header.gen += 1.
  */
 #ifndef QUIRE_PHEAP_INTERNAL_H
 #define QUIRE_PHEAP_INTERNAL_H
@@ -33,6 +52,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/assert.h"
+#include "base/crc32c.h"
+#include "base/hash.h"
+#include "base/problem.h"
+#include "base/vec.h"
 #include "quire/pager.h"
 #include "quire/pheap.h"
 
@@ -111,12 +135,6 @@ struct ph_nent {
  * In memory
  * ------------------------------------------------------------------------------------------- */
 
-/* u64 -> u64 map, open addressing; key 0 is the empty marker. */
-struct ph_map {
-    uint64_t *k, *v;
-    size_t cap, n;
-};
-
 struct ph_chunk {
     uint64_t pid;   /* protected page of the header */
     uint64_t first; /* first data page */
@@ -163,12 +181,11 @@ struct quire_pheap {
     uint32_t chunk_hint;  /* index to start free-page searches */
     struct ph_chunk *hot; /* the chunk the last lookup found (cache; NULL when chunks change) */
     /* transaction */
-    struct ph_map fresh; /* off -> 1: allocated in this txn */
-    struct ph_map freed; /* off -> 1: freed in this txn */
-    uint64_t *frees;     /* offsets freed in this txn, in order */
-    size_t nfrees, capfrees;
-    struct ph_map snap; /* off -> (lo << 32 | hi): range of the block already snapshotted */
-    uint8_t *undo;      /* undo records (ph_rec + bytes) */
+    struct q_base_hash fresh; /* off -> 1: allocated in this txn (0: then freed in it) */
+    struct q_base_hash freed; /* off -> 1: freed in this txn */
+    struct q_base_vec frees;  /* offsets freed in this txn, in order */
+    struct q_base_hash snap;  /* off -> (lo << 32 | hi): range of the block already snapshotted */
+    uint8_t *undo;            /* undo records (ph_rec + bytes) */
     size_t undo_n, undo_cap;
     uint64_t undo_nrec;
     size_t log_want;      /* log bytes a failed quire_pheap_write needed */
@@ -176,7 +193,7 @@ struct quire_pheap {
 };
 
 /* ---------------------------------------------------------------------------------------------
- * pheap.c
+ * heap.c
  * ------------------------------------------------------------------------------------------- */
 
 /* Opens a heap on an open pager (ownership passes to the heap, even on error). Modes:
@@ -188,14 +205,26 @@ int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out);
 int q_pheap_free_internal(quire_pheap *h, uint64_t off);
 /* Re-reads the mapping base after a [remaps] pager call. */
 int q_pheap_rebase(quire_pheap *h);
+/* 0, or why the heap cannot be modified: QUIRE_EINVAL (NULL), QUIRE_EUNAVAIL, QUIRE_ERDONLY. */
+static inline int q_pheap_writable(const quire_pheap *h) {
+    if (!h) return QUIRE_EINVAL;
+    if (h->fatal) return QUIRE_EUNAVAIL;
+    if (h->rdonly) return QUIRE_ERDONLY;
+    return 0;
+}
+/* Bytes of undo records the log holds. */
+static inline uint64_t q_pheap_log_capacity(const quire_pheap *h) {
+    return (h->hdr.log_npages << h->pshift) - sizeof(struct ph_loghdr);
+}
 /* Starts the pager transaction if needed and marks the heap changed. */
 int q_pheap_touch(quire_pheap *h);
 /* Log validation: 1 when the log holds a valid undo log for generation gen, 0 if not. */
 int q_pheap_log_pending(quire_pheap *h, uint64_t gen);
-uint32_t q_pheap_crc(uint32_t crc, const void *buf, size_t n);
+/* Sets up the transaction's tables (empty). */
+void q_pheap_txn_init(quire_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
- * pheap_alloc.c
+ * alloc.c
  * ------------------------------------------------------------------------------------------- */
 
 void q_pheap_classes(quire_pheap *h);
@@ -210,9 +239,8 @@ int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off);
 int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b);
 /* Applies the transaction's frees to the chunk headers (at commit). */
 int q_pheap_apply_frees(quire_pheap *h);
-/* Frees the live block at off at once (for blocks allocated in the open transaction). */
-int q_pheap_free_block(quire_pheap *h, uint64_t off);
-/* The same for a block q_pheap_lookup() just found (no allocator change since). */
+/* Frees at once a block q_pheap_lookup() just found (no allocator change since): for blocks
+ * allocated in the open transaction, whose bytes were free at the last commit. */
 int q_pheap_free_found(quire_pheap *h, const struct ph_block *b);
 /* Writes dirty chunk headers through protected writers (inside the pager txn). */
 int q_pheap_write_chunks(quire_pheap *h);
@@ -220,7 +248,6 @@ int q_pheap_write_chunks(quire_pheap *h);
 int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first);
 int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size);
 void q_pheap_stats(const quire_pheap *h, struct quire_pheap_stat *st);
-struct ph_chunk *q_pheap_chunk_of(const quire_pheap *h, uint64_t page);
 
 static inline struct ph_desc *ph_desc(const struct ph_chunk *c, uint32_t i) {
     return (struct ph_desc *)(void *)(c->hdr + PH_DESC_OFF + (size_t)i * sizeof(struct ph_desc));
@@ -234,7 +261,14 @@ static inline struct ph_chdr *ph_chdr(const struct ph_chunk *c) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * pheap_names.c
+ * validate.c
+ * ------------------------------------------------------------------------------------------- */
+
+/* NULL when the invariants above hold, else a sentence naming the first that does not. */
+const char *q_pheap_validate(const quire_pheap *h);
+
+/* ---------------------------------------------------------------------------------------------
+ * names.c
  * ------------------------------------------------------------------------------------------- */
 
 uint64_t q_pheap_name_hash(const char *name, size_t len);
@@ -242,14 +276,5 @@ uint64_t q_pheap_name_hash(const char *name, size_t len);
  * is not 0 (realloc moved it), registers them for newval. QUIRE_EBADREF when val is the names
  * table or a name's bytes (the heap's own allocations). */
 int q_pheap_names_forget(quire_pheap *h, uint64_t val, uint64_t newval);
-
-/* ---------------------------------------------------------------------------------------------
- * maps (pheap.c)
- * ------------------------------------------------------------------------------------------- */
-
-int q_phmap_put(struct ph_map *m, uint64_t k, uint64_t v);
-int q_phmap_get(const struct ph_map *m, uint64_t k, uint64_t *v);
-void q_phmap_clear(struct ph_map *m);
-void q_phmap_free(struct ph_map *m);
 
 #endif

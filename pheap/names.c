@@ -1,5 +1,5 @@
 /*
- * pager/pheap_names.c - named objects: an open-addressing hash table that lives in the heap
+ * pheap/names.c - named objects: an open-addressing hash table that lives in the heap
  * itself (an allocation named by the header's `names`), so that every change to it is part of
  * the transaction like any other write (new tables and name strings are fresh allocations;
  * entries of an older table are changed through quire_pheap_write, hence undo-logged).
@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 
 uint64_t q_pheap_name_hash(const char *name, size_t len) {
     uint64_t x = UINT64_C(1469598103934665603);

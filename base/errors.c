@@ -1,8 +1,9 @@
 /*
- * pages/errors.c - names of quire's error codes and the library version.
+ * base/errors.c - the names of quire's error codes (quire_strerror, for every module) and the
+ * library version (the contract is in quire/error.h).
  *
- * Every QUIRE_E* code in quire/error.h has a sentence here; tests/unit/test_errors.c checks that
- * no code is left unnamed.
+ * Every QUIRE_E* code in quire/error.h has a sentence here; tests/scripts/errors_named.sh checks
+ * that no code is left unnamed.
  */
 #include "quire/error.h"
 
@@ -50,8 +51,6 @@ const char *quire_strerror(int err) {
         return "handle was already consumed or freed";
     case QUIRE_EFILESIZE:
         return "file size does not fit the layout";
-    case QUIRE_EWX:
-        return "a writable and executable mapping would be needed";
     case QUIRE_EPAGESIZE:
         return "invalid page size, or different from the file's";
     case QUIRE_ESUPER:
@@ -88,8 +87,6 @@ const char *quire_strerror(int err) {
         return "object name too long";
     case QUIRE_ETXN:
         return "transaction misuse or write outside a declared range";
-    case QUIRE_EALIGN:
-        return "alignment is not a supported power of two";
     }
     return "unknown quire error";
 }

@@ -1,5 +1,5 @@
 /*
- * pager/pheap_check.c - quire_pheap_check(): verifies a heap file at both levels. The pager
+ * pheap/check.c - quire_pheap_check(): verifies a heap file at both levels. The pager
  * level is quire_pager_check(); the heap level walks the raw structures through a read-only
  * pager (so that one bad chunk is reported, not just the first error): the header, the undo
  * log, every chunk header, the ownership of every page (each regular page belongs to exactly
@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/internal.h"
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 
 struct run {
     uint64_t first, n, pid;
@@ -100,6 +99,7 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
         return QUIRE_ENOMEM;
     }
     h->pg = pg;
+    q_pheap_txn_init(h);
     h->rdonly = 1;
     h->P = quire_pager_page_size(pg);
     h->pshift = (uint32_t)__builtin_ctz(h->P);

@@ -1,7 +1,7 @@
 /*
- * pager/pheap_alloc.c - the persistent heap's allocator: size classes, chunks of contiguous
+ * pheap/alloc.c - the persistent heap's allocator: size classes, chunks of contiguous
  * pager pages with their protected headers, slabs, page runs and huge blocks; lookup of a
- * reference, deferred frees, iteration and statistics (see pager/pheap_internal.h).
+ * reference, deferred frees, iteration and statistics (see pheap/internal.h).
  *
  * Size classes: 16..128 by 16, then four per power of two (what the malloc engine used when the
  * file format was fixed). They are the heap's own, not shared with the engine: a slab header in
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pager/pheap_internal.h"
+#include "pheap/internal.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Size classes
@@ -69,7 +69,8 @@ static void chunk_stats(const quire_pheap *h, struct ph_chunk *c) {
     c->max_run = best;
 }
 
-struct ph_chunk *q_pheap_chunk_of(const quire_pheap *h, uint64_t page) {
+/* The chunk holding page, or NULL (binary search, with a one-entry cache). */
+static struct ph_chunk *chunk_of(const quire_pheap *h, uint64_t page) {
     struct ph_chunk *hot = h->hot;
     if (hot && page - hot->first < hot->npages) return hot;
     size_t lo = 0, hi = h->nch;
@@ -231,44 +232,10 @@ int q_pheap_load_chunks(quire_pheap *h) {
     return 0;
 }
 
-/* Allocates n contiguous regular pages from the pager (inside the open pager transaction).
- * alloc_near() returns the first free page at or after a hint; a run broken by a used page is
- * given back and the search restarts after it; after a few restarts the file is grown so that
- * its new tail holds the run. */
+/* Allocates n contiguous regular pages from the pager (inside the open pager transaction). */
 int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first) {
-    uint64_t hint = 0, start = 0, len = 0, last = 0;
-    int restarts = 0, rc = 0;
-    while (len < n) {
-        uint64_t id;
-        rc = quire_pager_alloc_near(h->pg, len ? last + 1 : hint, &id);
-        if (rc) break;
-        if (len && id == last + 1) {
-            last = id;
-            len++;
-            continue;
-        }
-        /* broken run: give back what we had and start again */
-        for (uint64_t k = 0; k < len && !rc; k++) rc = quire_pager_free(h->pg, start + k);
-        if (rc) break;
-        if (++restarts > 6) {
-            uint64_t pc = quire_pager_page_count(h->pg);
-            rc = quire_pager_free(h->pg, id);
-            if (!rc) rc = quire_pager_grow(h->pg, pc + n + 16);
-            if (rc) break;
-            hint = pc;
-            len = 0;
-            restarts = -64; /* after growing, only group boundaries can break the run */
-            continue;
-        }
-        start = last = id;
-        len = 1;
-    }
-    if (rc) {
-        for (uint64_t k = 0; k < len; k++) (void)quire_pager_free(h->pg, start + k);
-        return rc;
-    }
-    *first = start;
-    return q_pheap_rebase(h);
+    int rc = quire_pager_alloc_run(h->pg, n, first);
+    return rc ? rc : q_pheap_rebase(h);
 }
 
 /* A new chunk of the given kind with npages data pages. */
@@ -442,15 +409,13 @@ static int alloc_small(quire_pheap *h, unsigned cls, uint64_t *off) {
         *off = ((c->first + head) << h->pshift) + (uint64_t)slot * h->cls_size[cls];
         return 0;
     }
-    return QUIRE_EHEAP; /* nused said a slot was free */
+    Q_ASSERT(!"a slab's nused said it had a free slot");
+    return QUIRE_EHEAP;
 }
 
 int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
     if (size <= h->P) return alloc_small(h, q_pheap_class_of(h, size), off);
     uint64_t n = ((uint64_t)size + h->P - 1) >> h->pshift;
-    /* a page run cannot cross a group of the pager's free-space map (4 * P pages, the first
-     * two of which are the map's own) */
-    if (n > 4 * (uint64_t)h->P - 2) return QUIRE_EOVERFLOW;
     if (n <= h->D) {
         struct ph_chunk *c;
         uint32_t head;
@@ -474,7 +439,7 @@ int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
 int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
     if (!off) return QUIRE_EBADREF;
     uint64_t page = off >> h->pshift;
-    struct ph_chunk *c = q_pheap_chunk_of(h, page);
+    struct ph_chunk *c = chunk_of(h, page);
     if (!c) return QUIRE_EBADREF;
     b->c = c;
     if (c->kind == PH_HUGE) {
@@ -511,7 +476,8 @@ int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
 }
 
 /* Frees one block now (its bytes were free at the last commit, or the commit is applying it).
- * Huge chunks are released; *empty set when a SMALL chunk became empty. */
+ * A huge block's chunk is released; a slab left empty gives its pages back to its chunk (a
+ * chunk left empty is released by q_pheap_apply_frees). */
 static int free_now(quire_pheap *h, const struct ph_block *b) {
     struct ph_chunk *c = b->c;
     if (c->kind == PH_HUGE) return chunk_release(h, c);
@@ -522,6 +488,7 @@ static int free_now(quire_pheap *h, const struct ph_block *b) {
     }
     uint64_t *bits = ph_bits(h, c, b->head);
     bits[b->slot / 64] &= ~(UINT64_C(1) << (b->slot % 64));
+    Q_ASSERT(d->type == PH_SLAB && d->nused > 0);
     d->nused--;
     h->scan_ci[d->cls] = h->scan_di[d->cls] = 0;
     c->dirty = 1;
@@ -532,19 +499,15 @@ static int free_now(quire_pheap *h, const struct ph_block *b) {
     return 0;
 }
 
-int q_pheap_free_block(quire_pheap *h, uint64_t off) {
-    struct ph_block b;
-    int rc = q_pheap_lookup(h, off, &b);
-    return rc ? rc : free_now(h, &b);
-}
-
 int q_pheap_free_found(quire_pheap *h, const struct ph_block *b) {
     return free_now(h, b);
 }
 
 int q_pheap_apply_frees(quire_pheap *h) {
-    for (size_t i = 0; i < h->nfrees; i++) {
-        int rc = q_pheap_free_block(h, h->frees[i]);
+    for (size_t i = 0; i < h->frees.n; i++) {
+        struct ph_block b;
+        int rc = q_pheap_lookup(h, h->frees.v[i], &b);
+        if (!rc) rc = free_now(h, &b);
         if (rc) return rc;
     }
     /* give empty SMALL chunks back to the pager, keeping one */

@@ -1,4 +1,5 @@
-# pager/pager.mk - the pager's long crash runs and its fuzzer (included by the Makefile).
+# tests/pager.mk - the pager's long crash runs and its fuzzer (included by the Makefile), beside
+# the tests they build (tests/unit/test_pager_{kill,powerloss}.c, tests/fuzz/).
 #
 #   make crash-long   10,000 SIGKILLs of a running workload, and a long power-loss run
 #   make fuzz         libFuzzer + ASan/UBSan on open + read + check (FUZZ_TIME seconds, default 60)
@@ -14,9 +15,9 @@ crash-long: $(BUILD)/tests/unit/test_pager_kill $(BUILD)/tests/unit/test_pager_p
 
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
-FUZZ_SRC  := tests/fuzz/fuzz_pager.c $(wildcard pager/*.c) pages/prim.c pages/errors.c
+FUZZ_SRC  := tests/fuzz/fuzz_pager.c $(wildcard base/*.c pager/*.c) pages/prim.c
 
-$(BUILD)/fuzz/fuzz_pager: $(FUZZ_SRC) $(wildcard pager/*.h include/quire/*.h)
+$(BUILD)/fuzz/fuzz_pager: $(FUZZ_SRC) $(wildcard base/*.h pager/*.h include/quire/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $(FUZZ_SRC)
 

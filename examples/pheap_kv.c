@@ -1,6 +1,6 @@
 /*
- * tests/pheap_kv_example.c - the README's persistent-heap example: a key-value map that lives in
- * a heap file and survives kill -9 and restarts (driven by tests/scripts/pheap_example.sh).
+ * examples/pheap_kv.c - the README's persistent-heap example: a key-value map that lives in a
+ * heap file and survives kill -9 and restarts (driven by tests/scripts/pheap_example.sh).
  *
  *   pheap_kv FILE put KEY VALUE     set one key (one commit)
  *   pheap_kv FILE get KEY           print its value

@@ -1,18 +1,18 @@
 /*
- * pager/crc32c.c - CRC32C (Castagnoli polynomial, reflected 0x82F63B78), the checksum of every
- * superblock slot, metadata page and protected page copy.
+ * base/crc32c.c - CRC32C (Castagnoli polynomial, reflected 0x82F63B78), the checksum of every
+ * pager superblock slot, metadata page and protected page copy, and of the heap's undo log.
  *
  * Portable path: slicing-by-8 (eight 256-entry tables built once, eight bytes per step).
  * Fast path: the SSE4.2 crc32 instruction, chosen at run time with __builtin_cpu_supports, so
  * the library still runs on x86-64 machines without it. Both compute the same function
- * (tests/unit/test_pager_crc.c compares them on random inputs and known vectors).
- * The CRC is used with init ~0 and final ~0 (the iSCSI convention): q_crc32c(0, "123456789", 9)
- * is 0xE3069283.
+ * (tests/unit/test_base.c compares them on random inputs and known vectors).
+ * The CRC is used with init ~0 and final ~0 (the iSCSI convention):
+ * q_base_crc32c(0, "123456789", 9) is 0xE3069283.
  */
 #include <stdatomic.h>
 #include <string.h>
 
-#include "pager/internal.h"
+#include "base/crc32c.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
@@ -41,7 +41,7 @@ static void build_tables(void) {
     atomic_store_explicit(&table_ready, 2, memory_order_release);
 }
 
-uint32_t q_crc32c_sw(uint32_t crc, const void *buf, size_t n) {
+uint32_t q_base_crc32c_sw(uint32_t crc, const void *buf, size_t n) {
     build_tables();
     const uint8_t *p = buf;
     uint32_t c = ~crc;
@@ -84,22 +84,17 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const voi
 
 static atomic_int hw_state; /* 0 unknown, 1 absent, 2 present */
 
-uint32_t q_crc32c(uint32_t crc, const void *buf, size_t n) {
+uint32_t q_base_crc32c(uint32_t crc, const void *buf, size_t n) {
     int s = atomic_load_explicit(&hw_state, memory_order_relaxed);
     if (s == 0) {
         __builtin_cpu_init();
         s = __builtin_cpu_supports("sse4.2") ? 2 : 1;
         atomic_store_explicit(&hw_state, s, memory_order_relaxed);
     }
-    return s == 2 ? crc_hw(crc, buf, n) : q_crc32c_sw(crc, buf, n);
+    return s == 2 ? crc_hw(crc, buf, n) : q_base_crc32c_sw(crc, buf, n);
 }
 #else
-uint32_t q_crc32c(uint32_t crc, const void *buf, size_t n) {
-    return q_crc32c_sw(crc, buf, n);
+uint32_t q_base_crc32c(uint32_t crc, const void *buf, size_t n) {
+    return q_base_crc32c_sw(crc, buf, n);
 }
 #endif
-
-uint32_t q_node_crc(uint64_t gen, const void *buf, size_t n) {
-    uint32_t c = q_crc32c(0, &gen, sizeof gen);
-    return q_crc32c(c, buf, n);
-}

@@ -1,0 +1,390 @@
+/*
+ * pager/freemap.c - the free map: the type of every page (2 bits: free, regular, internal,
+ * pending), one leaf per group of G = 4 * P pages; page allocation and file growth. The free map
+ * is tree 0 of pager/tree.c, whose generic leaves it specializes through its struct
+ * q_pager_leaf_ops: a leaf's page pair is fixed (the first two pages of its group), a new leaf
+ * starts with every page of its group free but those, and pending pages are written as free.
+ *
+ * Allocation takes the lowest free page at or after a hint: groups whose leaf is absent are
+ * wholly free (but for their two leaf pages), groups with nfree == 0 are skipped, and inside a
+ * leaf 32 entries are tested per 64-bit word. alloc_hint is a lower bound of the lowest free
+ * page, so a run of allocations is linear overall. When no page is free the file grows by an
+ * eighth (at least 32 pages): ftruncate (sparse) and mremap. A failed ftruncate changes nothing;
+ * a failed mremap after a successful ftruncate leaves the pager unavailable (QUIRE_EUNAVAIL) and
+ * the file at its last commit (the superblock still records the old page count).
+ */
+#include <string.h>
+
+#include "pager/internal.h"
+
+static uint64_t ngroups(const quire_pager *p, uint64_t count) {
+    return (count + p->G - 1) / p->G;
+}
+
+/* Pages of group g below count. */
+static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
+    uint64_t first = g * p->G;
+    if (first >= count) return 0;
+    return count - first < p->G ? count - first : p->G;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The free map's leaves (registered with the tree)
+ * ------------------------------------------------------------------------------------------- */
+
+/* A group's leaf, materialized: its own two pages (and, in group 0, the superblock slots) are
+ * internal, every other page of the group is free. */
+static void leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
+    uint64_t in = group_pages(p, g, p->page_count);
+    leaf->ref.copy[0] = q_pager_freemap_leaf_page(p, g, 0);
+    leaf->ref.copy[1] = q_pager_freemap_leaf_page(p, g, 1);
+    uint64_t reserved = 2;
+    q_freemap_set_entry(leaf->buf, leaf->ref.copy[0] - g * p->G, Q_INTERNAL);
+    q_freemap_set_entry(leaf->buf, leaf->ref.copy[1] - g * p->G, Q_INTERNAL);
+    if (g == 0) { /* the superblock slots */
+        q_freemap_set_entry(leaf->buf, 0, Q_INTERNAL);
+        q_freemap_set_entry(leaf->buf, 1, Q_INTERNAL);
+        reserved = 4;
+    }
+    leaf->nfree = (uint32_t)(in - reserved);
+    /* Before: an absent group (pages - 2 free, 2 reserved). After: a leaf. */
+    if (g != 0) p->n_absent_free -= in - 2;
+    p->ntype[Q_FREE] += in - reserved;
+    p->ntype[Q_INTERNAL] += reserved;
+}
+
+/* A leaf read from the file lies where its group says, in a group inside the file. */
+static int leaf_check(const quire_pager *p, const struct q_ref *ref, uint64_t g) {
+    if (g >= ngroups(p, p->page_count) || ref->copy[0] != q_pager_freemap_leaf_page(p, g, 0) ||
+        ref->copy[1] != q_pager_freemap_leaf_page(p, g, 1))
+        return QUIRE_EMETA;
+    return 0;
+}
+
+/* The bytes written for a leaf: pages freed in this transaction (pending) are written as free. */
+static const uint8_t *leaf_image(quire_pager *p, const struct q_node *leaf) {
+    uint8_t *o = p->scratch;
+    for (uint32_t i = 0; i < p->P; i++) {
+        uint8_t b = leaf->buf[i], hi = b & 0xAA, lo = b & 0x55;
+        uint8_t pend = (uint8_t)((hi >> 1) & lo); /* low bit of each pair that is 3 */
+        o[i] = (uint8_t)(b & ~(pend | (uint8_t)(pend << 1)));
+    }
+    return o;
+}
+
+const struct q_pager_leaf_ops q_pager_freemap_leaves = {"free map", 2, leaf_init, leaf_check,
+                                                        leaf_image};
+
+/* ---------------------------------------------------------------------------------------------
+ * Page types
+ * ------------------------------------------------------------------------------------------- */
+
+unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+    if (leaf) return q_freemap_entry(leaf->buf, id - g * p->G);
+    return (id == q_pager_freemap_leaf_page(p, g, 0) || id == q_pager_freemap_leaf_page(p, g, 1))
+               ? Q_INTERNAL
+               : Q_FREE;
+}
+
+int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type) {
+    Q_ASSERT(id < p->page_count && type <= Q_PENDING);
+    uint64_t g = id / p->G;
+    struct q_node *leaf;
+    int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
+    if (rc) return rc;
+    uint64_t i = id - g * p->G;
+    unsigned old = q_freemap_entry(leaf->buf, i);
+    q_freemap_set_entry(leaf->buf, i, type);
+    p->ntype[old]--;
+    p->ntype[type]++;
+    if (old == Q_FREE) leaf->nfree--;
+    if (type == Q_FREE) {
+        leaf->nfree++;
+        if (id < p->alloc_hint) p->alloc_hint = id;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Searching and growing
+ * ------------------------------------------------------------------------------------------- */
+
+/* First free page in [from, to), or UINT64_MAX. */
+static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
+    while (from < to) {
+        uint64_t g = from / p->G, base = g * p->G;
+        uint64_t end = base + p->G < to ? base + p->G : to;
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
+        if (!leaf) {
+            uint64_t first = g == 0 ? 4 : base + 2;
+            uint64_t c = from > first ? from : first;
+            if (c < end) return c;
+        } else if (leaf->nfree) {
+            uint64_t i = from - base, e = end - base;
+            while (i < e) {
+                uint64_t w;
+                memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
+                uint64_t m = ~(w | (w >> 1)) & UINT64_C(0x5555555555555555);
+                m &= ~UINT64_C(0) << ((i & 31) * 2);
+                if (m) {
+                    uint64_t j = (i & ~UINT64_C(31)) + (uint64_t)(__builtin_ctzll(m) / 2);
+                    if (j < e) return base + j;
+                    break;
+                }
+                i = (i | 31) + 1;
+            }
+        }
+        from = end;
+    }
+    return UINT64_MAX;
+}
+
+/* First page of [from, to) that is not free, or `to`. */
+static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
+    while (from < to) {
+        uint64_t g = from / p->G, base = g * p->G;
+        uint64_t end = base + p->G < to ? base + p->G : to;
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
+        if (!leaf) { /* an absent group: all free but its two leaf pages, the first two */
+            if (from < base + 2) return from;
+        } else {
+            uint64_t i = from - base, e = end - base;
+            while (i < e) {
+                uint64_t w;
+                memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
+                uint64_t m = (w | (w >> 1)) & UINT64_C(0x5555555555555555);
+                m &= ~UINT64_C(0) << ((i & 31) * 2);
+                if (m) {
+                    uint64_t j = (i & ~UINT64_C(31)) + (uint64_t)(__builtin_ctzll(m) / 2);
+                    if (j < e) return base + j;
+                    break;
+                }
+                i = (i | 31) + 1;
+            }
+        }
+        from = end;
+    }
+    return to;
+}
+
+/* First run of n free pages in [from, page_count), or UINT64_MAX. */
+static uint64_t find_run(const quire_pager *p, uint64_t from, uint64_t n) {
+    for (uint64_t at = find_range(p, from, p->page_count); at != UINT64_MAX;) {
+        if (n > p->page_count - at) return UINT64_MAX;
+        uint64_t used = find_used(p, at, at + n);
+        if (used == at + n) return at;
+        at = find_range(p, used, p->page_count);
+    }
+    return UINT64_MAX;
+}
+
+static uint64_t free_count(const quire_pager *p) {
+    return p->ntype[Q_FREE] + p->n_absent_free;
+}
+
+int q_pager_freemap_grow(quire_pager *p, uint64_t new_count) {
+    new_count = (new_count + Q_GROW_MIN - 1) / Q_GROW_MIN * Q_GROW_MIN;
+    if (new_count <= p->page_count) return 0;
+    if (new_count > Q_MAX_PAGES || new_count > (uint64_t)SIZE_MAX >> p->pshift) return QUIRE_EFULL;
+    uint64_t old = p->page_count;
+    int rc = p->io.truncate(p->io.ctx, p->fd, new_count << p->pshift);
+    if (rc) return rc;
+    if (q_pager_remap(p, (size_t)(new_count << p->pshift))) {
+        p->fatal = QUIRE_EUNAVAIL;
+        return QUIRE_EUNAVAIL;
+    }
+    /* Count the new pages: a materialized last group gains free pages; new groups are absent. */
+    for (uint64_t g = old / p->G; g < ngroups(p, new_count); g++) {
+        uint64_t before = group_pages(p, g, old), after = group_pages(p, g, new_count);
+        struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+        if (leaf) {
+            leaf->nfree += (uint32_t)(after - before);
+            p->ntype[Q_FREE] += after - before;
+        } else {
+            p->n_absent_free += before ? after - before : after - 2;
+        }
+    }
+    p->page_count = new_count;
+    p->meta_dirty = 1;
+    return 0;
+}
+
+static int grow_for(quire_pager *p, uint64_t need) {
+    uint64_t extra = p->page_count / 8;
+    if (extra < 32) extra = 32;
+    /* Absent groups keep two reserved pages each: ask for a little more than needed. */
+    uint64_t want = need + need / (p->G / 2) + 4;
+    if (extra < want) extra = want;
+    if (p->page_count + extra < p->page_count) return QUIRE_EFULL;
+    return q_pager_freemap_grow(p, p->page_count + extra);
+}
+
+int q_pager_freemap_reserve(quire_pager *p, uint64_t n) {
+    for (int tries = 0; free_count(p) < n; tries++) {
+        if (tries > 64) return QUIRE_EFULL;
+        int rc = grow_for(p, n - free_count(p));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Allocation
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
+    for (int tries = 0;; tries++) {
+        uint64_t lo = p->alloc_hint, id0 = UINT64_MAX;
+        if (hint > lo && hint < p->page_count) id0 = find_range(p, hint, p->page_count);
+        if (id0 == UINT64_MAX) id0 = find_range(p, lo, p->page_count);
+        if (id0 != UINT64_MAX) {
+            int rc = q_pager_freemap_set(p, id0, type);
+            if (rc) return rc;
+            if (id0 >= lo && (hint <= lo || hint >= p->page_count)) p->alloc_hint = id0 + 1;
+            *id = id0;
+            return 0;
+        }
+        /* Nothing free at or above alloc_hint: remember it, then grow. */
+        p->alloc_hint = p->page_count;
+        if (tries > 64) return QUIRE_EFULL;
+        int rc = grow_for(p, 1);
+        if (rc) return rc;
+    }
+}
+
+int q_pager_freemap_alloc_internal(quire_pager *p, uint64_t *id) {
+    return q_pager_freemap_alloc(p, Q_INTERNAL, 0, id);
+}
+
+int q_pager_freemap_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
+    if (n > p->G - 2) return QUIRE_EOVERFLOW; /* more than a group holds besides its leaf */
+    uint64_t at;
+    while ((at = find_run(p, p->alloc_hint, n)) == UINT64_MAX) {
+        int rc = grow_for(p, 1); /* the steps q_pager_freemap_alloc() grows by */
+        if (rc) return rc;
+    }
+    /* The run lies in one group: its leaf pages bound it on both sides. */
+    uint64_t g = at / p->G, i = at - g * p->G;
+    struct q_node *leaf;
+    int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
+    if (rc) return rc;
+    for (uint64_t k = 0; k < n; k++) q_freemap_set_entry(leaf->buf, i + k, Q_REGULAR);
+    leaf->nfree -= (uint32_t)n;
+    p->ntype[Q_FREE] -= n;
+    p->ntype[Q_REGULAR] += n;
+    if (find_range(p, p->alloc_hint, at) == UINT64_MAX) p->alloc_hint = at + n;
+    *first = at;
+    return 0;
+}
+
+int q_pager_freemap_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids,
+                               size_t *done) {
+    /* The lowest n free pages, one leaf at a time: each leaf is dirtied once and scanned a word
+     * (32 entries) at a time, instead of a tree walk per page. */
+    *done = 0;
+    uint64_t from = p->alloc_hint;
+    while (*done < n) {
+        uint64_t id0 = find_range(p, from, p->page_count);
+        if (id0 == UINT64_MAX) return QUIRE_EFULL; /* the caller reserved n pages: cannot happen */
+        uint64_t g = id0 / p->G, base = g * p->G;
+        uint64_t end = base + p->G < p->page_count ? p->G : p->page_count - base;
+        struct q_node *leaf;
+        int rc = q_pager_tree_dirty(p, &p->tree[Q_TREE_FREEMAP], g, &leaf);
+        if (rc) return rc;
+        uint64_t i = id0 - base;
+        while (i < end && *done < n) {
+            uint64_t w;
+            memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
+            uint64_t m = ~(w | (w >> 1)) & UINT64_C(0x5555555555555555);
+            m &= ~UINT64_C(0) << ((i & 31) * 2);
+            while (m && *done < n) {
+                uint64_t j = (i & ~UINT64_C(31)) + (uint64_t)(__builtin_ctzll(m) / 2);
+                if (j >= end) break;
+                m &= m - 1;
+                w |= (uint64_t)type << ((j & 31) * 2);
+                ids[(*done)++] = base + j;
+                leaf->nfree--;
+                p->ntype[Q_FREE]--;
+                p->ntype[type]++;
+            }
+            memcpy(leaf->buf + (i >> 5) * 8, &w, 8);
+            i = (i | 31) + 1;
+        }
+        from = base + end;
+    }
+    p->alloc_hint = ids[n - 1] + 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Freeing: pending until the commit is durable
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_free_pending(quire_pager *p, uint64_t id) {
+    int rc = q_base_vec_push(&p->pending, id);
+    if (rc) return rc;
+    rc = q_pager_freemap_set(p, id, Q_PENDING);
+    if (rc) p->pending.n--;
+    return rc;
+}
+
+void q_pager_freemap_settle(quire_pager *p) {
+    for (size_t k = 0; k < p->pending.n; k++) {
+        uint64_t id = p->pending.v[k], g = id / p->G;
+        struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+        if (!leaf) continue;
+        uint64_t i = id - g * p->G;
+        if (q_freemap_entry(leaf->buf, i) != Q_PENDING) continue;
+        q_freemap_set_entry(leaf->buf, i, Q_FREE); /* already written as free: no dirtying */
+        p->ntype[Q_PENDING]--;
+        p->ntype[Q_FREE]++;
+        leaf->nfree++;
+        if (id < p->alloc_hint) p->alloc_hint = id;
+    }
+    p->pending.n = 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Counting (open, abort)
+ * ------------------------------------------------------------------------------------------- */
+
+int q_pager_freemap_count(quire_pager *p) {
+    memset(p->ntype, 0, sizeof p->ntype);
+    p->n_absent_free = 0;
+    uint64_t ng = ngroups(p, p->page_count);
+    const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
+    if (!q_pager_tree_leaf(p, t, 0)) return QUIRE_EMETA;
+    for (uint64_t g = 0; g < ng; g++) {
+        struct q_node *leaf = q_pager_tree_leaf(p, t, g);
+        uint64_t in = group_pages(p, g, p->page_count);
+        if (!leaf) {
+            p->n_absent_free += in - 2;
+            continue;
+        }
+        uint64_t nfree = 0;
+        for (uint64_t i = 0; i < p->G; i++) {
+            unsigned ty = q_freemap_entry(leaf->buf, i);
+            if (i >= in) {
+                if (ty) return QUIRE_EMETA; /* beyond the end of the file */
+                continue;
+            }
+            if (ty == Q_PENDING) return QUIRE_EMETA; /* never on disk */
+            p->ntype[ty]++;
+            nfree += ty == Q_FREE;
+        }
+        /* The leaf's own pages (and the superblock slots) must be internal. */
+        if (q_freemap_entry(leaf->buf, leaf->ref.copy[0] - g * p->G) != Q_INTERNAL ||
+            q_freemap_entry(leaf->buf, leaf->ref.copy[1] - g * p->G) != Q_INTERNAL)
+            return QUIRE_EMETA;
+        if (g == 0 && (q_freemap_entry(leaf->buf, 0) != Q_INTERNAL ||
+                       q_freemap_entry(leaf->buf, 1) != Q_INTERNAL))
+            return QUIRE_EMETA;
+        leaf->nfree = (uint32_t)nfree;
+    }
+    p->alloc_hint = 0;
+    return 0;
+}
