@@ -90,6 +90,13 @@ ALLOC_SUITES  := $(addprefix $(BUILD)/tests/preload/,test_malloc_api test_malloc
 SECURE_TESTS  := $(addprefix QUIRE_SECURE=1:,$(ALLOC_SUITES) tests/scripts/real_programs.sh) \
                  QUIRE_GUARDS=mprotect:$(BUILD)/tests/preload/test_misuse
 SECURE_TSAN   := $(addprefix QUIRE_SECURE=1:,$(filter $(BUILD)/tests/unit/test_alloc%,$(TSAN_BIN)))
+comma         := ,
+# ... and while sampling a heap profile (an interval small enough that every thread samples
+# often) or recording every block (leaks=1).
+PROF_TESTS    := $(addprefix QUIRE_PROF=1$(comma)QUIRE_PROF_INTERVAL=4K$(comma)QUIRE_PROF_FILE=$(BUILD)/prof.%p.heap:,\
+                   $(addprefix $(BUILD)/tests/preload/,test_malloc_stress test_cxx_new cxx_threads)) \
+                 $(addprefix QUIRE_LEAKS=1:,\
+                   $(addprefix $(BUILD)/tests/preload/,test_malloc_api test_malloc_stress))
 
 .PHONY: all lib run test unit-tests test-build test-asan test-ubsan test-tsan test-debug install \
         uninstall format format-check clean FORCE
@@ -175,7 +182,7 @@ test:
 	@$(call deps_check,test)
 	@$(MAKE) --no-print-directory test-build
 	@BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" ./tests/run.sh $(UNIT_BIN) $(PRELOADT_BIN) \
-	    $(SCRIPT_TESTS) $(SECURE_TESTS)
+	    $(SCRIPT_TESTS) $(SECURE_TESTS) $(PROF_TESTS)
 
 unit-tests: $(UNIT_BIN)
 	@BUILD=$(BUILD) ./tests/run.sh $(UNIT_BIN)

@@ -58,10 +58,30 @@ static inline uintptr_t fast_of(struct q_heap *h) {
     return h == &q_shared_heap || q_opt.secure ? 0 : h->tid;
 }
 
+/* ... nor a slab holding a sampled block (prof, leaks): its frees must forget it. */
+static inline uintptr_t slab_fast(struct q_heap *h, struct q_slab *s) {
+    return atomic_load_explicit(&s->sampled, Q_RELAXED) ? 0 : fast_of(h);
+}
+
+/* Puts back the part of s's free list that q_prof_arm set aside (s stops being current). */
+static void slab_unarm(struct q_slab *s) {
+    struct q_block *rest = s->prof_rest;
+    if (!rest) return;
+    s->prof_rest = NULL;
+    if (!s->free) {
+        s->free = rest;
+        return;
+    }
+    struct q_block *t = s->free, *n;
+    while ((n = q_link_dec(t)) != NULL) t = n;
+    t->link = q_link_enc(t, rest);
+}
+
 /* Points cur[cls] and the direct[] entries of cls at the class queue's first slab. */
 static void heap_set_cur(struct q_heap *h, unsigned cls) {
     struct q_slab *s = h->queue[cls].first ? h->queue[cls].first : &q_slab_empty;
     if (h->cur[cls] == s) return; /* direct[] already points there */
+    if (h->cur[cls]->prof_rest) slab_unarm(h->cur[cls]);
     h->cur[cls] = s;
     uint32_t size = q_class_size[cls];
     if (size <= Q_SMALL_MAX && !q_opt.secure) {
@@ -78,6 +98,7 @@ void q_heap_init(struct q_heap *h) {
     h->reg_next = reg;
     for (unsigned i = 0; i < Q_DIRECT_N; i++) h->direct[i] = &q_slab_empty;
     for (unsigned c = 0; c < Q_NCLASSES; c++) h->cur[c] = &q_slab_empty;
+    h->prof_left = -1;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -104,6 +125,8 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->slot_size = size;
     s->size_lo = cls == 0 ? 0 : q_class_size[cls - 1] + 1;
     s->size_span = size - s->size_lo;
+    s->prof_rest = NULL;
+    atomic_store_explicit(&s->sampled, 0, Q_RELAXED);
     s->cls = (uint8_t)cls;
     s->in_full = 0;
     s->npages = (uint8_t)n;
@@ -113,7 +136,7 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->next = s->prev = NULL;
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
     seg->live_slabs++;
-    atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+    atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
     if (q_opt.secure) q_secure_slab_guard(s, 1);
     return s;
 }
@@ -197,7 +220,7 @@ static void slab_collect(struct q_slab *s) {
         s->local_free = lf;
         s->used -= n;
     }
-    if (!s->free && s->local_free) {
+    if (!s->free && s->local_free && !s->prof_rest) {
         s->free = s->local_free;
         s->local_free = NULL;
     }
@@ -215,7 +238,7 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     h->nalloc[s->cls] += s->nalloc;
     s->nalloc = 0;
-    s->free = s->local_free = NULL;
+    s->free = s->local_free = s->prof_rest = NULL;
     s->npages = 0;
     s->capacity = 0;
     s->used = 0;
@@ -263,7 +286,7 @@ void q_slab_emptied(struct q_heap *h, struct q_slab *s) {
         s->in_full = 0;
         sq_push_front(q, s);
         heap_set_cur(h, cls);
-        atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+        atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
     }
     if (q->first == s && s->next == NULL) {
         /* The class's only slab: keep it (a malloc/free ping-pong must not churn slabs) until
@@ -307,7 +330,7 @@ static void heap_reclaim(struct q_heap *h, struct q_segment *seg) {
         unsigned cls = s->cls;
         sq_push_back(&h->queue[cls], s);
         if (h->queue[cls].first == s) heap_set_cur(h, cls);
-        atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+        atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
     }
     atomic_fetch_add_explicit(&q_gs.reclaimed, 1, Q_RELAXED);
     q_verbose("reclaimed an abandoned segment", seg, seg->live_slabs);
@@ -384,7 +407,7 @@ static void heap_collect_full(struct q_heap *h) {
                     sq_remove(&h->full[c], s);
                     s->in_full = 0;
                     sq_push_back(&h->queue[c], s);
-                    atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
+                    atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
                     if (s->used == 0 && h->queue[c].first != s)
                         slab_release(h, s);
                     else if (h->queue[c].first == s)
@@ -401,13 +424,25 @@ static void heap_maintain(struct q_heap *h) {
     q_heap_purge(h, q_os_coarse_ns(), 0);
 }
 
+/* Hands out the head of s's free list, which becomes the current one; with prof or leaks on,
+   the list is first armed: cut before the next sampled block, which is then taken here or when
+   the fast path runs dry at the cut (prof.c). */
+static inline void *slab_hand_out(struct q_heap *h, struct q_slab *s) {
+    if (Q_UNLIKELY(q_prof_on)) {
+        q_prof_arm(h, s);
+        if (!s->free) return q_prof_take(h, s);
+    }
+    return q_slab_pop(s);
+}
+
 static void *heap_refill(struct q_heap *h, unsigned cls) {
     /* The common case: the current slab's own frees (local_free) refill it. Purge deadlines are
        then checked only every 64th time (reading the clock costs more than the refill). */
     struct q_slab *cur = h->queue[cls].first;
+    if (cur && Q_UNLIKELY(cur->prof_rest != NULL)) return q_prof_take(h, cur); /* sampled */
     if (cur) {
         slab_collect(cur);
-        if (cur->free && (++h->maint_tick & 63) != 0) return q_slab_pop(cur);
+        if (cur->free && (++h->maint_tick & 63) != 0) return slab_hand_out(h, cur);
     }
     heap_maintain(h);
     for (int round = 0; round < 2; round++) {
@@ -423,7 +458,7 @@ static void *heap_refill(struct q_heap *h, unsigned cls) {
                     sq_push_front(q, s);
                 }
                 heap_set_cur(h, cls);
-                return q_slab_pop(s);
+                return slab_hand_out(h, s);
             }
             sq_remove(q, s);
             sq_push_back(&h->full[cls], s);
@@ -444,7 +479,7 @@ static void *heap_refill(struct q_heap *h, unsigned cls) {
     sq_push_front(&h->queue[cls], s);
     heap_set_cur(h, cls);
     slab_extend(s);
-    return q_slab_pop(s);
+    return slab_hand_out(h, s);
 }
 
 void *q_heap_alloc_cls(struct q_heap *h, unsigned cls) {
@@ -597,6 +632,9 @@ void q_small_release(void *p) {
     struct q_segment *seg = q_seg_of(p);
     struct q_slab *s = seg->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
     struct q_heap *h = q_tls_heap;
+    int unsampled = 0;
+    if (Q_UNLIKELY(atomic_load_explicit(&s->sampled, Q_RELAXED) != 0) && q_prof_forget(p))
+        unsampled = atomic_fetch_sub_explicit(&s->sampled, 1, Q_RELAXED) == 1;
     _Atomic uint64_t *w = q_bits_word(a);
     uint64_t bit = q_bit(a);
     if (atomic_load_explicit(&seg->heap, memory_order_acquire) == h) {
@@ -612,8 +650,9 @@ void q_small_release(void *p) {
             s->in_full = 0;
             sq_push_back(&h->queue[cls], s);
             if (h->queue[cls].first == s) heap_set_cur(h, cls);
-            atomic_store_explicit(&s->heap_fast, fast_of(h), Q_RELAXED);
-        }
+            atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
+        } else if (unsampled || atomic_load_explicit(&s->heap_fast, Q_RELAXED) == 0)
+            atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED); /* sampled no more */
         if (s->used == 0) q_slab_emptied(h, s);
         return;
     }
@@ -775,6 +814,8 @@ void q_heap_collect(struct q_heap *h, int force) {
 
 void q_heap_abandon(struct q_heap *h) {
     if (h->quar) q_secure_flush(h); /* its blocks become reusable before the heap goes */
+    for (unsigned c = 0; c < Q_NCLASSES; c++)
+        if (h->cur[c]->prof_rest) slab_unarm(h->cur[c]); /* whole free lists for the next owner */
     q_heap_collect(h, 1);
     struct q_segment *seg = h->segs;
     while (seg) {

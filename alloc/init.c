@@ -123,7 +123,8 @@ static void thread_done(void *arg) {
  * nesting level releases only what it took. (In such a child the interrupted operation stays
  * half done; as with glibc, only async-signal-safe calls are safe there until exec.)
  */
-static q_lock_t *const fork_locks[] = {&q_shared_lock, &q_heap_lock, &q_seg_lock, &q_large_lock};
+static q_lock_t *const fork_locks[] = {&q_shared_lock, &q_heap_lock, &q_seg_lock, &q_large_lock,
+                                       &q_prof_lock};
 enum { NFORK_LOCKS = sizeof fork_locks / sizeof fork_locks[0], FORK_DEPTH_MAX = 8 };
 static __thread unsigned fork_depth __attribute__((tls_model("initial-exec")));
 static __thread uint8_t fork_taken[FORK_DEPTH_MAX] __attribute__((tls_model("initial-exec")));
@@ -242,7 +243,9 @@ extern const int q_override_linked __attribute__((weak)) Q_HIDDEN;
    stderr (coreutils close it in an atexit handler, which runs before this library's
    destructor). */
 __attribute__((constructor)) static void at_load(void) {
-    if (&q_override_linked) q_process_init();
+    if (!&q_override_linked) return;
+    q_process_init();
+    q_prof_start(); /* outside malloc: its first stack capture allocates */
 }
 
 __attribute__((destructor)) static void at_exit_report(void) {
@@ -251,4 +254,5 @@ __attribute__((destructor)) static void at_exit_report(void) {
         q_process_init();
     }
     if (q_opt.stats) q_stats_print();
+    q_prof_exit();
 }

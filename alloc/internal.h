@@ -126,8 +126,11 @@ struct q_slab {
     uint8_t page;                   /* index of the first page in the segment */
     uint8_t kept;                   /* exempt from release-when-empty until the next purge */
     uint8_t pad_[3];
-    uint32_t size_lo;           /* smallest request of the class (sized delete checks) */
-    uint32_t size_span;         /* slot_size - size_lo */
+    uint32_t size_lo;          /* smallest request of the class (sized delete checks) */
+    uint32_t size_span;        /* slot_size - size_lo */
+    struct q_block *prof_rest; /* prof/leaks: the list from the next sampled block on */
+    _Atomic uint32_t sampled;  /* prof/leaks: sampled blocks live in this slab */
+    uint32_t pad2_;
     uint64_t nalloc;            /* allocations from this slab (owner; added to the heap's
                                    per-class count when the slab is released) */
     uint8_t *start;             /* first slot (the first page's address) */
@@ -169,6 +172,7 @@ struct q_heap {
     uintptr_t tid;                     /* the owner thread's q_tid(), set at creation */
     uint32_t ktid;                     /* its kernel thread id (statistics) */
     uint32_t pad2_;
+    int64_t prof_left;   /* prof/leaks: bytes until the next sample (-1: unset) */
     uint64_t maint_tick; /* refills since creation (purge checks every 64th) */
     uint64_t purge_ns;   /* earliest pending purge deadline, 0 if none */
     int live;            /* 1 while owned by a thread (registry, heap lock) */
@@ -248,6 +252,7 @@ struct q_options {
     int stats;              /* stats: 0 off, 1 text, 2 json report at exit (run-time) */
     int verbose;            /* verbose: report unusual events (run-time) */
     int64_t purge_delay_ns; /* purge_delay_ms; < 0 never (run-time) */
+    int prof_signal;        /* prof_signal: this signal writes the profile (0: none) */
     int purge_free;         /* purge=free: MADV_FREE (run-time) */
     int guards;             /* guards=mprotect: guard pages by mprotect (segment.c) */
     int leaks;              /* leaks: record every block; report the live ones at exit */
@@ -368,6 +373,16 @@ void q_stats_note_mapped(int64_t delta) Q_HIDDEN;
 void q_stats_note_resident(void) Q_HIDDEN;
 void q_stats_print(void) Q_HIDDEN;
 void q_stats_xml(int fd, void (*sink)(void *ctx, const char *p, size_t n), void *ctx) Q_HIDDEN;
+
+/* prof.c (prof=1, leaks=1; see its opening comment) */
+extern int q_prof_on Q_HIDDEN;
+extern q_lock_t q_prof_lock Q_HIDDEN;
+void q_prof_start(void) Q_HIDDEN;
+void q_prof_arm(struct q_heap *h, struct q_slab *s) Q_HIDDEN;
+void *q_prof_take(struct q_heap *h, struct q_slab *s) Q_HIDDEN;
+void q_prof_large(void *p, size_t size) Q_HIDDEN;
+int q_prof_forget(const void *p) Q_HIDDEN;
+void q_prof_exit(void) Q_HIDDEN;
 
 /* options.c */
 void q_options_read(void) Q_HIDDEN;

@@ -304,6 +304,7 @@ void *q_large_alloc(size_t size, size_t align, int zero, unsigned kind) {
     atomic_fetch_add_explicit(&q_gs.large_allocs, 1, Q_RELAXED);
     atomic_fetch_add_explicit(&q_gs.large_alloc_bytes, map, Q_RELAXED);
     if (zero && !fresh) memset((void *)p, 0, size);
+    if (Q_UNLIKELY(q_prof_on)) q_prof_large((void *)p, size);
     return (void *)p;
 }
 
@@ -325,6 +326,7 @@ int q_large_free(const char *fn, void *ptr, unsigned kind, size_t size, size_t a
     if (tab[i].kind != kind) q_kind_check(fn, ptr, tab[i].kind, kind);
     if (how != Q_UNSIZED && size != tab[i].req)
         q_report_invalid(fn, ptr, "size does not match the block");
+    if (Q_UNLIKELY(q_prof_on)) q_prof_forget(ptr); /* q_prof_lock nests inside ours */
     size_t map = tab[i].map;
     uint64_t vid = tab[i].vid;
     tab_remove(i);

@@ -42,6 +42,7 @@ enum {
     O_PROF,
     O_PROF_INTERVAL,
     O_PROF_FILE,
+    O_PROF_SIGNAL,
     O_COUNT
 };
 
@@ -57,6 +58,7 @@ static const struct opt_def opts[O_COUNT] = {
     [O_PROF] = {"prof", "QUIRE_PROF", T_BOOL, NULL, 0},
     [O_PROF_INTERVAL] = {"prof_interval", "QUIRE_PROF_INTERVAL", T_SIZE, NULL, 1},
     [O_PROF_FILE] = {"prof_file", "QUIRE_PROF_FILE", T_PATH, NULL, 1},
+    [O_PROF_SIGNAL] = {"prof_signal", "QUIRE_PROF_SIGNAL", T_INT, NULL, 0},
 };
 
 /* Variables that are quire's but not the engine's options (never reported as misspelt). */
@@ -203,6 +205,9 @@ static void store(int o, int64_t x, const char *v, size_t n) {
     case O_PROF_FILE:
         set_path(q_opt.prof_file, sizeof q_opt.prof_file, v, n);
         break;
+    case O_PROF_SIGNAL:
+        q_opt.prof_signal = x > 0 && x < 65 ? (int)x : 0;
+        break;
     }
 }
 
@@ -246,6 +251,9 @@ static void show(int o, char *buf, size_t cap) {
         break;
     case O_PROF_FILE:
         q_write_str(tmp, &n, q_opt.prof_file);
+        break;
+    case O_PROF_SIGNAL:
+        q_write_dec(tmp, &n, (uint64_t)q_opt.prof_signal);
         break;
     }
     if (cap == 0) return;

@@ -88,8 +88,9 @@ static void restore(const struct saved *sv) {
 }
 
 int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
-    if (!argv || !argv[0] || !argv[0][0] || (flags & ~(QUIRE_EXEC_STATS | QUIRE_EXEC_VERBOSE)))
-        return QUIRE_EINVAL;
+    const unsigned known =
+        QUIRE_EXEC_STATS | QUIRE_EXEC_VERBOSE | QUIRE_EXEC_LEAKS | QUIRE_EXEC_PROF;
+    if (!argv || !argv[0] || !argv[0][0] || (flags & ~known)) return QUIRE_EINVAL;
     char found[4096];
     int rc;
     if (!lib) {
@@ -98,9 +99,11 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
     } else if ((rc = q_launch_readable(lib))) {
         return rc;
     }
-    struct saved sv[3];
-    static const char *const names[3] = {"LD_PRELOAD", "QUIRE_STATS", "QUIRE_VERBOSE"};
-    for (int i = 0; i < 3; i++)
+    enum { NV = 5 };
+    struct saved sv[NV];
+    static const char *const names[NV] = {"LD_PRELOAD", "QUIRE_STATS", "QUIRE_VERBOSE",
+                                          "QUIRE_LEAKS", "QUIRE_PROF"};
+    for (int i = 0; i < NV; i++)
         if ((rc = save(&sv[i], names[i]))) return rc;
     /* LD_PRELOAD = lib[:previous value] */
     char pre[sizeof sv[0].value + 4096];
@@ -115,8 +118,10 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
     rc = q_launch_setenv("LD_PRELOAD", pre);
     if (!rc && (flags & QUIRE_EXEC_STATS)) rc = q_launch_setenv("QUIRE_STATS", "1");
     if (!rc && (flags & QUIRE_EXEC_VERBOSE)) rc = q_launch_setenv("QUIRE_VERBOSE", "1");
+    if (!rc && (flags & QUIRE_EXEC_LEAKS)) rc = q_launch_setenv("QUIRE_LEAKS", "1");
+    if (!rc && (flags & QUIRE_EXEC_PROF)) rc = q_launch_setenv("QUIRE_PROF", "1");
     if (!rc) rc = q_launch_execvp(argv);
     /* Still here: the program could not be started. Leave the environment as it was. */
-    for (int i = 0; i < 3; i++) restore(&sv[i]);
+    for (int i = 0; i < NV; i++) restore(&sv[i]);
     return rc;
 }

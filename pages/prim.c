@@ -562,6 +562,14 @@ void q_os_abort(void) {
     _exit(134);
 }
 
+int q_os_signal(int sig, void (*handler)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    return sigaction(sig, &sa, NULL) == 0 ? 0 : q_os_error(errno);
+}
+
 long q_os_thread_id(void) {
     return syscall(SYS_gettid);
 }

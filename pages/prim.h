@@ -223,6 +223,9 @@ uint64_t q_os_coarse_ns(void);
 /** sched_yield(2). */
 void q_os_yield(void);
 
+/** Installs handler for signal sig (sigaction, SA_RESTART). Errors: QUIRE_EINVAL. */
+int q_os_signal(int sig, void (*handler)(int));
+
 /** The calling thread's kernel id (gettid). */
 long q_os_thread_id(void);
 

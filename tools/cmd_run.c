@@ -1,9 +1,10 @@
 /*
- * tools/cmd_run.c - `quire run [--stats] [--verbose] [--] PROGRAM [ARGS...]`:
+ * tools/cmd_run.c - `quire run [--stats] [--verbose] [--leaks] [--prof] [--] PROGRAM [ARGS...]`:
  * runs a program with quire's malloc preloaded.
  *
  * quire_alloc_exec() does the work: the library goes first in LD_PRELOAD, --stats sets
- * QUIRE_STATS=1 and --verbose QUIRE_VERBOSE=1, and the quire process becomes PROGRAM (searched
+ * QUIRE_STATS=1, --verbose QUIRE_VERBOSE=1, --leaks QUIRE_LEAKS=1 and --prof QUIRE_PROF=1,
+ * and the quire process becomes PROGRAM (searched
  * in PATH), so its exit status and signals are PROGRAM's own. When PROGRAM cannot be run, quire
  * says why and exits with status 127.
  *
@@ -22,11 +23,15 @@
 #include "tools/cli.h"
 
 static int usage(void) {
-    printf("usage: quire run [--stats] [--verbose] [--] PROGRAM [ARGS...]\n\n"
+    printf("usage: quire run [--stats] [--verbose] [--leaks] [--prof] [--] PROGRAM [ARGS...]\n\n"
            "Runs PROGRAM with quire's malloc (libquire.so) preloaded: quire becomes\n"
            "PROGRAM, so the exit status is PROGRAM's (127 when it cannot be run).\n"
            "  --stats     print quire's allocation statistics on stderr at exit\n"
-           "  --verbose   report unusual allocator events (mapping failures, purges)\n");
+           "  --verbose   report unusual allocator events (mapping failures, purges)\n"
+           "  --leaks     at exit, list the blocks still live by allocation call stack\n"
+           "  --prof      write a sampled heap profile, quire.PID.heap, at exit\n"
+           "              (read it with google-pprof --text PROGRAM quire.PID.heap)\n"
+           "More options: QUIRE_OPTIONS=\"name=value,...\" (man quire_alloc).\n");
     return 0;
 }
 
@@ -54,6 +59,10 @@ int q_cmd_run(int argc, char **argv) {
             flags |= QUIRE_EXEC_STATS;
         else if (!strcmp(argv[i], "--verbose"))
             flags |= QUIRE_EXEC_VERBOSE;
+        else if (!strcmp(argv[i], "--leaks"))
+            flags |= QUIRE_EXEC_LEAKS;
+        else if (!strcmp(argv[i], "--prof"))
+            flags |= QUIRE_EXEC_PROF;
         else if (q_cli_is_help(argv[i]))
             return usage();
         else if (!strcmp(argv[i], "--")) {

@@ -35,7 +35,8 @@ git|command -v git
 perl|perl -MDigest::MD5 -e 1
 time|test -x /usr/bin/time
 procps|command -v ps
-groff-base|command -v groff' ;;
+groff-base|command -v groff
+google-perftools|command -v google-pprof' ;;
 run)
     pkgs='python3|command -v python3
 time|test -x /usr/bin/time' ;;

@@ -83,6 +83,21 @@
  *   QUIRE_SECURE=1           the hardened mode described above
  *   QUIRE_GUARDS=mprotect    make guard pages with mprotect even where MADV_GUARD_INSTALL works
  *                            (for testing the fallback)
+ *   QUIRE_STATS_FILE=path    write the statistics there instead of stderr (%p: the pid, %n: the
+ *                            program's name); QUIRE_STATS=json writes them as JSON
+ *   QUIRE_LEAKS=1            record every block with its call stack; at exit, list the blocks
+ *                            still live by call stack, largest first
+ *   QUIRE_PROF=1             sample about one allocation per QUIRE_PROF_INTERVAL bytes (default
+ *                            512K) with its call stack; write a heap profile (pprof's heap
+ *                            format, read by google-pprof) at exit to QUIRE_PROF_FILE (default
+ *                            quire.%p.heap), on signal number QUIRE_PROF_SIGNAL, or on
+ *                            quire_alloc_prof_dump()
+ *   QUIRE_OPTIONS=n=v,...    every option in one string by its lower-case name (stats,
+ *                            stats_file, verbose, purge_delay_ms, purge, secure, guards, leaks,
+ *                            prof, prof_interval, prof_file, prof_signal); booleans 1/0, yes/no,
+ *                            true/false, on/off; sizes with K/M/G. The single variables override
+ *                            it. Unknown options, bad values and misspelt QUIRE_ variables are
+ *                            reported on stderr at start-up.
  *
  * Thread safety: every function may be called from any thread at any time, including before
  * main, from signal-free atexit handlers and after fork in the child.
@@ -297,6 +312,15 @@ struct quire_alloc_thread_stats {
 QUIRE_API int quire_alloc_thread_stats_get(struct quire_alloc_thread_stats *out, size_t cap,
                                            size_t *count);
 
+/**
+ * @brief Writes the heap profile now (prof=1 or leaks=1): pprof's legacy heap format (read by
+ *        google-pprof / pprof), the sampled blocks still live and those allocated since start,
+ *        per call stack, then the process's mappings. Never allocates.
+ * @param path the file to write (%p becomes the pid), or NULL for the prof_file option.
+ * @return 0; QUIRE_ESTATE (neither prof nor leaks is on), or the error of creating the file.
+ */
+QUIRE_API int quire_alloc_prof_dump(const char *path);
+
 /* ---------------------------------------------------------------------------------------------
  * Options at run time
  * ------------------------------------------------------------------------------------------- */
@@ -333,6 +357,10 @@ QUIRE_API int quire_owns(const void *p);
 #define QUIRE_EXEC_STATS 1u
 /** quire_alloc_exec() flag: set QUIRE_VERBOSE=1 (reports of unusual allocator events). */
 #define QUIRE_EXEC_VERBOSE 2u
+/** quire_alloc_exec() flag: set QUIRE_LEAKS=1 (the blocks still live at exit, by call stack). */
+#define QUIRE_EXEC_LEAKS 4u
+/** quire_alloc_exec() flag: set QUIRE_PROF=1 (a sampled heap profile, quire.PID.heap). */
+#define QUIRE_EXEC_PROF 8u
 
 /**
  * @brief Finds the libquire.so that belongs to the running executable: DIR/libquire.so, then
@@ -355,7 +383,8 @@ QUIRE_API int quire_alloc_library_path(char *buf, size_t cap);
  * Not async-signal-safe and not for use from inside an allocator (setenv allocates).
  * @param lib   path of libquire.so, or NULL for quire_alloc_library_path()'s.
  * @param argv  the program and its arguments, NULL-terminated.
- * @param flags QUIRE_EXEC_STATS, QUIRE_EXEC_VERBOSE, or 0.
+ * @param flags QUIRE_EXEC_STATS, QUIRE_EXEC_VERBOSE, QUIRE_EXEC_LEAKS, QUIRE_EXEC_PROF (or'd),
+ *              or 0.
  * @return Does not return on success. On failure the environment is left as it was and the
  *         error is returned: QUIRE_EINVAL (argv NULL or empty, unknown flag), QUIRE_ENOENT (no
  *         libquire.so found, or no such program), QUIRE_EACCES (the program or the library may

@@ -48,7 +48,7 @@ static void test_exec_errors(void) {
     CHECK_EQ(quire_alloc_exec(NULL, NULL, 0), QUIRE_EINVAL);
     CHECK_EQ(quire_alloc_exec(NULL, none, 0), QUIRE_EINVAL);
     CHECK_EQ(quire_alloc_exec(NULL, empty, 0), QUIRE_EINVAL);
-    CHECK_EQ(quire_alloc_exec(NULL, prog, 4), QUIRE_EINVAL);
+    CHECK_EQ(quire_alloc_exec(NULL, prog, 16), QUIRE_EINVAL); /* unknown flag */
     CHECK_EQ(quire_alloc_exec("/nonexistent/libquire.so", prog, 0), QUIRE_ENOENT);
     /* a readable "library" and a missing program: the exec fails, the environment is restored */
     setenv("LD_PRELOAD", "before.so", 1);
