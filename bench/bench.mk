@@ -16,10 +16,14 @@
 BENCH_DIR      := $(BUILD)/bench
 BENCH_CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE
 BENCH_CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
-BENCH_WL       := larson xmalloc cache_scratch alloc_test glibc_simple mstress frag \
-                  realloc_heavy pairloop
+BENCH_WL       := larson sh6bench xmalloc_test cache_thrash cache_scratch rptest mleak \
+                  glibc_simple glibc_thread alloc_test mstress frag realloc_heavy pairloop
+# C++ workloads, as their originals: larson_sized is larson.c built as C++ (new[] and sized
+# delete[]), malloc_large is malloc_large.cc
+BENCH_WL_CXX   := larson_sized malloc_large
 BENCH_WL_ONLY  := $(addprefix $(BENCH_DIR)/,$(BENCH_WL))
-BENCH_WL_BIN   := $(BENCH_WL_ONLY) $(BENCH_DIR)/timeit
+BENCH_WL_BIN   := $(BENCH_WL_ONLY) $(addprefix $(BENCH_DIR)/,$(BENCH_WL_CXX)) \
+                  $(BENCH_DIR)/timeit $(BENCH_DIR)/busy
 BENCH_MICRO    := $(BENCH_DIR)/micro
 BENCH_HAVE_GB  := $(wildcard /usr/include/benchmark/benchmark.h)
 BENCH_PY       := python3
@@ -37,7 +41,20 @@ $(BENCH_WL_ONLY): $(BENCH_DIR)/%: bench/workloads/%.c bench/workloads/wl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 
+$(BENCH_DIR)/larson_sized: bench/workloads/larson.c bench/workloads/wl.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BENCH_CXXFLAGS) -x c++ -o $@ $< -lm
+
+$(BENCH_DIR)/malloc_large: bench/workloads/malloc_large.cc bench/workloads/wl.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -lm
+
 $(BENCH_DIR)/timeit: bench/timeit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# the competing CPU-bound process of the loaded mode (bench/run --load)
+$(BENCH_DIR)/busy: bench/busy.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
