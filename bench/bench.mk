@@ -1,13 +1,17 @@
 # bench/bench.mk - benchmark targets (included by the top Makefile).
 #
-#   make bench            install what is missing (as root), build, run the full comparison;
-#                         results in bench/results/ and the README's bench section; then the
+#   make bench            install what is missing (as root), build, run the full comparison,
+#                         quiet, then loaded (as many competing busy processes as cores beside
+#                         each run: bench/run --load auto); results in bench/results/ and the
+#                         README's bench section; then the
 #                         pager, persistent-heap and companion benchmarks (bench-pager,
 #                         bench-pheap, bench-companion), their tables in bench/results/*.txt
-#   make bench-quick      the same, short (a few minutes at most); results in $(BUILD)/bench/results
+#   make bench-quick      the same, short (a few minutes), quiet and loaded; results in
+#                         $(BUILD)/bench/results
 #   make bench-callgrind  instructions per malloc/free pair under valgrind, per allocator
 #   make bench-build      build the workloads and the micro-benchmarks only
-#   BENCH_ARGS="..."      extra options for bench/run (e.g. --only larson,frag --reps 3)
+#   BENCH_ARGS="..."      extra options for bench/run (e.g. --only larson,frag --reps 3;
+#                         --load 0: no loaded runs; --loaded-only: only them)
 #
 # The benchmark programs call the system malloc family and never link quire: bench/run swaps the
 # allocator with LD_PRELOAD. They are built with -O2 and without sanitizers, whatever OPT and SAN
@@ -86,7 +90,7 @@ BENCH_SUBMAKE = $(MAKE)
 bench: bench-deps
 	@rm -f $(BENCH_DIR)/.no-quire
 	$(bench_prepare)
-	$(BENCH_PY) bench/run --build $(BUILD) --out bench/results --readme README.md \
+	$(BENCH_PY) bench/run --build $(BUILD) --out bench/results --readme README.md --load auto \
 	    --command "make bench" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory $(BUILD)/bench/pager/bench_pager $(BUILD)/bench/pheap/bench_pheap \
 	    bench-companion-build
@@ -99,7 +103,7 @@ bench: bench-deps
 bench-quick: bench-deps
 	@rm -f $(BENCH_DIR)/.no-quire
 	$(bench_prepare)
-	$(BENCH_PY) bench/run --quick --build $(BUILD) --out $(BENCH_DIR)/results \
+	$(BENCH_PY) bench/run --quick --build $(BUILD) --out $(BENCH_DIR)/results --load auto \
 	    --command "make bench-quick" $$([ -e $(BENCH_DIR)/.no-quire ] && echo --no-quire) \
 	    $(BENCH_ARGS)
 
