@@ -19,11 +19,11 @@
 #include "wl.h"
 #include <math.h>
 
-#define SET 1024       /* working-set size per thread */
-#define NSIZES 8000    /* precomputed sizes */
-#define NOFFSETS 4096  /* precomputed indices */
-#define MINSIZE 4.0f   /* distribution bounds */
-#define MAXSIZE 32768.0f
+#define SET      1024 /* working-set size per thread */
+#define NSIZES   8000 /* precomputed sizes */
+#define NOFFSETS 4096 /* precomputed indices */
+#define MINSIZE  4.0f /* distribution bounds */
+#define MAXSIZE  32768.0f
 
 static uint32_t g_sizes[NSIZES], g_offsets[NOFFSETS];
 static uint64_t g_iters;

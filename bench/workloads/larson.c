@@ -31,12 +31,12 @@
 #include "wl.h"
 #ifdef __cplusplus
 #include <new>
-#define L_NAME "larson-sized"
-#define L_ALLOC(n) static_cast<char *>(::operator new[](n))
+#define L_NAME       "larson-sized"
+#define L_ALLOC(n)   static_cast<char *>(::operator new[](n))
 #define L_FREE(p, n) ::operator delete[](p, n)
 #else
-#define L_NAME "larson"
-#define L_ALLOC(n) ((char *)malloc(n))
+#define L_NAME       "larson"
+#define L_ALLOC(n)   ((char *)malloc(n))
 #define L_FREE(p, n) free(p)
 #endif
 

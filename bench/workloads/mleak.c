@@ -22,9 +22,9 @@
 #include "wl.h"
 #include <stdatomic.h>
 
-#define THREADS 10    /* threads per round, as in the original */
-#define BASEITER 100  /* rounds per unit of iter */
-#define WORDS 16      /* block size in pointers */
+#define THREADS  10  /* threads per round, as in the original */
+#define BASEITER 100 /* rounds per unit of iter */
+#define WORDS    16  /* block size in pointers */
 
 static _Atomic(uint64_t *) g_slot[THREADS * BASEITER];
 static uint64_t g_seed;

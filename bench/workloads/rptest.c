@@ -121,8 +121,7 @@ static void *worker(void *arg) {
                 if (target == me->idx) target = (target + 1) % g_threads;
                 thr *to = &g_thr[target];
                 b->next = atomic_load(&to->inbox);
-                while (!atomic_compare_exchange_weak(&to->inbox, &b->next, b)) {
-                }
+                while (!atomic_compare_exchange_weak(&to->inbox, &b->next, b)) {}
             }
         }
         pthread_barrier_wait(&g_barrier); /* nobody hands over any more in this pass */

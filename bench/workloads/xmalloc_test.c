@@ -33,7 +33,7 @@ typedef struct batch {
     void *obj[PER_BATCH]; /* the objects */
 } batch;
 
-static const uint32_t g_sizes[] = {8,   12,  16,  24,  32,   48,   64,   96,  128,
+static const uint32_t g_sizes[] = {8,   12,  16,  24,  32,  48,   64,   96,  128,
                                    192, 256, 384, 512, 768, 1024, 1536, 2048};
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
