@@ -42,7 +42,7 @@ run)
 time|test -x /usr/bin/time' ;;
 bench)
     # the allocators to compare (scudo is in LLVM's runtime libraries), Google Benchmark,
-    # gnuplot for the chart, the real programs
+    # gnuplot for the chart, the real programs (sqlite3, python3, lua5.4)
     pkgs='libjemalloc-dev|dpkg-query -W -f="\${Status}" libjemalloc-dev | grep -q "ok installed"
 libmimalloc-dev|dpkg-query -W -f="\${Status}" libmimalloc-dev | grep -q "ok installed"
 libgoogle-perftools-dev|dpkg-query -W -f="\${Status}" libgoogle-perftools-dev | grep -q "ok installed"
@@ -50,7 +50,8 @@ libclang-rt-14-dev|ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.scudo_st
 libbenchmark-dev|test -f /usr/include/benchmark/benchmark.h
 gnuplot-nox|command -v gnuplot
 sqlite3|command -v sqlite3
-python3|command -v python3' ;;
+python3|command -v python3
+lua5.4|command -v lua5.4' ;;
 *)
     echo "tools/deps.sh: unknown target '$target' (test, run or bench)" >&2
     exit 2 ;;

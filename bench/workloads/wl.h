@@ -14,7 +14,8 @@
  *     which threads free blocks.
  *   - wl_parse: "key=value" arguments with K/M/G suffixes, all keys declared up front.
  *   - wl_verify: the one "verify: ..." line the runner compares across allocators.
- * Header-only (static inline) so each workload stays one file.
+ * Header-only (static inline) so each workload stays one file. It compiles as C11 and as C++17
+ * (larson-sized and malloc-large are C++, as their originals are).
  */
 #ifndef QUIRE_BENCH_WL_H
 #define QUIRE_BENCH_WL_H
@@ -92,7 +93,7 @@ static inline uint64_t wl_range(wl_rng *r, uint64_t lo, uint64_t hi) {
 /* Write tag into the first, middle and last 8 bytes of p[0..n); a block under 24 bytes, where
  * those would overlap, gets the tag's bytes repeated over its whole length. */
 static inline void wl_stamp(void *p, size_t n, uint64_t tag) {
-    unsigned char *b = p;
+    unsigned char *b = (unsigned char *)p;
     if (n >= 24) {
         memcpy(b, &tag, 8);
         memcpy(b + (n - 8) / 2, &tag, 8);
@@ -104,7 +105,7 @@ static inline void wl_stamp(void *p, size_t n, uint64_t tag) {
 
 /* True when p[0..n) still carries the stamp wl_stamp(p, n, tag) wrote. */
 static inline bool wl_check(const void *p, size_t n, uint64_t tag) {
-    const unsigned char *b = p;
+    const unsigned char *b = (const unsigned char *)p;
     uint64_t v;
     if (n >= 24) {
         memcpy(&v, b, 8);
@@ -122,7 +123,7 @@ static inline bool wl_check(const void *p, size_t n, uint64_t tag) {
 /* A self-describing block of `size` >= 16 bytes: word 0 holds the size, the rest carries the
  * tag's stamp (which starts with the tag's 8 bytes). Whoever frees it needs nothing else. */
 static inline uint64_t *wl_block_new(size_t size, uint64_t tag) {
-    uint64_t *p = wl_xmalloc(size);
+    uint64_t *p = (uint64_t *)wl_xmalloc(size);
     p[0] = size;
     wl_stamp(p + 1, size - 8, tag);
     return p;
@@ -193,7 +194,7 @@ static inline void wl_parse(int argc, char **argv, wl_opt *o, size_t n, const ch
 
 /* Start n threads running fn(arg + i * stride) and join them all. */
 static inline void wl_run_threads(size_t n, void *(*fn)(void *), void *arg, size_t stride) {
-    pthread_t *t = wl_xmalloc(n * sizeof *t);
+    pthread_t *t = (pthread_t *)wl_xmalloc(n * sizeof *t);
     for (size_t i = 0; i < n; i++) {
         int rc = pthread_create(&t[i], NULL, fn, (char *)arg + i * stride);
         if (rc) wl_fail("pthread_create: %s", strerror(rc));

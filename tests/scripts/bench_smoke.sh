@@ -7,7 +7,9 @@
 # workloads under a deliberately broken allocator - an LD_PRELOAD shim that sometimes hands out
 # a block that is still in use - and checks that the runner reports FAIL cells and exits
 # non-zero, so a broken allocator cannot look fast, and one workload under a shim that changes
-# the printed result, which must be reported as a verify mismatch. No timing is asserted.
+# the printed result, which must be reported as a verify mismatch. Last, the loaded mode: two
+# workloads with busy processes beside them, which must get loaded rows and leave no busy
+# process behind. No timing is asserted.
 set -u
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/../.." || exit 1
@@ -36,8 +38,11 @@ mkdir -p "$out"
 # 1. every workload, twice, under glibc
 have_sqlite=1
 command -v sqlite3 >/dev/null || have_sqlite=0
-only=larson,xmalloc,cache-scratch,alloc-test,glibc-simple,mstress,frag,realloc,python
+only=larson,larson-sized,sh6bench,xmalloc-test,cache-thrash1,cache-thrashN,cache-scratch1
+only=$only,cache-scratchN,rptest,mleak,glibc-simple,glibc-thread,malloc-large,alloc-test,mstress
+only=$only,frag,realloc,python
 [ $have_sqlite = 1 ] && only="$only,sqlite"
+command -v lua5.4 >/dev/null && only="$only,lua"
 python3 bench/run --smoke --alloc glibc --no-micro --no-chart --only "$only" --build "$BUILD" \
     --out "$out" >"$out/log" 2>&1
 rc=$?
@@ -54,7 +59,8 @@ for w in ${only//,/ }; do
     fi
 done
 # the verification lines of the C workloads name the workload
-for w in larson xmalloc cache-scratch alloc-test glibc-simple mstress frag; do
+for w in larson larson-sized sh6bench xmalloc-test cache-thrash cache-scratch rptest mleak \
+    glibc-simple glibc-thread malloc-large alloc-test mstress frag; do
     if grep -q "verify: $w " "$out/runs.csv"; then ok; else bad "$w: no 'verify: $w' line"; fi
 done
 
@@ -77,11 +83,11 @@ void *malloc(size_t n) {
 EOF
 if ${CC:-cc} -shared -fPIC -O1 -o "$out/libevil.so" "$out/evil.c" -ldl; then
     python3 bench/run --smoke --alloc glibc --with "evil=$out/libevil.so" --no-micro --no-chart \
-        --only larson,xmalloc --reps 1 --build "$BUILD" --out "$out/evil" >"$out/evil.log" 2>&1
+        --only larson,xmalloc-test --reps 1 --build "$BUILD" --out "$out/evil" >"$out/evil.log" 2>&1
     rc=$?
     if [ $rc -eq 1 ]; then ok; else bad "runner exited $rc under a broken allocator (want 1)"; fi
-    n=$(grep -c '^[a-z]*,[0-9]*,[01],evil,[^o]' "$out/evil/bench.csv")
-    if [ "$n" = 2 ] && grep -q '^| xmalloc .*FAIL (' "$out/evil.log"; then ok; else
+    n=$(grep -c '^[a-z0-9-]*,[0-9]*,[01],evil,[^o]' "$out/evil/bench.csv")
+    if [ "$n" = 2 ] && grep -q '^| xmalloc-test .*FAIL (' "$out/evil.log"; then ok; else
         bad "broken allocator: $n workloads failed (want 2), or no FAIL cell in the table"
         tail -n 40 "$out/evil.log"
     fi
@@ -121,6 +127,21 @@ if ${CC:-cc} -shared -fPIC -O1 -o "$out/libliar.so" "$out/liar.c" -ldl; then
 else
     bad "could not build the lying allocator"
 fi
+
+# 4. the loaded mode: busy processes beside each run, loaded rows, none left behind
+python3 bench/run --smoke --alloc glibc --no-micro --no-chart --loaded-only --load 2 \
+    --only cache-thrashN,xmalloc-test --reps 1 --build "$BUILD" --out "$out/loaded" \
+    >"$out/loaded.log" 2>&1
+rc=$?
+n=$(grep -c ',glibc,ok,.*,loaded 2' "$out/loaded/bench.csv" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$n" = 2 ] && grep -q '^#### Wall time (s), loaded' "$out/loaded.log"; then
+    ok
+else
+    bad "loaded mode: exit $rc, $n loaded rows (want 2)"
+    tail -n 20 "$out/loaded.log"
+fi
+busy=$(cd "$BUILD/bench" && pwd)/busy
+if ps -C busy -o args= | grep -qF -- "$busy"; then bad "busy processes left running"; else ok; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
