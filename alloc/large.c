@@ -3,8 +3,9 @@
  * mapping, a "paged vector" that realloc grows or shrinks with mremap(MREMAP_MAYMOVE), so its
  * contents are never copied.
  *
- * Each live large block has an out-of-line record in an open-addressing hash table keyed by the
- * block's address (the user pointer is the mapping's start: no header page). free() of a pointer
+ * Each live large block has an out-of-line record in the library's hash table (base/hash.h, on
+ * pages of its own) keyed by the block's address (the user pointer is the mapping's start: no
+ * header page). free() of a pointer
  * outside every segment looks it up here; a miss is an invalid free. A few freed mappings are
  * kept in a small cache for a purge delay, so that programs that allocate and free big buffers
  * in a loop do not pay an mmap, a munmap and the page faults each time.
@@ -30,14 +31,14 @@
 #include <string.h>
 
 #include "alloc/internal.h"
+#include "base/hash.h"
 
 #define CACHE_N         16
 #define CACHE_MAX_BLOCK ((size_t)32 << 20)
 #define CACHE_MAX_BYTES ((size_t)64 << 20)
-#define TOMB            ((uintptr_t)1)
 
+/* The record of a live block (the value of its address in the table). */
 struct lrec {
-    uintptr_t ptr; /* block address (0 empty, 1 tombstone) */
     size_t map;    /* mapping length, a multiple of the page size (QUIRE_SECURE: the part
                       between the two guard pages) */
     size_t usable; /* the last requested size, page-rounded (<= map; the rest is slack) */
@@ -54,68 +55,42 @@ struct lcache {
 };
 
 q_lock_t q_large_lock;
-static struct lrec *tab;
-static size_t tab_cap, tab_used, tab_live; /* used counts tombstones too */
 static struct lcache cache[CACHE_N];
 static unsigned cache_n;
 static size_t cache_bytes;
 static _Atomic uint64_t cache_due; /* earliest expiry, 0 when the cache is empty */
 static uint64_t last_vid;          /* ids of kernel mappings (under the lock) */
 
-static size_t slot_of(uintptr_t p, size_t cap) {
-    return (size_t)(((p >> 12) * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+/* The table's memory: pages straight from the system (the engine cannot call malloc). */
+static void *tab_get(void *ctx, size_t bytes) {
+    (void)ctx;
+    void *m = NULL;
+    return q_os_map(&m, bytes, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0) ? NULL : m;
+}
+static void tab_put(void *ctx, void *block, size_t bytes) {
+    (void)ctx;
+    q_os_unmap(block, bytes);
+}
+static const struct q_base_mem tab_mem = {tab_get, tab_put, NULL};
+/* Live blocks: address -> struct lrec (under q_large_lock). */
+static struct q_base_hash tab = {.val_size = sizeof(struct lrec), .mem = &tab_mem};
+
+/* The record of the live block at p, or NULL; valid until the next tab_insert. */
+static struct lrec *tab_find(uintptr_t p) {
+    return q_base_hash_get(&tab, p);
 }
 
-static long tab_find(uintptr_t p) {
-    if (!tab_cap) return -1;
-    for (size_t i = slot_of(p, tab_cap), n = 0; n < tab_cap; i = (i + 1) & (tab_cap - 1), n++) {
-        if (tab[i].ptr == p) return (long)i;
-        if (tab[i].ptr == 0) return -1;
-    }
-    return -1;
-}
-
-/* Rehashes into a table of cap entries (called with the lock held; maps memory). */
-static int tab_rehash(size_t cap) {
-    void *mem = NULL;
-    if (q_os_map(&mem, cap * sizeof(struct lrec), Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0)) return -1;
-    struct lrec *nt = mem;
-    for (size_t i = 0; i < tab_cap; i++) {
-        if (tab[i].ptr <= TOMB) continue;
-        size_t j = slot_of(tab[i].ptr, cap);
-        while (nt[j].ptr) j = (j + 1) & (cap - 1);
-        nt[j] = tab[i];
-    }
-    if (tab) q_os_unmap(tab, tab_cap * sizeof(struct lrec));
-    tab = nt;
-    tab_cap = cap;
-    tab_used = tab_live;
-    return 0;
-}
-
+/* Records the block at p: 0, or -1 when the table cannot grow (out of memory). */
 static int tab_insert(uintptr_t p, size_t map, size_t usable, uint64_t vid, size_t req,
                       unsigned kind) {
-    if ((tab_used + 1) * 4 > tab_cap * 3) {
-        size_t cap = tab_cap ? tab_cap : 256;
-        while ((tab_live + 1) * 2 > cap) cap *= 2;
-        if (tab_rehash(cap) != 0 && tab_used + 1 >= tab_cap) return -1;
-    }
-    size_t i = slot_of(p, tab_cap);
-    while (tab[i].ptr > TOMB) i = (i + 1) & (tab_cap - 1);
-    if (tab[i].ptr == 0) tab_used++;
-    tab[i].ptr = p;
-    tab[i].map = map;
-    tab[i].usable = usable;
-    tab[i].vid = vid;
-    tab[i].req = req;
-    tab[i].kind = kind;
-    tab_live++;
+    void *v;
+    if (q_base_hash_put(&tab, p, &v) < 0) return -1;
+    *(struct lrec *)v = (struct lrec){map, usable, vid, req, kind};
     return 0;
 }
 
-static void tab_remove(long i) {
-    tab[i].ptr = TOMB;
-    tab_live--;
+static void tab_remove(uintptr_t p) {
+    q_base_hash_del(&tab, p);
 }
 
 /* The largest cached mapping handed out whole for a request of `need` bytes: its pages are
@@ -318,18 +293,18 @@ int q_large_free(const char *fn, void *ptr, unsigned kind, size_t size, size_t a
     (void)align; /* the caller checked the pointer's alignment */
     if (q_opt.secure) return large_free_secure(fn, ptr, kind, size, how);
     q_lock(&q_large_lock);
-    long i = tab_find(p);
-    if (i < 0) {
+    struct lrec *r = tab_find(p);
+    if (!r) {
         q_unlock(&q_large_lock);
         return 0;
     }
-    if (tab[i].kind != kind) q_kind_check(fn, ptr, tab[i].kind, kind);
-    if (how != Q_UNSIZED && size != tab[i].req)
+    if (r->kind != kind) q_kind_check(fn, ptr, r->kind, kind);
+    if (how != Q_UNSIZED && size != r->req)
         q_report_invalid(fn, ptr, "size does not match the block");
     if (Q_UNLIKELY(q_prof_on)) q_prof_forget(ptr); /* q_prof_lock nests inside ours */
-    size_t map = tab[i].map;
-    uint64_t vid = tab[i].vid;
-    tab_remove(i);
+    size_t map = r->map;
+    uint64_t vid = r->vid;
+    tab_remove(p);
     nv = cache_put(p, map, vid, victims);
     q_unlock(&q_large_lock);
     atomic_fetch_sub_explicit(&q_gs.large_blocks, 1, Q_RELAXED);
@@ -340,8 +315,8 @@ int q_large_free(const char *fn, void *ptr, unsigned kind, size_t size, size_t a
 
 size_t q_large_usable(const void *ptr) {
     q_lock(&q_large_lock);
-    long i = tab_find((uintptr_t)ptr);
-    size_t n = i < 0 ? 0 : q_opt.secure ? tab[i].req : tab[i].usable;
+    const struct lrec *r = tab_find((uintptr_t)ptr);
+    size_t n = !r ? 0 : q_opt.secure ? r->req : r->usable;
     q_unlock(&q_large_lock);
     return n;
 }
@@ -362,14 +337,14 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
     uintptr_t p = (uintptr_t)ptr;
     size_t want = q_os_page_round(size);
     q_lock(&q_large_lock);
-    long i = tab_find(p);
-    if (i < 0) {
+    struct lrec *r = tab_find(p);
+    if (!r) {
         q_unlock(&q_large_lock);
         return -1;
     }
-    size_t map = tab[i].map, old_usable = tab[i].usable, old_req = tab[i].req;
-    uint64_t vid = tab[i].vid;
-    unsigned kind = tab[i].kind;
+    size_t map = r->map, old_usable = r->usable, old_req = r->req;
+    uint64_t vid = r->vid;
+    unsigned kind = r->kind;
     if (kind != Q_KIND_MALLOC) q_kind_check("realloc", ptr, kind, Q_KIND_MALLOC);
     if (!want || want > (size_t)PTRDIFF_MAX) {
         q_unlock(&q_large_lock);
@@ -379,8 +354,8 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         /* Growth into the slack reserved by an earlier growth, or a moderate shrink: no system
            call. (Growth doubles the mapping, so a block that grew lives in the upper half of
            it; only a shrink below a quarter gives memory back.) */
-        tab[i].usable = want;
-        tab[i].req = size;
+        r->usable = want;
+        r->req = size;
         q_unlock(&q_large_lock);
         *out = ptr;
         return 0;
@@ -404,10 +379,10 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
                 cache_remove((unsigned)t);
             }
             update_due();
-            tab[i].map = take;
+            r->map = take;
             if (take >= want) {
-                tab[i].usable = want;
-                tab[i].req = size;
+                r->usable = want;
+                r->req = size;
                 q_unlock(&q_large_lock);
                 atomic_fetch_add_explicit(&q_gs.large_bytes, take - map, Q_RELAXED);
                 *out = ptr;
@@ -426,7 +401,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         if (cache_n && mostly_resident(ptr, old_usable)) c = cache_take(want, 0, 0, &got, &cvid);
         if (c) {
             struct lcache victims[CACHE_N + 1];
-            tab_remove(i);
+            tab_remove(p);
             int rc = tab_insert(c, got, want, cvid, size, kind);
             update_due();
             q_unlock(&q_large_lock);
@@ -447,9 +422,9 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
            the cache (pages and all) until it expires or the block grows back into it. */
         struct lcache victims[CACHE_N + 1];
         new_map *= 2;
-        tab[i].map = new_map;
-        tab[i].usable = want;
-        tab[i].req = size;
+        r->map = new_map;
+        r->usable = want;
+        r->req = size;
         unsigned nv = cache_put(p + new_map, map - new_map, vid, victims);
         q_unlock(&q_large_lock);
         unmap_victims(victims, nv);
@@ -457,7 +432,7 @@ int q_large_realloc(void *ptr, size_t size, void **out) {
         *out = ptr;
         return 0;
     }
-    tab_remove(i);
+    tab_remove(p);
     q_unlock(&q_large_lock);
     void *np = NULL;
     int rc = q_os_remap(ptr, map, new_map, Q_REMAP_MAYMOVE, &np);
@@ -595,19 +570,19 @@ static void check_secure(const char *fn, void *ptr, const struct lrec *r) {
 static int large_free_secure(const char *fn, void *ptr, unsigned kind, size_t size, unsigned how) {
     uintptr_t p = (uintptr_t)ptr;
     q_lock(&q_large_lock);
-    long i = tab_find(p);
-    if (i < 0) {
+    const struct lrec *found = tab_find(p);
+    if (!found) {
         int was = lquar_has(p);
         q_unlock(&q_large_lock);
         if (was) q_report_invalid(fn, ptr, "double free");
         return 0;
     }
-    struct lrec r = tab[i];
+    struct lrec r = *found;
     check_secure(fn, ptr, &r);
     if (r.kind != kind) q_kind_check(fn, ptr, r.kind, kind);
     if (how != Q_UNSIZED && size != r.req)
         q_report_invalid(fn, ptr, "size does not match the block");
-    tab_remove(i);
+    tab_remove(p);
     q_unlock(&q_large_lock);
     /* Inaccessible before it enters the quarantine: once there, another free may unmap it. */
     q_guard(ptr, r.map, 1);
@@ -633,19 +608,19 @@ static int large_free_secure(const char *fn, void *ptr, unsigned kind, size_t si
 
 int q_large_realloc_secure(void *ptr, size_t size, void **out) {
     q_lock(&q_large_lock);
-    long i = tab_find((uintptr_t)ptr);
-    if (i < 0) {
+    struct lrec *found = tab_find((uintptr_t)ptr);
+    if (!found) {
         int was = lquar_has((uintptr_t)ptr);
         q_unlock(&q_large_lock);
         if (was) q_report_invalid("realloc", ptr, "use after free (block already freed)");
         return -1;
     }
-    struct lrec r = tab[i];
+    struct lrec r = *found;
     check_secure("realloc", ptr, &r);
     if (r.kind != Q_KIND_MALLOC) q_kind_check("realloc", ptr, r.kind, Q_KIND_MALLOC);
     if (size + Q_TRAILER > Q_MEDIUM_MAX && q_os_page_round(size) <= r.map && size >= r.map / 4) {
         /* In place: the canary moves to the new end (growth into the slack, or a shrink). */
-        tab[i].req = size;
+        found->req = size;
         q_canary_fill(ptr, size, canary_end(size, r.map));
         q_unlock(&q_large_lock);
         *out = ptr;

@@ -4,8 +4,9 @@
  * shrinking, moving a filled block into a cached mapping, reuse of cached
  * mappings (also for alignments above the page size), splitting a mapping
  * without system calls and growing back into the cached rest of it, the copy
- * fallback when mremap refuses, and usable sizes. Every step checks that
- * contents survive.
+ * fallback when mremap refuses, and usable sizes; thousands of live blocks at
+ * once (the table of records grows and shrinks under them). Every step checks
+ * that contents survive.
  */
 #include <stdint.h>
 #include <string.h>
@@ -233,6 +234,61 @@ static void test_remap_refused(void) {
     quire_free(q);
 }
 
+/* 3000 live large blocks (the table of records doubles several times), looked
+ * up, resized and freed in a shuffled order: each keeps its own record. */
+static void test_many_blocks(void) {
+    TEST("thousands of live blocks");
+    enum { N = 3000 };
+    static unsigned char *b[N];
+    static size_t len[N];
+    int ok = 1;
+    for (size_t i = 0; i < N; i++) {
+        len[i] = 260 * 1024 + (i % 7) * 4096 + i % 13;
+        b[i] = quire_malloc(len[i]);
+        if (!b[i]) {
+            ok = 0;
+            break;
+        }
+        memcpy(b[i], &i, sizeof i); /* its number first, a byte of it last */
+        b[i][len[i] - 1] = (unsigned char)(i * 7);
+    }
+    CHECK(ok);
+    if (!ok) return;
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = N - 1; i > 0; i--) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t j = x % (i + 1);
+        unsigned char *t = b[i];
+        b[i] = b[j], b[j] = t;
+        size_t l = len[i];
+        len[i] = len[j], len[j] = l;
+    }
+    unsigned bad = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t id;
+        memcpy(&id, b[i], sizeof id);
+        if (quire_malloc_usable_size(b[i]) < len[i] || b[i][len[i] - 1] != (unsigned char)(id * 7))
+            bad++;
+        if (i % 4 == 0) {
+            unsigned char *n = quire_realloc(b[i], len[i] * 3);
+            size_t id2 = 0;
+            if (n) memcpy(&id2, n, sizeof id2);
+            if (!n || id2 != id || n[len[i] - 1] != (unsigned char)(id * 7))
+                bad++;
+            else
+                b[i] = n, len[i] *= 3;
+        }
+        if (i % 2 == 0) {
+            quire_free(b[i]);
+            b[i] = NULL;
+        }
+    }
+    for (size_t i = 0; i < N; i++)
+        if (b[i] && quire_malloc_usable_size(b[i]) < len[i]) bad++;
+    for (size_t i = 0; i < N; i++) quire_free(b[i]);
+    CHECK_EQ(bad, 0u);
+}
+
 int main(void) {
     /* Cached ranges must outlive the test steps, however slow the machine (set after
        the first allocation, which reads the options). */
@@ -245,6 +301,7 @@ int main(void) {
     test_shrink_keeps_tail();
     test_split_cached_mapping();
     test_remap_refused();
+    test_many_blocks();
     quire_malloc_trim(0);
     return check_done();
 }
