@@ -93,6 +93,17 @@ static void *leaver(void *arg) {
     return NULL;
 }
 
+/* mleak-style: a thread that swaps one block into a shared table, frees what was there (a
+   block of an earlier, dead thread) and exits, leaving its block behind. */
+static void *swapper(void *arg) {
+    void **slot = arg;
+    void *p = quire_calloc(16, 8);
+    void *old = *slot;
+    *slot = p;
+    quire_free(old);
+    return NULL;
+}
+
 static void *remote_double(void *arg) {
     quire_free(arg);
     return NULL;
@@ -148,6 +159,25 @@ int main(void) {
     CHECK(b.reclaimed >= 1);
     /* 300 more threads after the midpoint did not grow the mappings by more than 2 segments */
     CHECK(b.mapped_bytes <= mapped_mid + (8u << 20));
+
+    TEST("dead threads' slabs are filled again");
+    /* Each thread's block outlives it, in a slab of the segment it abandons. The next thread
+       reclaims that segment and must allocate in that slab, not carve a new one beside it (a
+       slab per dead thread: 64 KiB each, a new segment every ~60 threads). */
+    static void *table[1000];
+    size_t mapped_then = 0;
+    for (int round = 0; round < 1200; round++) {
+        pthread_t th;
+        pthread_create(&th, NULL, swapper, &table[(round * 37) % 1000]);
+        pthread_join(th, NULL);
+        if (round == 100) {
+            quire_alloc_stats_get(&a);
+            mapped_then = a.mapped_bytes;
+        }
+    }
+    quire_alloc_stats_get(&b);
+    CHECK(b.mapped_bytes <= mapped_then);
+    for (int i = 0; i < 1000; i++) quire_free(table[i]);
 
     TEST("double free across threads");
     pid_t pid = fork();
