@@ -110,32 +110,35 @@ struct q_block {
     uintptr_t link;
 };
 
-/* A slab descriptor (lives in the segment header, never in the slab's pages). */
+/* A slab descriptor (lives in the segment header, never in the slab's pages). Two cache lines:
+   the first holds what the owner's fast paths read and write, the second thread_free (which
+   other threads' frees CAS) and the fields of the slow paths, so that remote frees do not
+   take the line the owner's malloc and free work on. */
 struct q_slab {
-    struct q_block *free;           /* owner's malloc pops from here */
-    struct q_block *local_free;     /* owner's frees push here */
-    _Atomic(uintptr_t) thread_free; /* other threads' frees push here (one CAS) */
-    _Atomic(uintptr_t) heap_fast;   /* owner's tid if the free fast path may run, else 0 */
-    uint32_t used;                  /* live blocks + blocks waiting in thread_free */
-    uint32_t capacity;              /* slots threaded into the lists so far */
-    uint32_t reserved;              /* slots the slab holds */
-    uint32_t slot_size;             /* bytes per slot (the class size) */
-    uint8_t cls;                    /* size class index */
-    uint8_t in_full;                /* on the owner's full list */
-    uint8_t npages;                 /* length of the page run, 0 for a free descriptor */
-    uint8_t page;                   /* index of the first page in the segment */
-    uint8_t kept;                   /* exempt from release-when-empty until the next purge */
-    uint8_t pad_[3];
-    uint32_t size_lo;          /* smallest request of the class (sized delete checks) */
-    uint32_t size_span;        /* slot_size - size_lo */
-    struct q_block *prof_rest; /* prof/leaks: the list from the next sampled block on */
-    _Atomic uint32_t sampled;  /* prof/leaks: sampled blocks live in this slab */
-    uint32_t pad2_;
-    uint64_t nalloc;            /* allocations from this slab (owner; added to the heap's
-                                   per-class count when the slab is released) */
-    uint8_t *start;             /* first slot (the first page's address) */
-    uintptr_t bits;             /* address of the segment's in-use/pending words */
+    /* line 0: the owner's */
+    _Alignas(64) struct q_block *free; /* owner's malloc pops from here */
+    struct q_block *local_free;        /* owner's frees push here */
+    _Atomic(uintptr_t) heap_fast;      /* owner's tid if the free fast path may run, else 0 */
+    uintptr_t bits;                    /* address of the segment's in-use words */
+    uint64_t nalloc;                   /* allocations from this slab (owner; added to the heap's
+                                          per-class count when the slab is released) */
+    uint32_t used;                     /* live blocks + blocks waiting in thread_free */
+    uint32_t capacity;                 /* slots threaded into the lists so far */
+    uint32_t slot_size;                /* bytes per slot (the class size) */
+    uint32_t size_lo;                  /* smallest request of the class (sized delete checks) */
+    uint32_t size_span;                /* slot_size - size_lo */
+    uint8_t cls;                       /* size class index */
+    uint8_t in_full;                   /* on the owner's full list */
+    uint8_t kept;                      /* exempt from release-when-empty until the next purge */
+    uint8_t npages;                    /* length of the page run, 0 for a free descriptor */
+    /* line 1: other threads' frees, slow paths */
+    _Alignas(64) _Atomic(uintptr_t) thread_free; /* other threads' frees push here (one CAS) */
+    uint8_t *start;                              /* first slot (the first page's address) */
+    struct q_block *prof_rest;  /* prof/leaks: the list from the next sampled block on */
     struct q_slab *next, *prev; /* links in queue[cls] or full[cls] */
+    uint32_t reserved;          /* slots the slab holds */
+    _Atomic uint32_t sampled;   /* prof/leaks: sampled blocks live in this slab */
+    uint8_t page;               /* index of the first page in the segment */
 };
 
 /* The segment header, at the segment's start. */
