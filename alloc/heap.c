@@ -68,6 +68,7 @@ static void slab_unarm(struct q_slab *s) {
     struct q_block *rest = s->prof_rest;
     if (!rest) return;
     s->prof_rest = NULL;
+    s->prof_rest_n = 0;
     if (!s->free) {
         s->free = rest;
         return;
@@ -126,6 +127,8 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     s->size_lo = cls == 0 ? 0 : q_class_size[cls - 1] + 1;
     s->size_span = size - s->size_lo;
     s->prof_rest = NULL;
+    s->prof_rest_n = 0;
+    atomic_store_explicit(&s->prof_one, 0, Q_RELAXED);
     atomic_store_explicit(&s->sampled, 0, Q_RELAXED);
     s->cls = (uint8_t)cls;
     s->in_full = 0;
@@ -639,8 +642,16 @@ void q_small_release(void *p) {
     struct q_slab *s = seg->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
     struct q_heap *h = q_tls_heap;
     int unsampled = 0;
-    if (Q_UNLIKELY(atomic_load_explicit(&s->sampled, Q_RELAXED) != 0) && q_prof_forget(p))
-        unsampled = atomic_fetch_sub_explicit(&s->sampled, 1, Q_RELAXED) == 1;
+    uint32_t ns = atomic_load_explicit(&s->sampled, Q_RELAXED);
+    if (Q_UNLIKELY(ns != 0)) {
+        /* One sampled block that is not p: nothing to forget (prof.c). */
+        uintptr_t one = ns == 1 ? atomic_load_explicit(&s->prof_one, Q_RELAXED) : 0;
+        if ((one == 0 || one == a) && q_prof_forget(p)) {
+            uint32_t was = atomic_fetch_sub_explicit(&s->sampled, 1, Q_RELAXED);
+            if (was > 1) atomic_store_explicit(&s->prof_one, 0, Q_RELAXED); /* which: unknown */
+            unsampled = was == 1;
+        }
+    }
     _Atomic uint64_t *w = q_bits_word(a);
     uint64_t bit = q_bit(a);
     if (atomic_load_explicit(&seg->heap, memory_order_acquire) == h) {

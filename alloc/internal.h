@@ -134,12 +134,16 @@ struct q_slab {
     /* line 1: other threads' frees, slow paths */
     _Alignas(64) _Atomic(uintptr_t) thread_free; /* other threads' frees push here (one CAS) */
     uint8_t *start;                              /* first slot (the first page's address) */
-    struct q_block *prof_rest;  /* prof/leaks: the list from the next sampled block on */
-    struct q_slab *next, *prev; /* links in queue[cls] or full[cls] */
-    uint32_t reserved;          /* slots the slab holds */
-    _Atomic uint32_t sampled;   /* prof/leaks: sampled blocks live in this slab */
-    uint8_t page;               /* index of the first page in the segment */
+    struct q_block *prof_rest;   /* prof/leaks: the list from the next sampled block on */
+    struct q_slab *next, *prev;  /* links in queue[cls] or full[cls] */
+    _Atomic(uintptr_t) prof_one; /* prof/leaks: the sampled block while sampled == 1 (0 when
+                                    not known): frees of the others skip the records */
+    uint32_t reserved;           /* slots the slab holds */
+    _Atomic uint32_t sampled;    /* prof/leaks: sampled blocks live in this slab */
+    uint32_t prof_rest_n;        /* prof/leaks: blocks on prof_rest */
+    uint8_t page;                /* index of the first page in the segment */
 };
+_Static_assert(sizeof(struct q_slab) == 128, "a slab descriptor is two cache lines");
 
 /* The segment header, at the segment's start. */
 struct q_segment {

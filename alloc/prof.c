@@ -6,15 +6,20 @@
  * are exponentially distributed with mean prof_interval, 512 KiB by default: a Poisson process
  * over allocated bytes, as tcmalloc's and jemalloc's, so pprof's heap_v2 correction applies).
  * The fast path of malloc is not touched: when the slow path hands out a slab's free list
- * (heap.c, heap_refill), q_prof_arm walks it and, if the next sample falls inside it, cuts the
- * list just before the sampled block and keeps the rest aside (slab->prof_rest). The fast path
- * then runs dry exactly there, and the slow path takes the sampled block with q_prof_take:
- * captures the call stack, records the block, and arms the rest. Large blocks count down on
- * their own path. With leaks=1 every block is "sampled" (the gap is always 0).
+ * (heap.c, heap_refill), q_prof_arm counts it (from the slab's counts, without a walk) and, if
+ * the next sample falls inside it, walks to the sampled block, cuts the list just before it
+ * and keeps the rest aside (slab->prof_rest). The fast path then runs dry exactly there, and
+ * the slow path takes the sampled block with q_prof_take: captures the call stack, records the
+ * block, and arms the rest. A list the sample does not reach costs a subtraction. A list's
+ * bytes count toward the gap when it is handed out, as if allocated at once; the gap after a
+ * sample starts when the sample is scheduled (the cut is made), so only one sample per heap is
+ * pending at a time. A pending sample whose slab stops being current (slab_unarm) is dropped. Large
+ * blocks count down on their own path. With leaks=1 every block is "sampled" (the gap is always 0).
  *
  * Frees. A slab holding a sampled live block keeps heap_fast at 0, so its frees take the slow
  * path, which forgets the block (q_prof_forget) when the slab's `sampled` count says there may
- * be one; the fast path stays as it is for every other slab.
+ * be one - unless the slab holds exactly one and names it (prof_one), so the frees of its other
+ * blocks do not take the lock; the fast path stays as it is for every other slab.
  *
  * Records. Sampled blocks (address -> stack, size) and distinct stacks (hash -> index) live in
  * base/'s hash tables, on pages mapped here, under q_prof_lock; the stacks array grows by
@@ -223,16 +228,22 @@ int q_prof_forget(const void *p) {
 
 static uint64_t n_armed, n_taken; /* statistics (verbose=1), racy */
 
-void q_prof_arm(struct q_heap *h, struct q_slab *s) {
+/* Arms s, whose free list holds n blocks: if the next sample falls among them, cuts the list
+   before it. Only the blocks in front of the sample are walked; a list the sample does not
+   reach is not walked at all (it is counted down by its length). */
+static void arm_list(struct q_heap *h, struct q_slab *s, uint64_t n) {
     uint32_t size = s->slot_size;
     n_armed++;
     if (h->prof_left < 0) h->prof_left = next_gap();
     uint64_t k = (uint64_t)h->prof_left / size; /* blocks before the sampled one */
+    if (k >= n) {                               /* no sample in this list */
+        h->prof_left -= (int64_t)(n * size);
+        return;
+    }
     struct q_block *b = s->free, *prev = NULL;
-    uint64_t i = 0;
-    for (; b && i < k; i++) prev = b, b = q_link_dec(b);
-    if (!b) { /* no sample in this list */
-        h->prof_left -= (int64_t)(i * size);
+    for (uint64_t i = 0; b && i < k; i++) prev = b, b = q_link_dec(b);
+    if (!b) { /* shorter than counted (cannot happen while the invariants hold) */
+        h->prof_left -= (int64_t)(k * size);
         return;
     }
     /* Cut before b: the fast path runs dry there and q_prof_take gets b. */
@@ -241,24 +252,41 @@ void q_prof_arm(struct q_heap *h, struct q_slab *s) {
     else
         s->free = NULL;
     s->prof_rest = b;
-    h->prof_left = 0;
+    s->prof_rest_n = (uint32_t)(n - k);
+    /* The gap after this sample starts now: the lists other classes hand out meanwhile count
+       toward it (the rest of this one will when q_prof_take hands it out). */
+    h->prof_left = next_gap();
+}
+
+void q_prof_arm(struct q_heap *h, struct q_slab *s) {
+    if (s->prof_rest) return; /* armed already */
+    /* capacity == used + |free| + |local_free| (internal.h): with local_free empty, as it is
+       after the refill that swapped it in, the free list's length is known without a walk. */
+    uint64_t n = 0;
+    if (!s->local_free)
+        n = s->capacity - s->used;
+    else
+        for (struct q_block *b = s->free; b; b = q_link_dec(b)) n++;
+    arm_list(h, s, n);
 }
 
 void *q_prof_take(struct q_heap *h, struct q_slab *s) {
     struct q_block *b = s->prof_rest;
+    uint64_t n_rest = s->prof_rest_n - 1;
     n_taken++;
     s->prof_rest = NULL;
+    s->prof_rest_n = 0;
     struct q_block *rest = q_link_dec(b);
     /* b leaves as a malloc would take it: counts, in-use bit, link cleared. */
     s->free = b;
     b->link = q_link_enc(b, NULL);
     void *p = q_slab_pop(s);
     s->free = rest;
-    atomic_fetch_add_explicit(&s->sampled, 1, Q_RELAXED);
+    if (atomic_fetch_add_explicit(&s->sampled, 1, Q_RELAXED) == 0)
+        atomic_store_explicit(&s->prof_one, (uintptr_t)p, Q_RELAXED);
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     record(p, s->slot_size);
-    h->prof_left = next_gap();
-    if (s->free) q_prof_arm(h, s);
+    if (s->free) arm_list(h, s, n_rest);
     return p;
 }
 
