@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alloc/internal.h"
+#include "base/assert.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Slab lists
@@ -266,6 +267,7 @@ static void heap_unlink_seg(struct q_heap *h, struct q_segment *seg) {
 
 /* Owner: an empty slab leaves its list and gives its pages back (maybe its segment too). */
 static void slab_release(struct q_heap *h, struct q_slab *s) {
+    Q_VALIDATE(q_slab_validate(s));
     unsigned cls = s->cls;
     struct q_slabq *q = s->in_full ? &h->full[cls] : &h->queue[cls];
     int was_first = !s->in_full && q->first == s;
@@ -337,6 +339,7 @@ static void heap_reclaim(struct q_heap *h, struct q_segment *seg) {
     }
     atomic_fetch_add_explicit(&q_gs.reclaimed, 1, Q_RELAXED);
     q_verbose("reclaimed an abandoned segment", seg, seg->live_slabs);
+    Q_VALIDATE(q_heap_validate(h));
 }
 
 /* A run of n free pages of the given kind in one of h's segments; its first page or -1. */
@@ -435,6 +438,7 @@ static void heap_maintain(struct q_heap *h) {
    the list is first armed: cut before the next sampled block, which is then taken here or when
    the fast path runs dry at the cut (prof.c). */
 static inline void *slab_hand_out(struct q_heap *h, struct q_slab *s) {
+    Q_VALIDATE(q_slab_validate(s));
     if (Q_UNLIKELY(q_prof_on)) {
         q_prof_arm(h, s);
         if (!s->free) return q_prof_take(h, s);
@@ -827,6 +831,7 @@ void q_heap_collect(struct q_heap *h, int force) {
             }
         }
     }
+    Q_VALIDATE(q_heap_validate(h));
 }
 
 void q_heap_abandon(struct q_heap *h) {

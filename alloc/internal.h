@@ -51,7 +51,8 @@
  * Files: sizeclass.c (classes), segment.c (segments, pages, purge, segment cache), heap.c (thread
  * heaps, slow paths, abandon/reclaim), large.c (large blocks), api.c (the public quire_*
  * family), report.c (error reports and verbose messages), stats.c (statistics), init.c (options,
- * process init, fork and thread exit).
+ * process init, fork and thread exit), invariants.c (validators of the invariants above, run
+ * after the slow paths by `make test-debug`).
  */
 #ifndef QUIRE_ALLOC_INTERNAL_H
 #define QUIRE_ALLOC_INTERNAL_H
@@ -333,6 +334,10 @@ void q_small_free(void *p) Q_HIDDEN;
 void q_small_release(void *p) Q_HIDDEN;
 size_t q_block_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_block_owned(const void *p) Q_HIDDEN;
+
+/* invariants.c: NULL when the invariants hold, else the first that does not (Q_VALIDATE) */
+const char *q_slab_validate(const struct q_slab *s) Q_HIDDEN;
+const char *q_heap_validate(const struct q_heap *h) Q_HIDDEN;
 
 /* large.c */
 void *q_large_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDEN;

@@ -306,6 +306,51 @@ static void test_stats(void) {
     CHECK(b.purges > 0 || b.unmappings > 0);
 }
 
+/* q_slab_validate and q_heap_validate accept a working heap and report damage to it. */
+static void test_validators(void) {
+    TEST("invariant validators");
+    void *p[40];
+    for (int i = 0; i < 40; i++) p[i] = quire_malloc(48);
+    for (int i = 0; i < 40; i += 3) quire_free(p[i]);
+    struct q_heap *h = q_tls_heap;
+    struct q_slab *s = q_seg_of(p[1])->pagemap[((uintptr_t)p[1] & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+    CHECK(q_slab_validate(s) == NULL);
+    CHECK(q_heap_validate(h) == NULL);
+    /* a count off by one */
+    s->used++;
+    CHECK(q_slab_validate(s) != NULL);
+    CHECK(q_heap_validate(h) != NULL);
+    s->used--;
+    /* a free list linking outside the slab */
+    struct q_block *lf = s->local_free;
+    CHECK(lf != NULL);
+    uintptr_t saved = lf->link;
+    lf->link = q_link_enc(lf, (char *)s->start + (size_t)s->reserved * s->slot_size + 4096);
+    const char *why = q_slab_validate(s);
+    CHECK(why != NULL && strstr(why, "free list") != NULL);
+    lf->link = saved;
+    /* an in-use bit lost */
+    q_inuse_clear((uintptr_t)p[1]);
+    why = q_slab_validate(s);
+    CHECK(why != NULL && strstr(why, "in-use") != NULL);
+    q_inuse_set((uintptr_t)p[1]);
+    /* the page map */
+    struct q_segment *seg = q_seg_of(s);
+    seg->pagemap[s->page] = NULL;
+    CHECK(q_slab_validate(s) != NULL);
+    seg->pagemap[s->page] = s;
+    /* cur[] */
+    struct q_slab *cur = h->cur[s->cls];
+    h->cur[s->cls] = &q_slab_empty;
+    CHECK(q_heap_validate(h) != NULL);
+    h->cur[s->cls] = cur;
+    CHECK(q_slab_validate(s) == NULL);
+    CHECK(q_heap_validate(h) == NULL);
+    for (int i = 0; i < 40; i++)
+        if (i % 3) quire_free(p[i]);
+    CHECK(q_heap_validate(h) == NULL);
+}
+
 int main(void) {
     test_page_kinds();
     test_classes();
@@ -314,5 +359,6 @@ int main(void) {
     test_large_realloc();
     test_invalid();
     test_stats();
+    test_validators();
     return check_done();
 }
