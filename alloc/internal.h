@@ -303,6 +303,8 @@ enum q_run_kind {
     Q_RUN_ANY     /* dirty pages if a run of them fits, else any free pages */
 };
 int q_segment_pages_alloc(struct q_segment *seg, unsigned n, enum q_run_kind kind) Q_HIDDEN;
+/* A sparse-dirty run of n pages where a slab of class cls started last; its first page or -1. */
+int q_segment_pages_alloc_class(struct q_segment *seg, unsigned n, unsigned cls) Q_HIDDEN;
 void q_segment_pages_free(struct q_segment *seg, unsigned first, unsigned n, uint64_t now,
                           int dense) Q_HIDDEN;
 size_t q_segment_purge(struct q_segment *seg, uint64_t now, int force) Q_HIDDEN;

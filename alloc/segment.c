@@ -212,6 +212,21 @@ int q_segment_pages_alloc(struct q_segment *seg, unsigned n, enum q_run_kind kin
     return (int)i;
 }
 
+int q_segment_pages_alloc_class(struct q_segment *seg, unsigned n, unsigned cls) {
+    for (uint64_t m = runs_of(seg->free_mask & seg->dirty_mask & ~seg->dense_mask, n); m;
+         m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        if (seg->slabs[i].cls != cls) continue;
+        uint64_t run = (n == 64 ? Q_ALL_PAGES : (((uint64_t)1 << n) - 1)) << i;
+        seg->free_mask &= ~run;
+        seg->dirty_mask &= ~run;
+        seg->dense_mask &= ~run;
+        if (!seg->dirty_mask) seg->purge_ns = 0;
+        return (int)i;
+    }
+    return -1;
+}
+
 /* Purges the dirty free pages of seg whose delay expired (all when force). Returns bytes. */
 static size_t seg_purge(struct q_segment *seg, uint64_t now, int force) {
     uint64_t d = 0;
