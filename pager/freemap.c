@@ -240,6 +240,7 @@ int q_pager_freemap_grow(q_pager *p, uint64_t new_count) {
 }
 
 static int grow_for(q_pager *p, uint64_t need) {
+    if (need > Q_MAX_PAGES) return QUIRE_EFULL; /* before any arithmetic on it */
     uint64_t extra = p->page_count / 8;
     if (extra < 32) extra = 32;
     /* Absent groups keep two reserved pages each: ask for a little more than needed. */
@@ -250,6 +251,7 @@ static int grow_for(q_pager *p, uint64_t need) {
 }
 
 int q_pager_freemap_reserve(q_pager *p, uint64_t n) {
+    if (n > Q_MAX_PAGES) return QUIRE_EFULL;
     for (int tries = 0; free_count(p) < n; tries++) {
         if (tries > 64) return QUIRE_EFULL;
         int rc = grow_for(p, n - free_count(p));

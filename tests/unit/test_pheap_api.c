@@ -613,6 +613,37 @@ static int use_after_close(int heap) {
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT ? 0 : -3;
 }
 
+/* quire_pheap_open(CREATE) killed at random instants: the next CREATE open always succeeds
+ * and finds a heap (never "not a quire file"). One child at a time, each reaped. */
+static void create_child(const char *path, int out, uint64_t seed) {
+    (void)out;
+    (void)seed;
+    quire_pheap *h;
+    if (quire_pheap_open(path, QUIRE_PHEAP_CREATE, 0, &h) == 0) quire_pheap_close(h);
+    for (;;) pause();
+}
+static void no_msg(void *ctx, const struct ch_msg *m) {
+    (void)ctx;
+    (void)m;
+}
+
+static void test_create_killed(void) {
+    TEST("create killed");
+    char path[256];
+    ch_path(path, sizeof path, "pheap-ckill");
+    uint64_t s = 5;
+    for (int k = 0; k < 25; k++) {
+        unlink(path);
+        ch_kill_once(create_child, path, 0, ch_rand(&s) % 3000, no_msg, NULL);
+        quire_pheap *h;
+        int rc = quire_pheap_open(path, QUIRE_PHEAP_CREATE, 0, &h);
+        CHECK_OK(rc);
+        if (rc == 0) CHECK_OK(quire_pheap_close(h));
+        check_sound(path);
+    }
+    unlink(path);
+}
+
 static void test_use_after_close(void) {
     TEST("use after close");
     CHECK_EQ(use_after_close(1), 0);
@@ -629,5 +660,6 @@ int main(void) {
     test_churn();
     test_names_scale();
     test_use_after_close();
+    test_create_killed();
     return check_done();
 }
