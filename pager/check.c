@@ -1,13 +1,17 @@
 /*
  * pager/check.c - quire_pager_check(): the verifier behind `quire check`.
  *
- * Opening the file already verifies both superblock slots, the checksum of every metadata page
- * and the counters. On top of that the checker builds the list of every page some structure
- * owns (superblock slots, free-map leaves, tree nodes, protected copies, sub-page pages), and
- * checks that no page is owned twice, that every owned page is marked internal in the free map,
- * that every page the free map marks internal is owned, that owners live in materialized
- * groups, and that every protected page's current copy matches its checksum. quire_pheap_check()
- * (pheap/check.c) calls it first, then checks the heap's own structures.
+ * Opening the file already verifies both superblock slots, the checksum of every metadata page,
+ * the commit record, every page the last commit wrote (home pages, shadows, protected copies)
+ * and the counters; it records whether it had to fall back to the older slot. On top of that
+ * the checker builds the list of every page some structure owns (superblock slots, free-map
+ * leaves, tree nodes, protected copies, sub-page pages, shadow pages, record pages), and checks
+ * that no page is owned twice, that every owned page is marked internal in the free map, that
+ * every page the free map marks internal is owned, that owners live in materialized groups, and
+ * that every protected page's current copy and every shadow match their checksums. An invalid
+ * superblock slot or a fall-back is a warning, not a problem: a power loss during a commit
+ * leaves one, and so does damage; the report says which slot and which generation.
+ * quire_pheap_check() (pheap/check.c) calls it first, then checks the heap's own structures.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,7 +22,7 @@
 #include "pages/prim.h"
 
 struct owned {
-    quire_pager *p;
+    q_pager *p;
     struct q_base_vec v;
     int rc;
 };
@@ -37,20 +41,35 @@ static int own_nodes(void *arg, const struct q_node *n, int leaf, uint64_t index
     return own(o, n->ref.copy[1]);
 }
 
-static int deep_check(quire_pager *p, struct quire_pager_report *r) {
+/* A free-map leaf owns its group's two fixed pages, and the page a relocated copy took. */
+static int own_freemap(void *arg, const struct q_node *n, int leaf, uint64_t g) {
+    struct owned *o = arg;
+    if (!leaf) return own_nodes(arg, n, leaf, g);
+    for (int i = 0; i < 2; i++) {
+        uint64_t f = q_pager_freemap_leaf_page(o->p, g, i);
+        if (own(o, f)) return o->rc;
+        if (n->ref.copy[i] != f && n->ref.copy[i] != q_pager_freemap_leaf_page(o->p, g, 1 - i) &&
+            own(o, n->ref.copy[i]))
+            return o->rc;
+    }
+    return 0;
+}
+
+static int deep_check(q_pager *p, struct quire_pager_report *r) {
     struct owned o = {p, {0}, 0};
     q_base_vec_init(&o.v, &q_base_mem_libc);
-    own(&o, 0);
-    own(&o, 1);
-    for (unsigned t = 0; t < Q_NTREES; t++) q_pager_tree_walk(p, &p->tree[t], own_nodes, &o);
+    own(&o, q_pager_super_page(p->P, 0));
+    own(&o, q_pager_super_page(p->P, 1));
+    for (unsigned t = 0; t < Q_NTREES; t++)
+        q_pager_tree_walk(p, &p->tree[t], t == Q_TREE_FREEMAP ? own_freemap : own_nodes, &o);
     /* Protected copies, verifying the current one. */
     uint64_t cur = 0, pid;
-    while (quire_pager_next_protected(p, &cur, &pid) == 1) {
+    while (quire_pager_next_protected(p->handle, &cur, &pid) == 1) {
         const struct q_ref *ref = q_pager_prot_rec(p, pid);
         own(&o, ref->copy[0]);
         own(&o, ref->copy[1]);
         const void *d;
-        if (quire_pager_protected_get(p, pid, &d))
+        if (quire_pager_protected_get(p->handle, pid, &d))
             Q_PROBLEM(r, "protected page %llu: current copy (page %llu) fails its checksum",
                       (unsigned long long)pid,
                       (unsigned long long)ref->copy[ref->flags & Q_REF_SEL]);
@@ -59,6 +78,19 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
         const struct q_subrec *s = q_pager_sub_rec(p, i);
         if (s && s->page) own(&o, s->page);
     }
+    /* Shadows (verifying their contents) and the commit record's pages. */
+    const struct q_base_hash *sh = &p->shadows;
+    for (size_t j = 0; j < sh->cap; j++) {
+        if (!sh->tags[j]) continue;
+        const struct q_shadow_val *v = (const void *)(sh->vals + j * sh->val_size);
+        uint64_t home = sh->tags[j] - 1;
+        own(&o, v->page);
+        if (v->page < p->page_count &&
+            q_pager_page_crc(home, p->shared + (v->page << p->pshift), p->P) != v->crc)
+            Q_PROBLEM(r, "page %llu: its shadow (page %llu) fails its checksum",
+                      (unsigned long long)home, (unsigned long long)v->page);
+    }
+    for (size_t i = 0; i < p->rec_pages.n; i++) own(&o, p->rec_pages.v[i]);
     if (o.rc) {
         q_base_vec_free(&o.v);
         return o.rc;
@@ -100,7 +132,7 @@ static int deep_check(quire_pager *p, struct quire_pager_report *r) {
     q_base_vec_free(&o.v);
     /* Counters against a recount. */
     uint64_t n;
-    if (q_pager_prot_count(p, &n) || n != p->sb.n_protected)
+    if (q_pager_prot_count(p, &n, UINT64_MAX) || n != p->sb.n_protected)
         Q_PROBLEM(r, "protected page count does not match the superblock");
     if (q_pager_sub_count(p, &n) || n != p->sb.n_subslots)
         Q_PROBLEM(r, "sub-page slot count does not match the superblock");
@@ -132,22 +164,21 @@ int quire_pager_check(const char *path, struct quire_pager_report *r) {
         r->slot_generation[i] = err[i] == 0 ? sb[i].generation : 0;
     }
 
-    quire_pager *p;
-    rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p);
-    if (rc) {
-        Q_PROBLEM(r, "cannot open: %s", quire_strerror(rc));
-        return rc;
+    quire_pager *h;
+    rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &h);
+    if (rc) return rc; /* the return value says why; problems counts damage found */
+    q_pager *p = h->h.state;
+    r->chosen_slot = p->sb_slot;
+    quire_pager_stat(h, &r->stat);
+    if (p->fell_back) {
+        int newer = 1 - p->sb_slot;
+        r->rolled_back = 1;
+        r->slot_valid[newer] = 0;
+        r->slot_error[newer] = p->fell_back_error;
     }
-    r->chosen_slot = (int)(p->gen & 1);
-    quire_pager_stat(p, &r->stat);
-    for (int i = 0; i < 2; i++)
-        if (r->slot_valid[i] && r->slot_generation[i] > p->gen)
-            Q_PROBLEM(r,
-                      "superblock slot %d (generation %llu) is valid but its metadata is not; "
-                      "generation %llu was used",
-                      i, (unsigned long long)r->slot_generation[i], (unsigned long long)p->gen);
+    for (int i = 0; i < 2; i++) r->warnings += !r->slot_valid[i];
     rc = deep_check(p, r);
-    quire_pager_close(p);
+    quire_pager_close(h);
     if (rc) return rc;
     return r->problems ? QUIRE_ECHECKSUM : 0;
 }

@@ -2,8 +2,13 @@
  * pager/freemap.c - the free map: the type of every page (2 bits: free, regular, internal,
  * pending), one leaf per group of G = 4 * P pages; page allocation and file growth. The free map
  * is tree 0 of pager/tree.c, whose generic leaves it specializes through its struct
- * q_pager_leaf_ops: a leaf's page pair is fixed (the first two pages of its group), a new leaf
- * starts with every page of its group free but those, and pending pages are written as free.
+ * q_pager_leaf_ops: a leaf's page pair is fixed (q_pager_leaf_page: two reserved pages of its
+ * group, in different 4 KiB blocks), a new leaf starts with every page of its group free but
+ * those, pending pages are written as free, and a leaf dirtied in a transaction keeps its
+ * committed image (the commit asks it which pages the last commit holds).
+ *
+ * Frees are pending until every protected state (internal.h) is at least as new as the commit
+ * that freed the page: p->oldest >= the page's pending generation (q_pager_freemap_settle).
  *
  * Allocation takes the lowest free page at or after a hint: groups whose leaf is absent are
  * wholly free (but for their two leaf pages), groups with nfree == 0 are skipped, and inside a
@@ -17,12 +22,12 @@
 
 #include "pager/internal.h"
 
-static uint64_t ngroups(const quire_pager *p, uint64_t count) {
+static uint64_t ngroups(const q_pager *p, uint64_t count) {
     return (count + p->G - 1) / p->G;
 }
 
 /* Pages of group g below count. */
-static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
+static uint64_t group_pages(const q_pager *p, uint64_t g, uint64_t count) {
     uint64_t first = g * p->G;
     if (first >= count) return 0;
     return count - first < p->G ? count - first : p->G;
@@ -34,7 +39,7 @@ static uint64_t group_pages(const quire_pager *p, uint64_t g, uint64_t count) {
 
 /* A group's leaf, materialized: its own two pages (and, in group 0, the superblock slots) are
  * internal, every other page of the group is free. */
-static void leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
+static void leaf_init(q_pager *p, struct q_node *leaf, uint64_t g) {
     uint64_t in = group_pages(p, g, p->page_count);
     leaf->ref.copy[0] = q_pager_freemap_leaf_page(p, g, 0);
     leaf->ref.copy[1] = q_pager_freemap_leaf_page(p, g, 1);
@@ -42,8 +47,8 @@ static void leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
     q_freemap_set_entry(leaf->buf, leaf->ref.copy[0] - g * p->G, Q_INTERNAL);
     q_freemap_set_entry(leaf->buf, leaf->ref.copy[1] - g * p->G, Q_INTERNAL);
     if (g == 0) { /* the superblock slots */
-        q_freemap_set_entry(leaf->buf, 0, Q_INTERNAL);
-        q_freemap_set_entry(leaf->buf, 1, Q_INTERNAL);
+        q_freemap_set_entry(leaf->buf, q_pager_super_page(p->P, 0), Q_INTERNAL);
+        q_freemap_set_entry(leaf->buf, q_pager_super_page(p->P, 1), Q_INTERNAL);
         reserved = 4;
     }
     leaf->nfree = (uint32_t)(in - reserved);
@@ -53,16 +58,24 @@ static void leaf_init(quire_pager *p, struct q_node *leaf, uint64_t g) {
     p->ntype[Q_INTERNAL] += reserved;
 }
 
-/* A leaf read from the file lies where its group says, in a group inside the file. */
-static int leaf_check(const quire_pager *p, const struct q_ref *ref, uint64_t g) {
-    if (g >= ngroups(p, p->page_count) || ref->copy[0] != q_pager_freemap_leaf_page(p, g, 0) ||
-        ref->copy[1] != q_pager_freemap_leaf_page(p, g, 1))
-        return QUIRE_EMETA;
+/* A leaf read from the file lies in a group inside the file, each copy in one of its group's
+ * fixed pages or, relocated (tree.c), in a page no format rule fixes. */
+static int leaf_check(const q_pager *p, const struct q_ref *ref, uint64_t g) {
+    if (g >= ngroups(p, p->page_count)) return QUIRE_EMETA;
+    for (int i = 0; i < 2; i++)
+        if (ref->copy[i] != q_pager_freemap_leaf_page(p, g, 0) &&
+            ref->copy[i] != q_pager_freemap_leaf_page(p, g, 1) &&
+            (ref->copy[i] >= p->page_count || q_pager_is_fixed(p, ref->copy[i])))
+            return QUIRE_EMETA;
     return 0;
 }
 
+static uint64_t leaf_fixed(const q_pager *p, uint64_t g, int i) {
+    return q_pager_freemap_leaf_page(p, g, i);
+}
+
 /* The bytes written for a leaf: pages freed in this transaction (pending) are written as free. */
-static const uint8_t *leaf_image(quire_pager *p, const struct q_node *leaf) {
+static const uint8_t *leaf_image(q_pager *p, const struct q_node *leaf) {
     uint8_t *o = p->scratch;
     for (uint32_t i = 0; i < p->P; i++) {
         uint8_t b = leaf->buf[i], hi = b & 0xAA, lo = b & 0x55;
@@ -72,14 +85,14 @@ static const uint8_t *leaf_image(quire_pager *p, const struct q_node *leaf) {
     return o;
 }
 
-const struct q_pager_leaf_ops q_pager_freemap_leaves = {"free map", 2, leaf_init, leaf_check,
-                                                        leaf_image};
+const struct q_pager_leaf_ops q_pager_freemap_leaves = {
+    "free map", 2, 1, leaf_init, leaf_check, leaf_image, leaf_fixed};
 
 /* ---------------------------------------------------------------------------------------------
  * Page types
  * ------------------------------------------------------------------------------------------- */
 
-unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id) {
+unsigned q_pager_freemap_type(const q_pager *p, uint64_t id) {
     uint64_t g = id / p->G;
     struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
     if (leaf) return q_freemap_entry(leaf->buf, id - g * p->G);
@@ -88,7 +101,19 @@ unsigned q_pager_freemap_type(const quire_pager *p, uint64_t id) {
                : Q_FREE;
 }
 
-int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type) {
+unsigned q_pager_freemap_committed_type(const q_pager *p, uint64_t id) {
+    if (id >= p->sb.page_count) return Q_FREE; /* added by the transaction's growth */
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+    if (!leaf || (leaf->flags & Q_N_NEW))
+        return (id == q_pager_freemap_leaf_page(p, g, 0) ||
+                id == q_pager_freemap_leaf_page(p, g, 1))
+                   ? Q_INTERNAL
+                   : Q_FREE;
+    return q_freemap_entry(leaf->base_img ? leaf->base_img : leaf->buf, id - g * p->G);
+}
+
+int q_pager_freemap_set(q_pager *p, uint64_t id, unsigned type) {
     Q_ASSERT(id < p->page_count && type <= Q_PENDING);
     uint64_t g = id / p->G;
     struct q_node *leaf;
@@ -112,16 +137,15 @@ int q_pager_freemap_set(quire_pager *p, uint64_t id, unsigned type) {
  * ------------------------------------------------------------------------------------------- */
 
 /* First free page in [from, to), or UINT64_MAX. */
-static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
+static uint64_t find_range(const q_pager *p, uint64_t from, uint64_t to) {
     const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
         struct q_node *leaf = q_pager_tree_leaf(p, t, g);
-        if (!leaf) {
-            uint64_t first = g == 0 ? 4 : base + 2;
-            uint64_t c = from > first ? from : first;
-            if (c < end) return c;
+        if (!leaf) { /* all free but its two leaf pages, base and base + B (never group 0) */
+            for (uint64_t c = from; c < end; c++)
+                if (c != base && c != base + p->B) return c;
         } else if (leaf->nfree) {
             uint64_t i = from - base, e = end - base;
             while (i < e) {
@@ -143,14 +167,15 @@ static uint64_t find_range(const quire_pager *p, uint64_t from, uint64_t to) {
 }
 
 /* First page of [from, to) that is not free, or `to`. */
-static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
+static uint64_t find_used(const q_pager *p, uint64_t from, uint64_t to) {
     const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
     while (from < to) {
         uint64_t g = from / p->G, base = g * p->G;
         uint64_t end = base + p->G < to ? base + p->G : to;
         struct q_node *leaf = q_pager_tree_leaf(p, t, g);
-        if (!leaf) { /* an absent group: all free but its two leaf pages, the first two */
-            if (from < base + 2) return from;
+        if (!leaf) { /* an absent group: all free but its two leaf pages, base and base + B */
+            if (from == base) return from;
+            if (from <= base + p->B && base + p->B < end) return base + p->B;
         } else {
             uint64_t i = from - base, e = end - base;
             while (i < e) {
@@ -172,7 +197,7 @@ static uint64_t find_used(const quire_pager *p, uint64_t from, uint64_t to) {
 }
 
 /* First run of n free pages in [from, page_count), or UINT64_MAX. */
-static uint64_t find_run(const quire_pager *p, uint64_t from, uint64_t n) {
+static uint64_t find_run(const q_pager *p, uint64_t from, uint64_t n) {
     for (uint64_t at = find_range(p, from, p->page_count); at != UINT64_MAX;) {
         if (n > p->page_count - at) return UINT64_MAX;
         uint64_t used = find_used(p, at, at + n);
@@ -182,14 +207,15 @@ static uint64_t find_run(const quire_pager *p, uint64_t from, uint64_t n) {
     return UINT64_MAX;
 }
 
-static uint64_t free_count(const quire_pager *p) {
+static uint64_t free_count(const q_pager *p) {
     return p->ntype[Q_FREE] + p->n_absent_free;
 }
 
-int q_pager_freemap_grow(quire_pager *p, uint64_t new_count) {
-    new_count = (new_count + Q_GROW_MIN - 1) / Q_GROW_MIN * Q_GROW_MIN;
+int q_pager_freemap_grow(q_pager *p, uint64_t new_count) {
     if (new_count <= p->page_count) return 0;
+    /* Checked before rounding: UINT64_MAX must not wrap around to a small count. */
     if (new_count > Q_MAX_PAGES || new_count > (uint64_t)SIZE_MAX >> p->pshift) return QUIRE_EFULL;
+    new_count = (new_count + Q_GROW_MIN - 1) / Q_GROW_MIN * Q_GROW_MIN;
     uint64_t old = p->page_count;
     int rc = p->io.truncate(p->io.ctx, p->fd, new_count << p->pshift);
     if (rc) return rc;
@@ -213,17 +239,19 @@ int q_pager_freemap_grow(quire_pager *p, uint64_t new_count) {
     return 0;
 }
 
-static int grow_for(quire_pager *p, uint64_t need) {
+static int grow_for(q_pager *p, uint64_t need) {
+    if (need > Q_MAX_PAGES) return QUIRE_EFULL; /* before any arithmetic on it */
     uint64_t extra = p->page_count / 8;
     if (extra < 32) extra = 32;
     /* Absent groups keep two reserved pages each: ask for a little more than needed. */
     uint64_t want = need + need / (p->G / 2) + 4;
     if (extra < want) extra = want;
-    if (p->page_count + extra < p->page_count) return QUIRE_EFULL;
+    if (extra > Q_MAX_PAGES - p->page_count) return QUIRE_EFULL; /* no wrap-around */
     return q_pager_freemap_grow(p, p->page_count + extra);
 }
 
-int q_pager_freemap_reserve(quire_pager *p, uint64_t n) {
+int q_pager_freemap_reserve(q_pager *p, uint64_t n) {
+    if (n > Q_MAX_PAGES) return QUIRE_EFULL;
     for (int tries = 0; free_count(p) < n; tries++) {
         if (tries > 64) return QUIRE_EFULL;
         int rc = grow_for(p, n - free_count(p));
@@ -236,7 +264,7 @@ int q_pager_freemap_reserve(quire_pager *p, uint64_t n) {
  * Allocation
  * ------------------------------------------------------------------------------------------- */
 
-int q_pager_freemap_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
+int q_pager_freemap_alloc(q_pager *p, unsigned type, uint64_t hint, uint64_t *id) {
     for (int tries = 0;; tries++) {
         uint64_t lo = p->alloc_hint, id0 = UINT64_MAX;
         if (hint > lo && hint < p->page_count) id0 = find_range(p, hint, p->page_count);
@@ -256,12 +284,40 @@ int q_pager_freemap_alloc(quire_pager *p, unsigned type, uint64_t hint, uint64_t
     }
 }
 
-int q_pager_freemap_alloc_internal(quire_pager *p, uint64_t *id) {
+int q_pager_freemap_alloc_internal(q_pager *p, uint64_t *id) {
     return q_pager_freemap_alloc(p, Q_INTERNAL, 0, id);
 }
 
-int q_pager_freemap_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
-    if (n > p->G - 2) return QUIRE_EOVERFLOW; /* more than a group holds besides its leaf */
+int q_pager_freemap_alloc_apart(q_pager *p, uint64_t other, uint64_t *id) {
+    if (p->B == 1) return q_pager_freemap_alloc(p, Q_INTERNAL, 0, id);
+    uint64_t blk = other / p->B;
+    for (int tries = 0;; tries++) {
+        /* the lowest free page, unless it shares other's block: then the first one after it */
+        uint64_t c = find_range(p, p->alloc_hint, p->page_count);
+        if (c != UINT64_MAX && c / p->B == blk) c = find_range(p, (blk + 1) * p->B, p->page_count);
+        if (c != UINT64_MAX) {
+            int rc = q_pager_freemap_set(p, c, Q_INTERNAL);
+            if (rc) return rc;
+            if (c == p->alloc_hint) p->alloc_hint = c + 1;
+            *id = c;
+            return 0;
+        }
+        if (tries > 64) return QUIRE_EFULL;
+        int rc = grow_for(p, 1);
+        if (rc) return rc;
+    }
+}
+
+int q_pager_freemap_alloc_pair(q_pager *p, uint64_t *a, uint64_t *b) {
+    int rc = q_pager_freemap_alloc_internal(p, a);
+    if (rc) return rc;
+    rc = q_pager_freemap_alloc_apart(p, *a, b);
+    if (rc) (void)q_pager_freemap_set(p, *a, Q_FREE);
+    return rc;
+}
+
+int q_pager_freemap_alloc_run(q_pager *p, uint64_t n, uint64_t *first) {
+    if (n > q_pager_run_max(p)) return QUIRE_EOVERFLOW; /* more than a group holds */
     uint64_t at;
     while ((at = find_run(p, p->alloc_hint, n)) == UINT64_MAX) {
         int rc = grow_for(p, 1); /* the steps q_pager_freemap_alloc() grows by */
@@ -281,8 +337,7 @@ int q_pager_freemap_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
     return 0;
 }
 
-int q_pager_freemap_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t *ids,
-                               size_t *done) {
+int q_pager_freemap_alloc_many(q_pager *p, unsigned type, size_t n, uint64_t *ids, size_t *done) {
     /* The lowest n free pages, one leaf at a time: each leaf is dirtied once and scanned a word
      * (32 entries) at a time, instead of a tree walk per page. */
     *done = 0;
@@ -324,35 +379,79 @@ int q_pager_freemap_alloc_many(quire_pager *p, unsigned type, size_t n, uint64_t
  * Freeing: pending until the commit is durable
  * ------------------------------------------------------------------------------------------- */
 
-int q_pager_freemap_free_pending(quire_pager *p, uint64_t id) {
-    int rc = q_base_vec_push(&p->pending, id);
+int q_pager_freemap_free_pending(q_pager *p, uint64_t id, uint64_t gen) {
+    int rc = q_base_vec_reserve(&p->pending, 1);
+    if (!rc) rc = q_base_vec_reserve(&p->pending_gen, 1);
+    if (!rc) rc = q_pager_freemap_set(p, id, Q_PENDING);
     if (rc) return rc;
-    rc = q_pager_freemap_set(p, id, Q_PENDING);
-    if (rc) p->pending.n--;
-    return rc;
+    p->pending.v[p->pending.n++] = id;
+    p->pending_gen.v[p->pending_gen.n++] = gen;
+    return 0;
 }
 
-void q_pager_freemap_settle(quire_pager *p) {
+/* Pending page k becomes free (it was written as free already: no dirtying). */
+static void settle_one(q_pager *p, uint64_t id) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+    if (!leaf) return;
+    uint64_t i = id - g * p->G;
+    if (q_freemap_entry(leaf->buf, i) != Q_PENDING) return;
+    q_freemap_set_entry(leaf->buf, i, Q_FREE);
+    if (leaf->base_img && q_freemap_entry(leaf->base_img, i) == Q_PENDING)
+        q_freemap_set_entry(leaf->base_img, i, Q_FREE);
+    p->ntype[Q_PENDING]--;
+    p->ntype[Q_FREE]++;
+    leaf->nfree++;
+    if (id < p->alloc_hint) p->alloc_hint = id;
+}
+
+void q_pager_freemap_settle(q_pager *p) {
+    size_t keep = 0;
     for (size_t k = 0; k < p->pending.n; k++) {
-        uint64_t id = p->pending.v[k], g = id / p->G;
-        struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
-        if (!leaf) continue;
-        uint64_t i = id - g * p->G;
-        if (q_freemap_entry(leaf->buf, i) != Q_PENDING) continue;
-        q_freemap_set_entry(leaf->buf, i, Q_FREE); /* already written as free: no dirtying */
-        p->ntype[Q_PENDING]--;
-        p->ntype[Q_FREE]++;
-        leaf->nfree++;
-        if (id < p->alloc_hint) p->alloc_hint = id;
+        uint64_t id = p->pending.v[k], f = p->pending_gen.v[k];
+        if (f <= p->oldest) {
+            settle_one(p, id);
+            continue;
+        }
+        p->pending.v[keep] = id;
+        p->pending_gen.v[keep++] = f;
     }
-    p->pending.n = 0;
+    p->pending.n = p->pending_gen.n = keep;
+}
+
+int q_pager_freemap_repend(q_pager *p, uint64_t id, uint64_t gen) {
+    uint64_t g = id / p->G;
+    struct q_node *leaf = q_pager_tree_leaf(p, &p->tree[Q_TREE_FREEMAP], g);
+    if (!leaf || id >= p->page_count) return 0; /* an absent group: nothing to hold back */
+    uint64_t i = id - g * p->G;
+    if (q_freemap_entry(leaf->buf, i) != Q_FREE) return 0;
+    int rc = q_base_vec_reserve(&p->pending, 1);
+    if (!rc) rc = q_base_vec_reserve(&p->pending_gen, 1);
+    if (rc) return rc;
+    q_freemap_set_entry(leaf->buf, i, Q_PENDING); /* in memory only: no dirtying */
+    p->ntype[Q_FREE]--;
+    p->ntype[Q_PENDING]++;
+    leaf->nfree--;
+    p->pending.v[p->pending.n++] = id;
+    p->pending_gen.v[p->pending_gen.n++] = gen;
+    return 0;
+}
+
+void q_pager_freemap_forget_txn(q_pager *p) {
+    size_t keep = 0;
+    for (size_t k = 0; k < p->pending.n; k++) {
+        if (p->pending_gen.v[k] > p->gen) continue; /* freed in the open transaction */
+        p->pending.v[keep] = p->pending.v[k];
+        p->pending_gen.v[keep++] = p->pending_gen.v[k];
+    }
+    p->pending.n = p->pending_gen.n = keep;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Counting (open, abort)
  * ------------------------------------------------------------------------------------------- */
 
-int q_pager_freemap_count(quire_pager *p) {
+int q_pager_freemap_count(q_pager *p) {
     memset(p->ntype, 0, sizeof p->ntype);
     p->n_absent_free = 0;
     uint64_t ng = ngroups(p, p->page_count);
@@ -376,12 +475,13 @@ int q_pager_freemap_count(quire_pager *p) {
             p->ntype[ty]++;
             nfree += ty == Q_FREE;
         }
-        /* The leaf's own pages (and the superblock slots) must be internal. */
-        if (q_freemap_entry(leaf->buf, leaf->ref.copy[0] - g * p->G) != Q_INTERNAL ||
-            q_freemap_entry(leaf->buf, leaf->ref.copy[1] - g * p->G) != Q_INTERNAL)
+        /* The leaf's fixed pages (and the superblock slots) must be internal. */
+        if (q_freemap_entry(leaf->buf, q_pager_freemap_leaf_page(p, g, 0) - g * p->G) !=
+                Q_INTERNAL ||
+            q_freemap_entry(leaf->buf, q_pager_freemap_leaf_page(p, g, 1) - g * p->G) != Q_INTERNAL)
             return QUIRE_EMETA;
-        if (g == 0 && (q_freemap_entry(leaf->buf, 0) != Q_INTERNAL ||
-                       q_freemap_entry(leaf->buf, 1) != Q_INTERNAL))
+        if (g == 0 && (q_freemap_entry(leaf->buf, q_pager_super_page(p->P, 0)) != Q_INTERNAL ||
+                       q_freemap_entry(leaf->buf, q_pager_super_page(p->P, 1)) != Q_INTERNAL))
             return QUIRE_EMETA;
         leaf->nfree = (uint32_t)nfree;
     }

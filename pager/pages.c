@@ -15,24 +15,29 @@
  * Counters
  * ------------------------------------------------------------------------------------------- */
 
-uint32_t quire_pager_page_size(const quire_pager *p) {
+uint32_t quire_pager_page_size(const quire_pager *h) {
+    q_pager *p = Q_PAGER(h);
     return p ? p->P : 0;
 }
-uint64_t quire_pager_page_count(const quire_pager *p) {
+uint64_t quire_pager_page_count(const quire_pager *h) {
+    q_pager *p = Q_PAGER(h);
     return p ? p->page_count : 0;
 }
-uint64_t quire_pager_free_page_count(const quire_pager *p) {
+uint64_t quire_pager_free_page_count(const quire_pager *h) {
+    q_pager *p = Q_PAGER(h);
     return p ? p->ntype[Q_FREE] + p->n_absent_free : 0;
 }
 
-int quire_pager_mapping(const quire_pager *p, void **base, uint64_t *page_count) {
+int quire_pager_mapping(const quire_pager *h, void **base, uint64_t *page_count) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !base) return QUIRE_EINVAL;
     *base = p->mapping;
     if (page_count) *page_count = p->page_count;
     return 0;
 }
 
-int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st) {
+int quire_pager_stat(const quire_pager *h, struct quire_pager_stat *st) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !st) return QUIRE_EINVAL;
     st->page_size = p->P;
     st->page_count = p->page_count;
@@ -44,6 +49,8 @@ int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st) {
     st->pending_pages = p->ntype[Q_PENDING];
     st->subpage_slots = p->n_subslots;
     st->generation = p->gen;
+    st->durable_generation = p->rdonly ? p->gen : p->anchor;
+    st->shadow_pages = p->shadows.count;
     return 0;
 }
 
@@ -52,7 +59,7 @@ int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st) {
  * ------------------------------------------------------------------------------------------- */
 
 /* Validates a regular page id: 0 when allocated, else the error for `op` (free or access). */
-static int check_regular(const quire_pager *p, uint64_t id, int for_free) {
+static int check_regular(const q_pager *p, uint64_t id, int for_free) {
     if (id >= p->page_count) return QUIRE_EBOUNDS;
     unsigned t = q_pager_freemap_type(p, id);
     if (t == Q_INTERNAL) return QUIRE_ERESERVED;
@@ -60,7 +67,8 @@ static int check_regular(const quire_pager *p, uint64_t id, int for_free) {
     return for_free ? QUIRE_EDOUBLEFREE : QUIRE_ENOTALLOC;
 }
 
-int quire_pager_alloc_near(quire_pager *p, uint64_t hint, uint64_t *id) {
+int quire_pager_alloc_near(quire_pager *h, uint64_t hint, uint64_t *id) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !id) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -69,11 +77,12 @@ int quire_pager_alloc_near(quire_pager *p, uint64_t hint, uint64_t *id) {
     return rc;
 }
 
-int quire_pager_alloc(quire_pager *p, uint64_t *id) {
-    return quire_pager_alloc_near(p, 0, id);
+int quire_pager_alloc(quire_pager *h, uint64_t *id) {
+    return quire_pager_alloc_near(h, 0, id);
 }
 
-int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids) {
+int quire_pager_alloc_bulk(quire_pager *h, size_t n, uint64_t *ids) {
+    q_pager *p = Q_PAGER(h);
     if (!p || (!ids && n)) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
@@ -88,7 +97,8 @@ int quire_pager_alloc_bulk(quire_pager *p, size_t n, uint64_t *ids) {
     return q_pager_autocommit(p);
 }
 
-int quire_pager_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
+int quire_pager_alloc_run(quire_pager *h, uint64_t n, uint64_t *first) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !first || !n) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -97,11 +107,12 @@ int quire_pager_alloc_run(quire_pager *p, uint64_t n, uint64_t *first) {
     return rc;
 }
 
-int quire_pager_free(quire_pager *p, uint64_t id) {
-    return quire_pager_free_bulk(p, 1, &id);
+int quire_pager_free(quire_pager *h, uint64_t id) {
+    return quire_pager_free_bulk(h, 1, &id);
 }
 
-int quire_pager_free_bulk(quire_pager *p, size_t n, const uint64_t *ids) {
+int quire_pager_free_bulk(quire_pager *h, size_t n, const uint64_t *ids) {
+    q_pager *p = Q_PAGER(h);
     if (!p || (!ids && n)) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
@@ -112,7 +123,7 @@ int quire_pager_free_bulk(quire_pager *p, size_t n, const uint64_t *ids) {
     /* Reserve the bookkeeping first so that the loop below cannot fail half way. */
     if ((rc = q_base_vec_reserve(&p->pending, n))) return rc;
     for (size_t i = 0; i < n; i++) {
-        rc = q_pager_freemap_free_pending(p, ids[i]);
+        rc = q_pager_freemap_free_pending(p, ids[i], p->gen + 1);
         if (rc) { /* leaves exist for allocated pages: cannot happen */
             p->fatal = rc;
             return rc;
@@ -121,7 +132,8 @@ int quire_pager_free_bulk(quire_pager *p, size_t n, const uint64_t *ids) {
     return q_pager_autocommit(p);
 }
 
-int quire_pager_grow(quire_pager *p, uint64_t count) {
+int quire_pager_grow(quire_pager *h, uint64_t count) {
+    q_pager *p = Q_PAGER(h);
     if (!p) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -130,7 +142,8 @@ int quire_pager_grow(quire_pager *p, uint64_t count) {
     return rc;
 }
 
-int quire_pager_get(quire_pager *p, uint64_t id, const void **data) {
+int quire_pager_get(quire_pager *h, uint64_t id, const void **data) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !data) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
     int rc = check_regular(p, id, 0);
@@ -139,7 +152,8 @@ int quire_pager_get(quire_pager *p, uint64_t id, const void **data) {
     return 0;
 }
 
-int quire_pager_get_write(quire_pager *p, uint64_t id, void **data) {
+int quire_pager_get_write(quire_pager *h, uint64_t id, void **data) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !data) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -150,37 +164,51 @@ int quire_pager_get_write(quire_pager *p, uint64_t id, void **data) {
     return 0;
 }
 
-int quire_pager_flush_range(quire_pager *p, uint64_t first, uint64_t n) {
+/* A page flush may write: one allocated since the last commit (no state holds it) and written
+ * through a view. */
+static int flushable(const q_pager *p, uint64_t id) {
+    unsigned t = q_pager_freemap_type(p, id);
+    if (t != Q_REGULAR && t != Q_INTERNAL) return 0;
+    if (!q_base_hash_has(&p->cow, id)) return 0;
+    unsigned was = q_pager_freemap_committed_type(p, id);
+    return was == Q_FREE || was == Q_PENDING;
+}
+
+int quire_pager_flush_range(quire_pager *h, uint64_t first, uint64_t n) {
+    q_pager *p = Q_PAGER(h);
     if (!p) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
     if (first >= p->page_count || n > p->page_count - first) return QUIRE_EBOUNDS;
+    int wrote = 0;
     for (uint64_t i = first; i < first + n && !rc;) {
-        unsigned t = q_pager_freemap_type(p, i);
-        if (t != Q_REGULAR && !(t == Q_INTERNAL && q_base_hash_has(&p->cow, i))) {
+        if (!flushable(p, i)) {
             i++;
             continue;
         }
         uint64_t j = i + 1;
-        while (j < first + n && q_pager_freemap_type(p, j) == Q_REGULAR && j - i < 256) j++;
+        while (j < first + n && flushable(p, j) && j - i < 256) j++;
         rc = p->io.pwrite(p->io.ctx, p->fd, p->mapping + (i << p->pshift),
                           (size_t)((j - i) << p->pshift), i << p->pshift);
+        wrote = 1;
         i = j;
     }
-    if (!rc) rc = p->io.sync(p->io.ctx, p->fd);
+    if (!rc && wrote) rc = p->io.sync(p->io.ctx, p->fd);
     if (rc) p->fatal = rc;
     return rc;
 }
 
-int quire_pager_flush(quire_pager *p, uint64_t id) {
+int quire_pager_flush(quire_pager *h, uint64_t id) {
+    q_pager *p = Q_PAGER(h);
     if (!p) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
     if ((rc = check_regular(p, id, 0))) return rc;
-    return quire_pager_flush_range(p, id, 1);
+    return quire_pager_flush_range(h, id, 1);
 }
 
-int quire_pager_next_page(quire_pager *p, uint64_t *cursor, uint64_t *id) {
+int quire_pager_next_page(quire_pager *h, uint64_t *cursor, uint64_t *id) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !cursor || !id) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
     uint64_t i = *cursor;

@@ -2,13 +2,15 @@
  * pager/protected.c - protected pages: copy-on-write pairs of physical pages.
  *
  * A protected page is a record of tree 1, the protected directory (a struct q_ref): its two
- * copies, which one
- * is current, and the CRC32C of the current copy under the generation that wrote it. A writer
- * copies the current contents into a private buffer; committing the writer pwrite()s the buffer
- * into the copy the last commit does not use (or, if the page was already written in this
- * transaction, into that same new copy), then flips the record. The record reaches the file with
- * the metadata of the commit, so the new contents become visible to a later open atomically with
- * it. Reads verify the CRC of the current copy every time.
+ * copies (in different 4 KiB blocks), which one is current, and the CRC32C of the current copy
+ * under the generation that wrote it. A writer copies the current contents into a private
+ * buffer; committing the writer pwrite()s the buffer into the copy no protected state reads
+ * (internal.h: the other copy once every protected state is at least as new as the current
+ * copy; if the page was already written in this transaction, that same new copy; when an older
+ * state still reads the other copy, a fresh page replaces it, and the old one is freed), then
+ * flips the record. The record reaches the file with the metadata of the commit, so the new
+ * contents become visible to a later open atomically with it; open verifies the copies the
+ * latest commit wrote. Reads verify the CRC of the current copy every time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,14 @@
 #include "pager/internal.h"
 
 /* Its leaves: plain records, 32 bytes each. */
-const struct q_pager_leaf_ops q_pager_prot_leaves = {"protected directory", 256, NULL, NULL, NULL};
+const struct q_pager_leaf_ops q_pager_prot_leaves = {
+    "protected directory", 256, 0, NULL, NULL, NULL, NULL};
 
-static const struct q_tree *ptab(const quire_pager *p) {
+static const struct q_tree *ptab(const q_pager *p) {
     return &p->tree[Q_TREE_PROT];
 }
 
-struct q_ref *q_pager_prot_rec(quire_pager *p, uint64_t pid) {
+struct q_ref *q_pager_prot_rec(q_pager *p, uint64_t pid) {
     const struct q_tree *t = ptab(p);
     struct q_node *leaf = q_pager_tree_leaf(p, t, pid / t->per_leaf);
     if (!leaf) return NULL;
@@ -34,7 +37,7 @@ static int rec_live(const struct q_ref *r) {
 }
 
 /* A writable record (its leaf and ancestors marked dirty). */
-static int rec_dirty(quire_pager *p, uint64_t pid, struct q_ref **out) {
+static int rec_dirty(q_pager *p, uint64_t pid, struct q_ref **out) {
     struct q_tree *t = &p->tree[Q_TREE_PROT];
     struct q_node *leaf;
     int rc = q_pager_tree_dirty(p, t, pid / t->per_leaf, &leaf);
@@ -44,13 +47,13 @@ static int rec_dirty(quire_pager *p, uint64_t pid, struct q_ref **out) {
 }
 
 struct count_ctx {
-    quire_pager *p;
-    uint64_t cnt, end;
+    q_pager *p;
+    uint64_t cnt, end, verify_after;
 };
 
 static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     struct count_ctx *c = arg;
-    quire_pager *p = c->p;
+    q_pager *p = c->p;
     const struct q_tree *t = ptab(p);
     if (!leaf) return 0;
     for (uint64_t i = 0; i < t->per_leaf; i++) {
@@ -59,9 +62,14 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
             if (r->copy[0] || r->copy[1] || r->flags || r->gen || r->crc) return QUIRE_EMETA;
             continue;
         }
-        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || r->copy[0] < 4 || r->copy[1] < 4 ||
-            r->copy[0] >= p->page_count || r->copy[1] >= p->page_count ||
-            r->copy[0] == r->copy[1] || r->gen > p->gen)
+        if ((r->flags & ~(Q_REF_PRESENT | Q_REF_SEL)) || q_pager_is_fixed(p, r->copy[0]) ||
+            q_pager_is_fixed(p, r->copy[1]) || r->copy[0] >= p->page_count ||
+            r->copy[1] >= p->page_count || r->copy[0] == r->copy[1] || r->gen > p->gen)
+            return QUIRE_EMETA;
+        /* a copy written since the anchor: did it reach the disk? */
+        if (r->gen > c->verify_after &&
+            q_pager_node_crc(r->gen, p->shared + (r->copy[r->flags & Q_REF_SEL] << p->pshift),
+                             p->P) != r->crc)
             return QUIRE_EMETA;
         c->cnt++;
         c->end = l * t->per_leaf + i + 1;
@@ -69,8 +77,8 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     return 0;
 }
 
-int q_pager_prot_count(quire_pager *p, uint64_t *n) {
-    struct count_ctx c = {p, 0, 0};
+int q_pager_prot_count(q_pager *p, uint64_t *n, uint64_t verify_after) {
+    struct count_ctx c = {p, 0, 0, verify_after};
     int rc = q_pager_tree_walk(p, ptab(p), count_leaf, &c);
     if (rc) return rc;
     *n = c.cnt;
@@ -79,12 +87,12 @@ int q_pager_prot_count(quire_pager *p, uint64_t *n) {
     return 0;
 }
 
-static int valid_pid(const quire_pager *p, uint64_t pid) {
+static int valid_pid(const q_pager *p, uint64_t pid) {
     return pid < p->prot_end ? 0 : QUIRE_EBOUNDS;
 }
 
 /* Verifies the current copy of a live record and returns it. */
-static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data) {
+static int verified(q_pager *p, const struct q_ref *r, const uint8_t **data) {
     uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     if (pg >= p->page_count) return QUIRE_ECHECKSUM;
     const uint8_t *d = p->shared + (pg << p->pshift);
@@ -93,19 +101,15 @@ static int verified(quire_pager *p, const struct q_ref *r, const uint8_t **data)
     return 0;
 }
 
-static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
+static int prot_alloc_one(q_pager *p, uint64_t *pid) {
     uint64_t i = p->prot_hint;
     for (;; i++) {
         struct q_ref *r = q_pager_prot_rec(p, i);
         if (!rec_live(r)) break;
     }
     uint64_t a, b;
-    int rc = q_pager_freemap_alloc(p, Q_INTERNAL, 0, &a);
+    int rc = q_pager_freemap_alloc_pair(p, &a, &b);
     if (rc) return rc;
-    if ((rc = q_pager_freemap_alloc(p, Q_INTERNAL, 0, &b))) {
-        (void)q_pager_freemap_set(p, a, Q_FREE);
-        return rc;
-    }
     uint64_t gen = p->gen + 1;
     memset(p->scratch, 0, p->P);
     struct q_ref *r;
@@ -128,7 +132,8 @@ static int prot_alloc_one(quire_pager *p, uint64_t *pid) {
     return 0;
 }
 
-int quire_pager_protected_alloc_bulk(quire_pager *p, size_t n, uint64_t *pids) {
+int quire_pager_protected_alloc_bulk(quire_pager *h, size_t n, uint64_t *pids) {
+    q_pager *p = Q_PAGER(h);
     if (!p || (!pids && n)) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
@@ -143,11 +148,11 @@ int quire_pager_protected_alloc_bulk(quire_pager *p, size_t n, uint64_t *pids) {
     return q_pager_autocommit(p);
 }
 
-int quire_pager_protected_alloc(quire_pager *p, uint64_t *pid) {
-    return quire_pager_protected_alloc_bulk(p, 1, pid);
+int quire_pager_protected_alloc(quire_pager *h, uint64_t *pid) {
+    return quire_pager_protected_alloc_bulk(h, 1, pid);
 }
 
-static int check_free(quire_pager *p, uint64_t pid) {
+static int check_free(q_pager *p, uint64_t pid) {
     int rc = valid_pid(p, pid);
     if (rc) return rc;
     if (!rec_live(q_pager_prot_rec(p, pid))) return QUIRE_EDOUBLEFREE;
@@ -155,7 +160,8 @@ static int check_free(quire_pager *p, uint64_t pid) {
     return 0;
 }
 
-int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pids) {
+int quire_pager_protected_free_bulk(quire_pager *h, size_t n, const uint64_t *pids) {
+    q_pager *p = Q_PAGER(h);
     if (!p || (!pids && n)) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc || !n) return rc;
@@ -166,8 +172,8 @@ int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pi
     for (size_t i = 0; i < n && !rc; i++) {
         struct q_ref *r;
         rc = rec_dirty(p, pids[i], &r);
-        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[0]);
-        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[1]);
+        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[0], p->gen + 1);
+        if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[1], p->gen + 1);
         if (rc) break;
         memset(r, 0, sizeof *r);
         p->n_protected--;
@@ -180,11 +186,12 @@ int quire_pager_protected_free_bulk(quire_pager *p, size_t n, const uint64_t *pi
     return q_pager_autocommit(p);
 }
 
-int quire_pager_protected_free(quire_pager *p, uint64_t pid) {
-    return quire_pager_protected_free_bulk(p, 1, &pid);
+int quire_pager_protected_free(quire_pager *h, uint64_t pid) {
+    return quire_pager_protected_free_bulk(h, 1, &pid);
 }
 
-int quire_pager_protected_get(quire_pager *p, uint64_t pid, const void **data) {
+int quire_pager_protected_get(quire_pager *h, uint64_t pid, const void **data) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !data) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
     int rc = valid_pid(p, pid);
@@ -197,7 +204,8 @@ int quire_pager_protected_get(quire_pager *p, uint64_t pid, const void **data) {
     return 0;
 }
 
-int quire_pager_protected_write(quire_pager *p, uint64_t pid, quire_pager_writer **w) {
+int quire_pager_protected_write(quire_pager *h, uint64_t pid, quire_pager_writer **w) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !w) return QUIRE_EINVAL;
     *w = NULL;
     int rc = q_pager_writable(p);
@@ -235,8 +243,8 @@ void *quire_pager_writer_data(quire_pager_writer *w) {
 
 void quire_pager_writer_drop(quire_pager_writer *w) {
     if (!w) return;
-    quire_pager *p = w->p;
-    q_base_hash_del(&p->writers_on, w->pid);
+    q_pager *p = w->p;
+    if (!w->stale) q_base_hash_del(&p->writers_on, w->pid);
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -246,21 +254,48 @@ void quire_pager_writer_drop(quire_pager_writer *w) {
     free(w);
 }
 
-void q_pager_writers_drop_all(quire_pager *p) {
+void q_pager_writers_drop_all(q_pager *p) {
     while (p->writers) quire_pager_writer_drop(p->writers);
+}
+
+void q_pager_writers_stale_all(q_pager *p) {
+    for (quire_pager_writer *w = p->writers; w; w = w->next) {
+        if (!w->stale) q_base_hash_del(&p->writers_on, w->pid);
+        w->stale = 1;
+    }
+}
+
+/* The copy a new version of record r goes to, for the open transaction (gen): one no protected
+ * state reads. When an older protected state still reads the other copy, a fresh page (in
+ * another 4 KiB block than the current copy) takes its place and the old one is freed. */
+static int write_target(q_pager *p, struct q_ref *r, uint64_t gen, uint32_t *target) {
+    uint32_t cur = r->flags & Q_REF_SEL;
+    if (r->gen == gen || q_pager_test_fault == Q_FAULT_ANCHOR_COPY) {
+        *target = cur; /* already written in this transaction: not the committed copy */
+        return 0;
+    }
+    *target = 1u - cur;
+    if (r->gen <= p->oldest) return 0; /* every protected state reads the current copy */
+    uint64_t fresh;
+    int rc = q_pager_freemap_alloc_apart(p, r->copy[cur], &fresh);
+    if (!rc) rc = q_pager_freemap_free_pending(p, r->copy[1 - cur], gen);
+    if (rc) return rc;
+    r->copy[1 - cur] = fresh;
+    return 0;
 }
 
 int quire_pager_writer_commit(quire_pager_writer *w) {
     if (!w) return QUIRE_EINVAL;
-    quire_pager *p = w->p;
+    q_pager *p = w->p;
     int rc = q_pager_writable(p);
     struct q_ref *r = NULL;
-    if (!rc && !rec_live(q_pager_prot_rec(p, w->pid))) rc = QUIRE_ENOTALLOC; /* aborted meanwhile */
+    if (!rc && w->stale) rc = QUIRE_ESTATE; /* taken before an abort */
+    if (!rc && !rec_live(q_pager_prot_rec(p, w->pid))) rc = QUIRE_ENOTALLOC;
     if (!rc) rc = rec_dirty(p, w->pid, &r);
+    uint64_t gen = p->gen + 1;
+    uint32_t target = 0;
+    if (!rc) rc = write_target(p, r, gen, &target);
     if (!rc) {
-        uint64_t gen = p->gen + 1;
-        /* Already written in this transaction: the current copy is not the committed one. */
-        uint32_t target = r->gen == gen ? (r->flags & Q_REF_SEL) : 1u - (r->flags & Q_REF_SEL);
         rc = p->io.pwrite(p->io.ctx, p->fd, w->buf, p->P, r->copy[target] << p->pshift);
         if (rc) {
             p->fatal = rc;
@@ -275,7 +310,8 @@ int quire_pager_writer_commit(quire_pager_writer *w) {
     return rc;
 }
 
-int quire_pager_next_protected(quire_pager *p, uint64_t *cursor, uint64_t *pid) {
+int quire_pager_next_protected(quire_pager *h, uint64_t *cursor, uint64_t *pid) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !cursor || !pid) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
     const struct q_tree *t = ptab(p);

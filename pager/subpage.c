@@ -15,20 +15,29 @@
 #include "pager/internal.h"
 
 /* Its leaves: plain records, 64 bytes each. */
-const struct q_pager_leaf_ops q_pager_sub_leaves = {"sub-page directory", 512, NULL, NULL, NULL};
+const struct q_pager_leaf_ops q_pager_sub_leaves = {
+    "sub-page directory", 512, 0, NULL, NULL, NULL, NULL};
 
-static struct q_tree *stab(quire_pager *p) {
+int q_pager_sub_is_page(q_pager *p, uint64_t id) {
+    for (uint64_t i = 0; i < p->sub_end; i++) {
+        const struct q_subrec *r = q_pager_sub_rec(p, i);
+        if (r && r->page == id) return 1;
+    }
+    return 0;
+}
+
+static struct q_tree *stab(q_pager *p) {
     return &p->tree[Q_TREE_SUB];
 }
 
-struct q_subrec *q_pager_sub_rec(quire_pager *p, uint64_t rec) {
+struct q_subrec *q_pager_sub_rec(q_pager *p, uint64_t rec) {
     struct q_tree *t = stab(p);
     struct q_node *leaf = q_pager_tree_leaf(p, t, rec / t->per_leaf);
     if (!leaf) return NULL;
     return (struct q_subrec *)(leaf->buf + (rec % t->per_leaf) * 64);
 }
 
-static int rec_dirty(quire_pager *p, uint64_t rec, struct q_subrec **out) {
+static int rec_dirty(q_pager *p, uint64_t rec, struct q_subrec **out) {
     struct q_tree *t = stab(p);
     struct q_node *leaf;
     int rc = q_pager_tree_dirty(p, t, rec / t->per_leaf, &leaf);
@@ -37,21 +46,21 @@ static int rec_dirty(quire_pager *p, uint64_t rec, struct q_subrec **out) {
     return 0;
 }
 
-static uint32_t min_shift(const quire_pager *p) {
+static uint32_t min_shift(const q_pager *p) {
     return p->pshift - 8 > 4 ? p->pshift - 8 : 4;
 }
-static uint32_t nslots(const quire_pager *p, const struct q_subrec *r) {
+static uint32_t nslots(const q_pager *p, const struct q_subrec *r) {
     return 1u << (p->pshift - r->shift);
 }
 
 struct sub_count {
-    quire_pager *p;
+    q_pager *p;
     uint64_t slots, end;
 };
 
 static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     struct sub_count *c = arg;
-    quire_pager *p = c->p;
+    q_pager *p = c->p;
     uint64_t per = stab(p)->per_leaf;
     if (!leaf) return 0;
     for (uint64_t i = 0; i < per; i++) {
@@ -61,7 +70,7 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
             if (memcmp(r, &zero, sizeof zero)) return QUIRE_EMETA;
             continue;
         }
-        if (r->page < 4 || r->page >= p->page_count || r->shift < min_shift(p) ||
+        if (r->page >= p->page_count || q_pager_is_fixed(p, r->page) || r->shift < min_shift(p) ||
             r->shift >= p->pshift || r->reserved[0] || r->reserved[1])
             return QUIRE_EMETA;
         uint32_t ns = nslots(p, r), used = 0;
@@ -79,7 +88,7 @@ static int count_leaf(void *arg, const struct q_node *n, int leaf, uint64_t l) {
     return 0;
 }
 
-int q_pager_sub_count(quire_pager *p, uint64_t *n) {
+int q_pager_sub_count(q_pager *p, uint64_t *n) {
     struct sub_count c = {p, 0, 0};
     int rc = q_pager_tree_walk(p, stab(p), count_leaf, &c);
     if (rc) return rc;
@@ -90,7 +99,7 @@ int q_pager_sub_count(quire_pager *p, uint64_t *n) {
 }
 
 /* Decodes a handle into a live slot: 0, QUIRE_EBOUNDS or QUIRE_ENOTALLOC. */
-static int decode(quire_pager *p, uint64_t h, uint64_t *rec, uint32_t *slot, struct q_subrec **r) {
+static int decode(q_pager *p, uint64_t h, uint64_t *rec, uint32_t *slot, struct q_subrec **r) {
     if (h < 256) return QUIRE_EBOUNDS;
     *rec = (h >> 8) - 1;
     *slot = (uint32_t)(h & 255);
@@ -102,7 +111,8 @@ static int decode(quire_pager *p, uint64_t h, uint64_t *rec, uint32_t *slot, str
     return 0;
 }
 
-int quire_pager_subpage_alloc(quire_pager *p, size_t size, uint64_t *handle) {
+int quire_pager_subpage_alloc(quire_pager *h, size_t size, uint64_t *handle) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !handle || size == 0 || size > p->P / 2) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -150,7 +160,8 @@ int quire_pager_subpage_alloc(quire_pager *p, size_t size, uint64_t *handle) {
     return q_pager_autocommit(p);
 }
 
-int quire_pager_subpage_free(quire_pager *p, uint64_t h) {
+int quire_pager_subpage_free(quire_pager *hd, uint64_t h) {
+    q_pager *p = Q_PAGER(hd);
     if (!p) return QUIRE_EINVAL;
     int rc = q_pager_writable(p);
     if (rc) return rc;
@@ -168,7 +179,7 @@ int quire_pager_subpage_free(quire_pager *p, uint64_t h) {
     return q_pager_autocommit(p);
 }
 
-int q_pager_sub_settle(quire_pager *p) {
+int q_pager_sub_settle(q_pager *p) {
     struct q_base_vec v;
     q_base_vec_init(&v, &q_base_mem_libc);
     int rc = q_base_hash_sorted_keys(&p->sub_pending, &v);
@@ -183,7 +194,7 @@ int q_pager_sub_settle(quire_pager *p) {
         r->bits[slot >> 6] &= ~(UINT64_C(1) << (slot & 63));
         r->nused--;
         if (r->nused == 0) {
-            rc = q_pager_freemap_free_pending(p, r->page);
+            rc = q_pager_freemap_free_pending(p, r->page, p->gen + 1);
             memset(r, 0, sizeof *r);
             if (rec < p->sub_free_hint) p->sub_free_hint = rec;
         } else if (rec < p->sub_hint[r->shift - 4]) {
@@ -195,7 +206,7 @@ int q_pager_sub_settle(quire_pager *p) {
     return rc;
 }
 
-static int get(quire_pager *p, uint64_t h, uint8_t **data, size_t *size, int write) {
+static int get(q_pager *p, uint64_t h, uint8_t **data, size_t *size, int write) {
     if (!p || !data) return QUIRE_EINVAL;
     int rc = write ? q_pager_writable(p) : (p->fatal ? QUIRE_EUNAVAIL : 0);
     if (rc) return rc;
@@ -210,21 +221,24 @@ static int get(quire_pager *p, uint64_t h, uint8_t **data, size_t *size, int wri
     return 0;
 }
 
-int quire_pager_subpage_get(quire_pager *p, uint64_t h, const void **data, size_t *size) {
+int quire_pager_subpage_get(quire_pager *hd, uint64_t h, const void **data, size_t *size) {
+    q_pager *p = Q_PAGER(hd);
     uint8_t *d;
     int rc = get(p, h, &d, size, 0);
     if (!rc) *data = d;
     return rc;
 }
 
-int quire_pager_subpage_get_write(quire_pager *p, uint64_t h, void **data, size_t *size) {
+int quire_pager_subpage_get_write(quire_pager *hd, uint64_t h, void **data, size_t *size) {
+    q_pager *p = Q_PAGER(hd);
     uint8_t *d;
     int rc = get(p, h, &d, size, 1);
     if (!rc) *data = d;
     return rc;
 }
 
-int quire_pager_next_subpage(quire_pager *p, uint64_t *cursor, uint64_t *handle) {
+int quire_pager_next_subpage(quire_pager *h, uint64_t *cursor, uint64_t *handle) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !cursor || !handle) return QUIRE_EINVAL;
     if (p->fatal) return QUIRE_EUNAVAIL;
     /* cursor = record * 256 + slot of the next candidate */

@@ -4,7 +4,10 @@
 #include "pager/internal.h"
 #include "pager/testing.h"
 
-int q_pager_protected_ref(quire_pager *p, uint64_t pid, struct q_ref *out) {
+int q_pager_test_fault = Q_FAULT_NONE;
+
+int q_pager_protected_ref(quire_pager *h, uint64_t pid, struct q_ref *out) {
+    q_pager *p = Q_PAGER(h);
     if (!p || !out) return QUIRE_EINVAL;
     if (pid >= p->prot_end) return QUIRE_EBOUNDS;
     const struct q_ref *r = q_pager_prot_rec(p, pid);
@@ -13,7 +16,8 @@ int q_pager_protected_ref(quire_pager *p, uint64_t pid, struct q_ref *out) {
     return 0;
 }
 
-int q_pager_set_type(quire_pager *p, uint64_t id, unsigned type) {
+int q_pager_set_type(quire_pager *h, uint64_t id, unsigned type) {
+    q_pager *p = Q_PAGER(h);
     if (!p || id >= p->page_count || type > Q_PENDING) return QUIRE_EINVAL;
     return q_pager_freemap_set(p, id, type);
 }

@@ -18,7 +18,7 @@
 
 #include "pager/internal.h"
 
-void q_pager_tree_init(quire_pager *p, struct q_tree *t, const struct q_pager_leaf_ops *ops) {
+void q_pager_tree_init(q_pager *p, struct q_tree *t, const struct q_pager_leaf_ops *ops) {
     memset(t, 0, sizeof *t);
     t->ops = ops;
     t->per_leaf = (uint64_t)p->P * 8 / ops->rec_bits;
@@ -30,17 +30,18 @@ static void node_free(struct q_node *n, uint32_t level, uint32_t fanout) {
         for (uint32_t i = 0; i < fanout; i++) node_free(n->kid[i], level - 1, fanout);
     free(n->kid);
     free(n->buf);
+    free(n->base_img);
     free(n);
 }
 
-void q_pager_tree_free(quire_pager *p, struct q_tree *t) {
+void q_pager_tree_free(q_pager *p, struct q_tree *t) {
     for (uint32_t i = 0; i < Q_ROOTS; i++) node_free(t->root[i], t->height, p->fanout);
     memset(t->root, 0, sizeof t->root);
     t->height = 0;
 }
 
 /* F^level (saturating) */
-static uint64_t span(const quire_pager *p, uint32_t level) {
+static uint64_t span(const q_pager *p, uint32_t level) {
     uint64_t s = 1;
     for (uint32_t i = 0; i < level; i++) {
         if (s > UINT64_MAX / p->fanout) return UINT64_MAX;
@@ -50,12 +51,12 @@ static uint64_t span(const quire_pager *p, uint32_t level) {
 }
 
 /* Leaves a tree of this height can hold: Q_ROOTS * F^height (saturating). */
-static uint64_t capacity(const quire_pager *p, uint32_t height) {
+static uint64_t capacity(const q_pager *p, uint32_t height) {
     uint64_t s = span(p, height);
     return s > UINT64_MAX / Q_ROOTS ? UINT64_MAX : s * Q_ROOTS;
 }
 
-struct q_node *q_pager_tree_leaf(const quire_pager *p, const struct q_tree *t, uint64_t leaf) {
+struct q_node *q_pager_tree_leaf(const q_pager *p, const struct q_tree *t, uint64_t leaf) {
     if (leaf >= capacity(p, t->height)) return NULL;
     uint64_t sp = span(p, t->height);
     struct q_node *n = t->root[leaf / sp];
@@ -68,7 +69,7 @@ struct q_node *q_pager_tree_leaf(const quire_pager *p, const struct q_tree *t, u
     return n;
 }
 
-static struct q_node *node_new(quire_pager *p, int leaf) {
+static struct q_node *node_new(q_pager *p, int leaf) {
     struct q_node *n = calloc(1, sizeof *n);
     if (!n) return NULL;
     if (leaf)
@@ -82,7 +83,7 @@ static struct q_node *node_new(quire_pager *p, int leaf) {
     return n;
 }
 
-int q_pager_tree_dirty(quire_pager *p, struct q_tree *t, uint64_t leaf, struct q_node **out) {
+int q_pager_tree_dirty(q_pager *p, struct q_tree *t, uint64_t leaf, struct q_node **out) {
     while (leaf >= capacity(p, t->height)) {
         if (t->height >= Q_MAX_HEIGHT) return QUIRE_EFULL;
         int any = 0;
@@ -104,8 +105,16 @@ int q_pager_tree_dirty(quire_pager *p, struct q_tree *t, uint64_t leaf, struct q
         if (!*link) {
             struct q_node *n = node_new(p, lvl == 0);
             if (!n) return QUIRE_ENOMEM;
+            n->flags |= Q_N_NEW;
             if (lvl == 0 && t->ops->init) t->ops->init(p, n, leaf);
             *link = n;
+        } else if (lvl == 0 && t->ops->keep_committed && !((*link)->flags & Q_N_DIRTY) &&
+                   !(*link)->base_img) {
+            /* first change in this transaction: keep what the last commit holds */
+            uint8_t *img = malloc(p->P);
+            if (!img) return QUIRE_ENOMEM;
+            memcpy(img, (*link)->buf, p->P);
+            (*link)->base_img = img;
         }
         (*link)->flags |= Q_N_DIRTY;
         if (lvl == 0) break;
@@ -127,12 +136,14 @@ static int ref_is_zero(const struct q_ref *r) {
 }
 
 /* Validates a present ref's fields and reads its current copy into buf. */
-static int read_ref(quire_pager *p, const struct q_ref *r, uint8_t *buf) {
+static int read_ref(q_pager *p, const struct q_ref *r, uint8_t *buf) {
     if ((r->flags & ~(Q_REF_SEL | Q_REF_PRESENT)) || !(r->flags & Q_REF_PRESENT))
         return QUIRE_EMETA;
     if (r->gen > p->gen) return QUIRE_EMETA;
     for (int i = 0; i < 2; i++)
-        if (r->copy[i] < 2 || r->copy[i] >= p->page_count) return QUIRE_EMETA;
+        if (r->copy[i] >= p->page_count || r->copy[i] == 0 ||
+            r->copy[i] == q_pager_super_page(p->P, 1))
+            return QUIRE_EMETA;
     if (r->copy[0] == r->copy[1]) return QUIRE_EMETA;
     uint64_t pg = r->copy[r->flags & Q_REF_SEL];
     int rc = p->io.pread(p->io.ctx, p->fd, buf, p->P, pg << p->pshift);
@@ -141,7 +152,7 @@ static int read_ref(quire_pager *p, const struct q_ref *r, uint8_t *buf) {
     return 0;
 }
 
-static int load_node(quire_pager *p, struct q_tree *t, const struct q_ref *r, uint32_t level,
+static int load_node(q_pager *p, struct q_tree *t, const struct q_ref *r, uint32_t level,
                      uint64_t first_leaf, struct q_node **out) {
     int leaf = level == 0;
     struct q_node *n = node_new(p, leaf);
@@ -179,8 +190,7 @@ fail:
     return rc;
 }
 
-int q_pager_tree_load(quire_pager *p, struct q_tree *t, const struct q_ref *roots,
-                      uint32_t height) {
+int q_pager_tree_load(q_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height) {
     q_pager_tree_free(p, t);
     if (height > Q_MAX_HEIGHT) return QUIRE_EMETA;
     uint64_t sp = span(p, height);
@@ -204,44 +214,85 @@ int q_pager_tree_load(quire_pager *p, struct q_tree *t, const struct q_ref *root
  * Commit: page pairs for new nodes, then writing
  * ------------------------------------------------------------------------------------------- */
 
-static int collect(struct q_node *n, uint32_t level, uint32_t fanout, struct q_base_vec *v) {
+/* Dirty nodes that need pages: new ones (a pair), and ones whose both copies a protected state
+ * uses (a third page): pushed as (node, leaf index or UINT64_MAX for an interior node). */
+static int collect(const q_pager *p, struct q_node *n, uint32_t level, uint64_t first,
+                   struct q_base_vec *v) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
-    if (!n->ref.copy[0]) {
+    int fresh = !n->ref.copy[0];
+    int both = (n->ref.flags & Q_REF_PRESENT) && n->ref.gen > p->anchor && !(n->flags & Q_N_MOVED);
+    if (fresh || both) {
         int rc = q_base_vec_push(v, (uint64_t)(uintptr_t)n);
+        if (!rc) rc = q_base_vec_push(v, level ? UINT64_MAX : first);
         if (rc) return rc;
     }
-    if (level > 0)
-        for (uint32_t i = 0; i < fanout; i++) {
-            int rc = collect(n->kid[i], level - 1, fanout, v);
+    if (level > 0) {
+        uint64_t sp = span(p, level - 1);
+        for (uint32_t i = 0; i < p->fanout; i++) {
+            int rc = collect(p, n->kid[i], level - 1, first + i * sp, v);
             if (rc) return rc;
         }
+    }
     return 0;
 }
 
-int q_pager_tree_prepare(quire_pager *p, struct q_tree *t,
-                         int (*alloc_page)(quire_pager *p, uint64_t *id), int *changed) {
+/* A node the anchor reads in one copy and the latest commit in the other (QUIRE_PAGER_NOSYNC:
+ * written again since the anchor): its new version goes to a third page, which takes the
+ * latest's copy's place; that copy is retired (freed, pending) once this commit is protected
+ * instead. A free-map leaf takes back the fixed page of its group it does not use, if any. */
+static int relocate(q_pager *p, struct q_tree *t, struct q_node *n, uint64_t index,
+                    const struct q_pager_tree_pages *pg) {
+    uint32_t cur = n->ref.flags & Q_REF_SEL;
+    uint64_t keep = n->ref.copy[1 - cur], old = n->ref.copy[cur], third = 0;
+    int fixed_old = 0;
+    if (t->ops->fixed && index != UINT64_MAX) {
+        for (int i = 0; i < 2; i++) {
+            uint64_t f = t->ops->fixed(p, index, i);
+            if (f == old) fixed_old = 1;
+            if (f != keep && f != old) third = f;
+        }
+    }
+    if (!third) {
+        int rc = pg->alloc_apart(p, keep, &third);
+        if (rc) return rc;
+    }
+    if (!fixed_old) {
+        int rc = pg->retire(p, old);
+        if (rc) return rc;
+    }
+    n->ref.copy[cur] = third;
+    n->flags |= Q_N_MOVED;
+    return 0;
+}
+
+int q_pager_tree_prepare(q_pager *p, struct q_tree *t, const struct q_pager_tree_pages *pg,
+                         int *changed) {
     struct q_base_vec v;
     q_base_vec_init(&v, &q_base_mem_libc);
     int rc = 0;
+    uint64_t sp = span(p, t->height);
     for (uint32_t i = 0; i < Q_ROOTS && !rc; i++)
-        rc = collect(t->root[i], t->height, p->fanout, &v);
+        rc = collect(p, t->root[i], t->height, i * sp, &v);
     /* Allocating may add nodes to this very tree (the free map's) or raise its height; the
      * collected nodes stay where they are, so it is safe to fill them in afterwards. */
-    for (size_t i = 0; i < v.n && !rc; i++) {
+    for (size_t i = 0; i + 1 < v.n && !rc; i += 2) {
         struct q_node *n = (struct q_node *)(uintptr_t)v.v[i];
-        uint64_t a, b;
-        rc = alloc_page(p, &a);
-        if (!rc) rc = alloc_page(p, &b);
-        if (rc) break;
-        n->ref.copy[0] = a;
-        n->ref.copy[1] = b;
+        if (n->ref.copy[0]) {
+            rc = relocate(p, t, n, v.v[i + 1], pg);
+        } else {
+            uint64_t a, b;
+            rc = pg->alloc_pair(p, &a, &b);
+            if (rc) break;
+            n->ref.copy[0] = a;
+            n->ref.copy[1] = b;
+        }
         *changed = 1;
     }
     q_base_vec_free(&v);
     return rc;
 }
 
-static int write_node(quire_pager *p, struct q_tree *t, struct q_node *n, uint32_t level,
+static int write_node(q_pager *p, struct q_tree *t, struct q_node *n, uint32_t level,
                       uint64_t gen) {
     if (!n || !(n->flags & Q_N_DIRTY)) return 0;
     const uint8_t *src;
@@ -260,17 +311,21 @@ static int write_node(quire_pager *p, struct q_tree *t, struct q_node *n, uint32
     }
     Q_ASSERT(n->ref.copy[0] && n->ref.copy[1]);
     if (!n->ref.copy[0]) return QUIRE_ESTATE; /* prepare was skipped: a bug */
-    uint32_t target = (n->ref.flags & Q_REF_PRESENT) ? 1u - (n->ref.flags & Q_REF_SEL) : 0u;
+    uint32_t target = q_pager_write_target(p, &n->ref);
+    if (q_pager_test_fault == Q_FAULT_ANCHOR_COPY && (n->ref.flags & Q_REF_PRESENT))
+        target = n->ref.flags & Q_REF_SEL; /* test hook: over the copy the anchor uses */
     int rc = p->io.pwrite(p->io.ctx, p->fd, src, p->P, n->ref.copy[target] << p->pshift);
     if (rc) return rc;
     n->ref.gen = gen;
     n->ref.crc = q_pager_node_crc(gen, src, p->P);
     n->ref.flags = Q_REF_PRESENT | target;
-    n->flags &= ~Q_N_DIRTY;
+    n->flags &= ~(uint32_t)(Q_N_DIRTY | Q_N_NEW | Q_N_MOVED);
+    free(n->base_img);
+    n->base_img = NULL;
     return 0;
 }
 
-int q_pager_tree_write(quire_pager *p, struct q_tree *t, uint64_t gen, struct q_ref *roots) {
+int q_pager_tree_write(q_pager *p, struct q_tree *t, uint64_t gen, struct q_ref *roots) {
     for (uint32_t i = 0; i < Q_ROOTS; i++) {
         int rc = write_node(p, t, t->root[i], t->height, gen);
         if (rc) return rc;
@@ -286,7 +341,7 @@ int q_pager_tree_write(quire_pager *p, struct q_tree *t, uint64_t gen, struct q_
  * Walking
  * ------------------------------------------------------------------------------------------- */
 
-static int walk(const quire_pager *p, const struct q_node *n, uint32_t level, uint64_t first,
+static int walk(const q_pager *p, const struct q_node *n, uint32_t level, uint64_t first,
                 int (*fn)(void *, const struct q_node *, int, uint64_t), void *arg) {
     if (!n) return 0;
     int rc = fn(arg, n, level == 0, level == 0 ? first : level);
@@ -297,7 +352,7 @@ static int walk(const quire_pager *p, const struct q_node *n, uint32_t level, ui
     return rc;
 }
 
-int q_pager_tree_walk(const quire_pager *p, const struct q_tree *t,
+int q_pager_tree_walk(const q_pager *p, const struct q_tree *t,
                       int (*fn)(void *arg, const struct q_node *n, int leaf, uint64_t index),
                       void *arg) {
     uint64_t sp = span(p, t->height);

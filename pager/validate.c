@@ -7,7 +7,7 @@
 #include "pager/internal.h"
 
 /* Dirty nodes have dirty ancestors; interior nodes have children, leaves a buffer. */
-static const char *check_node(const quire_pager *p, const struct q_node *n, uint32_t level,
+static const char *check_node(const q_pager *p, const struct q_node *n, uint32_t level,
                               int parent_dirty, uint64_t *dirty) {
     if (!n) return NULL;
     if (level > 0 ? (!n->kid || n->buf) : (!n->buf || n->kid))
@@ -23,7 +23,7 @@ static const char *check_node(const quire_pager *p, const struct q_node *n, uint
     return NULL;
 }
 
-static const char *check_trees(const quire_pager *p) {
+static const char *check_trees(const q_pager *p) {
     uint64_t dirty = 0;
     for (unsigned t = 0; t < Q_NTREES; t++) {
         const struct q_tree *tr = &p->tree[t];
@@ -38,7 +38,7 @@ static const char *check_trees(const quire_pager *p) {
 }
 
 /* The free map against the counters: ntype, n_absent_free, every leaf's nfree, alloc_hint. */
-static const char *check_freemap(const quire_pager *p) {
+static const char *check_freemap(const q_pager *p) {
     const struct q_tree *t = &p->tree[Q_TREE_FREEMAP];
     uint64_t count[4] = {0}, absent = 0, absent_free = 0, lowest_free = UINT64_MAX;
     uint64_t groups = (p->page_count + p->G - 1) / p->G;
@@ -80,16 +80,18 @@ static const char *check_freemap(const quire_pager *p) {
     if (p->page_count != count[0] + count[1] + count[2] + count[3] + absent_free + 2 * absent)
         return "pager: page_count differs from the pages the free map accounts for";
     if (lowest_free < p->alloc_hint) return "pager: a free page lies below alloc_hint";
-    if (p->ntype[Q_PENDING] != p->pending.n) return "pager: pending pages differ from `pending`";
+    if (p->ntype[Q_PENDING] != p->pending.n || p->pending_gen.n != p->pending.n)
+        return "pager: pending pages differ from `pending`";
     for (size_t k = 0; k < p->pending.n; k++)
         if (p->pending.v[k] >= p->page_count ||
-            q_pager_freemap_type(p, p->pending.v[k]) != Q_PENDING)
+            q_pager_freemap_type(p, p->pending.v[k]) != Q_PENDING ||
+            p->pending_gen.v[k] > p->gen + 1)
             return "pager: a page in `pending` is not Q_PENDING";
     return NULL;
 }
 
 struct dir_count {
-    const quire_pager *p;
+    const q_pager *p;
     uint64_t live, end, slots;
 };
 
@@ -120,7 +122,7 @@ static int count_sub(void *arg, const struct q_node *n, int leaf, uint64_t l) {
 }
 
 /* The directories against their counters. */
-static const char *check_directories(const quire_pager *p) {
+static const char *check_directories(const q_pager *p) {
     struct dir_count c = {p, 0, 0, 0};
     q_pager_tree_walk(p, &p->tree[Q_TREE_PROT], count_prot, &c);
     if (c.live != p->n_protected) return "pager: n_protected differs from the live records";
@@ -133,18 +135,46 @@ static const char *check_directories(const quire_pager *p) {
     return NULL;
 }
 
-const char *q_pager_validate(const quire_pager *p) {
+/* The shadow map: homes are content pages, shadows internal pages, generations committed. */
+static const char *check_shadows(const q_pager *p) {
+    const struct q_base_hash *h = &p->shadows;
+    for (size_t j = 0; j < h->cap; j++) {
+        if (!h->tags[j]) continue;
+        uint64_t x = h->tags[j] - 1;
+        const struct q_shadow_val *v = (const void *)(h->vals + j * h->val_size);
+        if (x >= p->page_count || v->page >= p->page_count || v->page == x)
+            return "pager: a shadow lies outside the file or is its own home";
+        unsigned tx = q_pager_freemap_type(p, x);
+        if (tx != Q_REGULAR && tx != Q_INTERNAL && !p->in_txn)
+            return "pager: a shadowed page is neither regular nor a sub-page page";
+        if (q_pager_freemap_type(p, v->page) != Q_INTERNAL)
+            return "pager: a shadow page is not internal";
+        if (v->gen == 0 || v->gen > p->gen + (p->in_txn ? 1 : 0))
+            return "pager: a shadow's generation is not a committed one";
+    }
+    return NULL;
+}
+
+const char *q_pager_validate_state(const q_pager *p) {
     if (p->page_count % Q_GROW_MIN) return "pager: page_count is not a multiple of Q_GROW_MIN";
     size_t len = (size_t)(p->page_count << p->pshift);
     if (p->mapping_len != len || p->shared_len != len)
         return "pager: the mappings do not cover page_count pages";
-    if (!p->in_txn && (p->pending.n || p->sub_pending.count))
-        return "pager: frees left pending outside a transaction";
+    if (!p->in_txn && p->sub_pending.count)
+        return "pager: sub-page frees left pending outside a transaction";
+    if (p->anchor > p->gen || p->oldest > p->anchor)
+        return "pager: the anchor or the oldest protected state is newer than the last commit";
     const char *why = check_trees(p);
     if (!why) why = check_freemap(p);
     if (!why) why = check_directories(p);
+    if (!why) why = check_shadows(p);
     if (!why) why = q_base_hash_validate(&p->cow);
     if (!why) why = q_base_hash_validate(&p->sub_pending);
     if (!why) why = q_base_hash_validate(&p->writers_on);
+    if (!why) why = q_base_hash_validate(&p->shadows);
     return why;
+}
+
+const char *q_pager_validate(const quire_pager *h) {
+    return q_pager_validate_state(Q_PAGER(h));
 }

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,6 +515,53 @@ int q_os_flock(int fd, int exclusive) {
 int q_os_unlink(const char *path) {
     if (unlink(path) != 0) return q_os_error(errno);
     return 0;
+}
+
+int q_os_link_new(int fd, const char *tmp, const char *path) {
+    if (!path) return QUIRE_EINVAL;
+    int r;
+    if (tmp) {
+        r = link(tmp, path);
+        int e = errno;
+        (void)unlink(tmp);
+        return r == 0 ? 0 : q_os_error(e);
+    }
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    r = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+    return r == 0 ? 0 : q_os_error(errno);
+}
+
+int q_os_fsync_parent(const char *path) {
+    if (!path) return QUIRE_EINVAL;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir) return QUIRE_EINVAL;
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return q_os_error(errno);
+    int r;
+    do r = fsync(fd);
+    while (r != 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    /* some file systems cannot sync a directory: nothing more can be done there */
+    if (r != 0 && (e == EINVAL || e == EBADF)) return 0;
+    return r == 0 ? 0 : q_os_error(e);
+}
+
+int q_os_exists(const char *path) {
+    struct stat st;
+    if (!path) return QUIRE_EINVAL;
+    return stat(path, &st) == 0 ? 0 : q_os_error(errno);
 }
 
 /* ---------------------------------------------------------------------------------------------

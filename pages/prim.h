@@ -180,6 +180,17 @@ int q_os_flock(int fd, int exclusive);
 
 int q_os_unlink(const char *path);
 
+/** Gives the unnamed file fd (opened with O_TMPFILE, or named `tmp`, which is then removed) the
+ *  name `path`, atomically; QUIRE_EEXIST when path exists (never replaced). tmp: NULL for an
+ *  O_TMPFILE file (linked through /proc/self/fd). */
+int q_os_link_new(int fd, const char *tmp, const char *path);
+
+/** fsync(2) of the directory holding path, so that a name just created in it is durable. */
+int q_os_fsync_parent(const char *path);
+
+/** 0 when path exists (stat(2) succeeds), else the error (QUIRE_ENOENT, ...). */
+int q_os_exists(const char *path);
+
 /* ---------------------------------------------------------------------------------------------
  * Futexes on shared memory (FUTEX_WAIT/FUTEX_WAKE without FUTEX_PRIVATE_FLAG, so they work
  * across processes that map the same file)

@@ -10,7 +10,7 @@
  * the heap sizes its slabs for its page size.
  *
  * Allocation never reuses a block freed in the open transaction (frees are applied at commit),
- * so a block handed out in a transaction held no committed data: writing it needs no undo.
+ * so a block handed out in a transaction held no committed data.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@
  * Size classes
  * ------------------------------------------------------------------------------------------- */
 
-void q_pheap_classes(quire_pheap *h) {
+void q_pheap_classes(q_pheap *h) {
     unsigned c = 0;
     for (;; c++) {
         uint32_t size;
@@ -41,7 +41,7 @@ void q_pheap_classes(quire_pheap *h) {
     h->ncls = c;
 }
 
-unsigned q_pheap_class_of(const quire_pheap *h, size_t size) {
+unsigned q_pheap_class_of(const q_pheap *h, size_t size) {
     (void)h;
     if (size <= 128) return size ? (unsigned)((size - 1) >> 4) : 0;
     size_t s = size - 1;
@@ -53,7 +53,7 @@ unsigned q_pheap_class_of(const quire_pheap *h, size_t size) {
  * Chunks
  * ------------------------------------------------------------------------------------------- */
 
-static void chunk_stats(const quire_pheap *h, struct ph_chunk *c) {
+static void chunk_stats(const q_pheap *h, struct ph_chunk *c) {
     uint32_t fp = 0, run = 0, best = 0;
     if (c->kind == PH_SMALL) {
         for (uint32_t i = 0; i < h->D; i++) {
@@ -70,7 +70,7 @@ static void chunk_stats(const quire_pheap *h, struct ph_chunk *c) {
 }
 
 /* The chunk holding page, or NULL (binary search, with a one-entry cache). */
-static struct ph_chunk *chunk_of(const quire_pheap *h, uint64_t page) {
+static struct ph_chunk *chunk_of(const q_pheap *h, uint64_t page) {
     struct ph_chunk *hot = h->hot;
     if (hot && page - hot->first < hot->npages) return hot;
     size_t lo = 0, hi = h->nch;
@@ -84,16 +84,16 @@ static struct ph_chunk *chunk_of(const quire_pheap *h, uint64_t page) {
     if (!lo) return NULL;
     struct ph_chunk *c = h->ch[lo - 1];
     if (page >= c->first + c->npages) return NULL;
-    ((quire_pheap *)(uintptr_t)h)->hot = c; /* a cache, not state: const-correct to callers */
+    ((q_pheap *)(uintptr_t)h)->hot = c; /* a cache, not state: const-correct to callers */
     return c;
 }
 
-static void scan_reset_all(quire_pheap *h) {
+static void scan_reset_all(q_pheap *h) {
     memset(h->scan_ci, 0, sizeof h->scan_ci);
     memset(h->scan_di, 0, sizeof h->scan_di);
 }
 
-static int chunk_insert(quire_pheap *h, struct ph_chunk *c) {
+static int chunk_insert(q_pheap *h, struct ph_chunk *c) {
     if (h->nch == h->capch) {
         size_t nc = h->capch ? h->capch * 2 : 16;
         struct ph_chunk **a = realloc(h->ch, nc * sizeof *a);
@@ -119,7 +119,7 @@ static void chunk_destroy(struct ph_chunk *c) {
     free(c);
 }
 
-void q_pheap_free_chunks(quire_pheap *h) {
+void q_pheap_free_chunks(q_pheap *h) {
     for (size_t i = 0; i < h->nch; i++) chunk_destroy(h->ch[i]);
     free(h->ch);
     h->ch = NULL;
@@ -138,7 +138,7 @@ static int popcount_range(const uint64_t *bits, uint32_t nbits) {
     return n;
 }
 
-int q_pheap_chunk_validate(const quire_pheap *h, const uint8_t *img, const char **why) {
+int q_pheap_chunk_validate(const q_pheap *h, const uint8_t *img, const char **why) {
     const struct ph_chdr *ch = (const void *)img;
     uint64_t pc = quire_pager_page_count(h->pg);
     *why = NULL;
@@ -189,7 +189,7 @@ int q_pheap_chunk_validate(const quire_pheap *h, const uint8_t *img, const char 
     return 0;
 }
 
-int q_pheap_load_chunks(quire_pheap *h) {
+int q_pheap_load_chunks(q_pheap *h) {
     q_pheap_free_chunks(h);
     uint64_t cur = 0, pid;
     int rc;
@@ -221,25 +221,22 @@ int q_pheap_load_chunks(quire_pheap *h) {
         }
     }
     if (rc < 0) return rc;
-    /* no two chunks overlap each other or the log */
-    for (size_t i = 0; i < h->nch; i++) {
+    /* no two chunks overlap */
+    for (size_t i = 0; i + 1 < h->nch; i++) {
         struct ph_chunk *c = h->ch[i];
-        if (i + 1 < h->nch && c->first + c->npages > h->ch[i + 1]->first) return QUIRE_EHEAP;
-        if (c->first < h->hdr.log_first + h->hdr.log_npages &&
-            h->hdr.log_first < c->first + c->npages)
-            return QUIRE_EHEAP;
+        if (c->first + c->npages > h->ch[i + 1]->first) return QUIRE_EHEAP;
     }
     return 0;
 }
 
 /* Allocates n contiguous regular pages from the pager (inside the open pager transaction). */
-int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first) {
+int q_pheap_alloc_run(q_pheap *h, uint64_t n, uint64_t *first) {
     int rc = quire_pager_alloc_run(h->pg, n, first);
     return rc ? rc : q_pheap_rebase(h);
 }
 
 /* A new chunk of the given kind with npages data pages. */
-static int chunk_new(quire_pheap *h, uint32_t kind, uint64_t npages, uint64_t size,
+static int chunk_new(q_pheap *h, uint32_t kind, uint64_t npages, uint64_t size,
                      struct ph_chunk **out) {
     struct ph_chunk *c = calloc(1, sizeof *c);
     if (!c) return QUIRE_ENOMEM;
@@ -284,7 +281,7 @@ static int chunk_new(quire_pheap *h, uint32_t kind, uint64_t npages, uint64_t si
 }
 
 /* Releases a chunk's pages and header to the pager and forgets it. */
-static int chunk_release(quire_pheap *h, struct ph_chunk *c) {
+static int chunk_release(q_pheap *h, struct ph_chunk *c) {
     int rc = 0;
     for (uint64_t k = 0; k < c->npages && !rc; k++) rc = quire_pager_free(h->pg, c->first + k);
     if (!rc) rc = quire_pager_protected_free(h->pg, c->pid);
@@ -307,7 +304,7 @@ static int chunk_release(quire_pheap *h, struct ph_chunk *c) {
  * ------------------------------------------------------------------------------------------- */
 
 /* Finds n free contiguous descriptors in some chunk (a new chunk if none). */
-static int take_pages(quire_pheap *h, uint32_t n, struct ph_chunk **out, uint32_t *head) {
+static int take_pages(q_pheap *h, uint32_t n, struct ph_chunk **out, uint32_t *head) {
     for (size_t k = 0; k < h->nch; k++) {
         size_t ci = (h->chunk_hint + k) % h->nch;
         struct ph_chunk *c = h->ch[ci];
@@ -331,7 +328,7 @@ static int take_pages(quire_pheap *h, uint32_t n, struct ph_chunk **out, uint32_
     return 0;
 }
 
-static void mark_pages(quire_pheap *h, struct ph_chunk *c, uint32_t head, uint32_t n, int type,
+static void mark_pages(q_pheap *h, struct ph_chunk *c, uint32_t head, uint32_t n, int type,
                        unsigned cls) {
     struct ph_desc *d = ph_desc(c, head);
     d->type = (uint8_t)type;
@@ -350,7 +347,7 @@ static void mark_pages(quire_pheap *h, struct ph_chunk *c, uint32_t head, uint32
     chunk_stats(h, c);
 }
 
-static void free_pages(quire_pheap *h, struct ph_chunk *c, uint32_t head) {
+static void free_pages(q_pheap *h, struct ph_chunk *c, uint32_t head) {
     uint32_t n = ph_desc(c, head)->n;
     for (uint32_t k = 0; k < n; k++) memset(ph_desc(c, head + k), 0, sizeof(struct ph_desc));
     memset(ph_bits(h, c, head), 0, (size_t)n * (h->P / 128));
@@ -358,13 +355,12 @@ static void free_pages(quire_pheap *h, struct ph_chunk *c, uint32_t head) {
     chunk_stats(h, c);
 }
 
-static int slab_usable(const quire_pheap *h, const struct ph_chunk *c, uint32_t head,
-                       unsigned cls) {
+static int slab_usable(const q_pheap *h, const struct ph_chunk *c, uint32_t head, unsigned cls) {
     const struct ph_desc *d = ph_desc(c, head);
     return d->type == PH_SLAB && d->cls == cls && d->nused < h->cls_slots[cls];
 }
 
-static int alloc_small(quire_pheap *h, unsigned cls, uint64_t *off) {
+static int alloc_small(q_pheap *h, unsigned cls, uint64_t *off) {
     struct ph_chunk *c = h->cur[cls];
     uint32_t head = h->cur_head[cls];
     if (!c || !slab_usable(h, c, head, cls)) {
@@ -413,7 +409,7 @@ static int alloc_small(quire_pheap *h, unsigned cls, uint64_t *off) {
     return QUIRE_EHEAP;
 }
 
-int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
+int q_pheap_alloc_block(q_pheap *h, size_t size, uint64_t *off) {
     if (size <= h->P) return alloc_small(h, q_pheap_class_of(h, size), off);
     uint64_t n = ((uint64_t)size + h->P - 1) >> h->pshift;
     if (n <= h->D) {
@@ -436,7 +432,7 @@ int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off) {
  * Lookup, frees
  * ------------------------------------------------------------------------------------------- */
 
-int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
+int q_pheap_lookup(const q_pheap *h, uint64_t off, struct ph_block *b) {
     if (!off) return QUIRE_EBADREF;
     uint64_t page = off >> h->pshift;
     struct ph_chunk *c = chunk_of(h, page);
@@ -478,7 +474,7 @@ int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b) {
 /* Frees one block now (its bytes were free at the last commit, or the commit is applying it).
  * A huge block's chunk is released; a slab left empty gives its pages back to its chunk (a
  * chunk left empty is released by q_pheap_apply_frees). */
-static int free_now(quire_pheap *h, const struct ph_block *b) {
+static int free_now(q_pheap *h, const struct ph_block *b) {
     struct ph_chunk *c = b->c;
     if (c->kind == PH_HUGE) return chunk_release(h, c);
     struct ph_desc *d = ph_desc(c, b->head);
@@ -499,11 +495,11 @@ static int free_now(quire_pheap *h, const struct ph_block *b) {
     return 0;
 }
 
-int q_pheap_free_found(quire_pheap *h, const struct ph_block *b) {
+int q_pheap_free_found(q_pheap *h, const struct ph_block *b) {
     return free_now(h, b);
 }
 
-int q_pheap_apply_frees(quire_pheap *h) {
+int q_pheap_apply_frees(q_pheap *h) {
     for (size_t i = 0; i < h->frees.n; i++) {
         struct ph_block b;
         int rc = q_pheap_lookup(h, h->frees.v[i], &b);
@@ -528,7 +524,7 @@ int q_pheap_apply_frees(quire_pheap *h) {
     return 0;
 }
 
-int q_pheap_write_chunks(quire_pheap *h) {
+int q_pheap_write_chunks(q_pheap *h) {
     for (size_t i = 0; i < h->nch; i++) {
         struct ph_chunk *c = h->ch[i];
         if (!c->dirty) continue;
@@ -547,7 +543,7 @@ int q_pheap_write_chunks(quire_pheap *h) {
  * Iteration, statistics
  * ------------------------------------------------------------------------------------------- */
 
-int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size) {
+int q_pheap_next_block(const q_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size) {
     uint64_t from = *cursor;
     size_t lo = 0, hi = h->nch;
     while (lo < hi) { /* first chunk ending after from */
@@ -596,7 +592,7 @@ int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, si
     return 0;
 }
 
-void q_pheap_stats(const quire_pheap *h, struct quire_pheap_stat *st) {
+void q_pheap_stats(const q_pheap *h, struct quire_pheap_stat *st) {
     for (size_t k = 0; k < h->nch; k++) {
         const struct ph_chunk *c = h->ch[k];
         st->chunks++;

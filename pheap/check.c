@@ -1,9 +1,9 @@
 /*
  * pheap/check.c - quire_pheap_check(): verifies a heap file at both levels. The pager
  * level is quire_pager_check(); the heap level walks the raw structures through a read-only
- * pager (so that one bad chunk is reported, not just the first error): the header, the undo
- * log, every chunk header, the ownership of every page (each regular page belongs to exactly
- * one chunk or to the log: nothing leaked, nothing shared), then root and names.
+ * pager (so that one bad chunk is reported, not just the first error): the header, every chunk
+ * header, the ownership of every page (each regular page belongs to exactly one chunk: nothing
+ * leaked, nothing shared), then root and names.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,28 +33,28 @@ static const struct run *owner(const struct run *runs, size_t n, uint64_t page) 
     return lo && page < runs[lo - 1].first + runs[lo - 1].n ? &runs[lo - 1] : NULL;
 }
 
-static int live(quire_pheap *h, uint64_t off) {
+static int live(q_pheap *h, uint64_t off) {
     struct ph_block b;
     return off && q_pheap_lookup(h, off, &b) == 0;
 }
 
-static void check_names(quire_pheap *h, struct quire_pheap_report *r) {
+static void check_names(q_pheap *h, struct quire_pheap_report *r) {
     struct ph_block b;
     if (!h->hdr.names) return;
     if (q_pheap_lookup(h, h->hdr.names, &b)) {
         Q_PROBLEM(r, "names table %llu is not a live allocation", (unsigned long long)h->hdr.names);
         return;
     }
-    if (h->recovery_pending) return; /* its bytes await the undo log */
-    const struct ph_names *t = quire_pheap_ptr(h, (quire_pref){h->hdr.names});
+    const struct ph_names *t = (const void *)(h->base + h->hdr.names);
     if (!t->cap || (t->cap & (t->cap - 1)) ||
         sizeof *t + t->cap * sizeof(struct ph_nent) > b.size) {
         Q_PROBLEM(r, "names table header is invalid (capacity %llu)", (unsigned long long)t->cap);
         return;
     }
     const struct ph_nent *e = (const void *)(t + 1);
-    uint64_t n = 0;
+    uint64_t n = 0, dead = 0;
     for (uint64_t i = 0; i < t->cap; i++) {
+        dead += e[i].hash == 1;
         if (e[i].hash < 2) continue;
         n++;
         if (!live(h, e[i].key) || !live(h, e[i].val)) {
@@ -62,19 +62,20 @@ static void check_names(quire_pheap *h, struct quire_pheap_report *r) {
                       (unsigned long long)i);
             continue;
         }
-        const uint8_t *k = quire_pheap_ptr(h, (quire_pref){e[i].key});
+        const uint8_t *k = h->base + e[i].key;
         uint32_t kl;
         memcpy(&kl, k, 4);
-        size_t ksz;
-        (void)quire_pheap_usable_size(h, (quire_pref){e[i].key}, &ksz);
+        struct ph_block kb;
+        size_t ksz = q_pheap_lookup(h, e[i].key, &kb) ? 0 : kb.size;
         if (kl == 0 || kl > QUIRE_PHEAP_NAME_MAX || 4 + (size_t)kl + 1 > ksz ||
             q_pheap_name_hash((const char *)k + 4, kl) != e[i].hash)
             Q_PROBLEM(r, "name entry %llu: name bytes disagree with the entry",
                       (unsigned long long)i);
     }
-    if (n != t->count)
-        Q_PROBLEM(r, "names table counts %llu entries, holds %llu", (unsigned long long)t->count,
-                  (unsigned long long)n);
+    if (n != t->count || dead != t->dead)
+        Q_PROBLEM(r, "names table counts %llu entries and %llu deleted, holds %llu and %llu",
+                  (unsigned long long)t->count, (unsigned long long)t->dead, (unsigned long long)n,
+                  (unsigned long long)dead);
     r->names = n;
 }
 
@@ -93,7 +94,7 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
     quire_pager *pg;
     int rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &pg);
     if (rc) return rc;
-    quire_pheap *h = calloc(1, sizeof *h);
+    q_pheap *h = calloc(1, sizeof *h);
     if (!h) {
         quire_pager_close(pg);
         return QUIRE_ENOMEM;
@@ -122,26 +123,12 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
     }
     h->hdr = *(const struct ph_header *)img;
     r->generation = h->hdr.gen;
-    uint64_t pc = quire_pager_page_count(pg);
     if (h->hdr.version != PH_VERSION || h->hdr.page_size != h->P) {
         Q_PROBLEM(r, "heap header: version %u / page size %u not supported", h->hdr.version,
                   h->hdr.page_size);
         goto out;
     }
-    if (h->hdr.log_npages < 1 || h->hdr.log_first < 2 || h->hdr.log_first >= pc ||
-        h->hdr.log_npages > pc - h->hdr.log_first) {
-        Q_PROBLEM(r, "heap header: undo log run lies outside the file");
-        goto out;
-    }
-    for (uint64_t k = 0; k < h->hdr.log_npages; k++) {
-        const void *v;
-        if (quire_pager_get(pg, h->hdr.log_first + k, &v))
-            Q_PROBLEM(r, "undo log page %llu is not an allocated page",
-                      (unsigned long long)(h->hdr.log_first + k));
-    }
-    if (r->problems) goto out;
     if ((rc = q_pheap_rebase(h))) goto out;
-    h->recovery_pending = r->recovery_pending = q_pheap_log_pending(h, h->hdr.gen + 1);
 
     /* chunk headers */
     size_t cap = 16;
@@ -150,7 +137,6 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
         rc = QUIRE_ENOMEM;
         goto out;
     }
-    runs[nruns++] = (struct run){h->hdr.log_first, h->hdr.log_npages, UINT64_MAX};
     uint64_t cur = 0, pid;
     while ((rc = quire_pager_next_protected(pg, &cur, &pid)) == 1) {
         if (pid == PH_HDR_PID) continue;
@@ -183,7 +169,7 @@ int quire_pheap_check(const char *path, struct quire_pheap_report *r) {
     qsort(runs, nruns, sizeof *runs, run_cmp);
     for (size_t i = 0; i + 1 < nruns; i++)
         if (runs[i].first + runs[i].n > runs[i + 1].first)
-            Q_PROBLEM(r, "pages %llu..%llu are claimed by two chunks (or a chunk and the log)",
+            Q_PROBLEM(r, "pages %llu..%llu are claimed by two chunks",
                       (unsigned long long)runs[i + 1].first,
                       (unsigned long long)(runs[i].first + runs[i].n - 1));
     /* every page of every run is allocated; every allocated page belongs to a run */

@@ -5,9 +5,9 @@
  * includes a pager/ header - and on base/ (CRC32C, hash tables, vectors, the checkers' problem
  * reporter).
  *
- * Files: heap.c (open, recovery, the commit chain, abort), data.c (allocations, declared writes
- * and their undo records, root, statistics), alloc.c (the allocator: classes, chunks, slabs,
- * lookup), names.c (named objects), check.c (quire_pheap_check), validate.c (the invariants).
+ * Files: heap.c (open, the commit chain, abort, handles), data.c (allocations, declared writes,
+ * root, statistics), alloc.c (the allocator: classes, chunks, slabs, lookup), names.c (named
+ * objects), check.c (quire_pheap_check), validate.c (the invariants).
  *
  * Glossary
  * --------
@@ -15,8 +15,8 @@
  *           (quire_pref.off) are file bytes: page id * P + offset. The heap reaches every page
  *           through the pager's mapping (quire_pager_mapping: `base`, `npages_map`), which the
  *           calls marked [remaps] move: q_pheap_rebase() re-reads it after them.
- *  header   protected page 0 (struct ph_header): magic, generation, root, names table, the undo
- *           log's page run. Written at every commit: the heap's commit point.
+ *  header   protected page 0 (struct ph_header): magic, generation, root, names table. Written
+ *           at every commit.
  *  chunk    a run of `npages` contiguous regular pages (`first`.., from quire_pager_alloc_run)
  *           plus one protected page, its chunk header (struct ph_chdr). Kind SMALL: the header
  *           holds a descriptor per page and a bitmap area of P/128 bytes per page; kind HUGE:
@@ -26,12 +26,14 @@
  *  slab     n pages holding slots of one class; its bitmap is the concatenated bitmap areas of
  *           its pages (n * P / 16 bits >= slots, since slots are at least 16 bytes).
  *  slot     one block of a slab (not the pager's superblock or sub-page slots).
- *  log      `log_npages` contiguous regular pages: an undo log (struct ph_loghdr + records
- *           {off, len, old bytes padded to 8}) written and synced before the data pages.
- *  fresh    allocations made in the open transaction: their bytes were free at the last commit,
- *           so writes to them need no undo.
+ *  fresh    allocations made in the open transaction (their bytes were free at the last commit:
+ *           freeing one again frees it at once).
  *  names table  a hash table that lives in the file, as an allocation (names.c); the heap's
- *           in-memory tables (fresh, freed, snap) are base/ hash tables.
+ *           in-memory tables (fresh, freed, the names' reverse index) are base/ hash tables.
+ *
+ * Atomicity is the pager's: a declared write takes write views of the pages it touches, and the
+ * pager's commit writes them (in place when fresh, else to shadow pages) with the metadata in
+ * one flush (quire/pager.h). Version 1 of the format kept an undo log and synced it first.
  *
  * Invariants (between calls; q_pheap_validate() checks them, run after every commit and reload
  * in debug builds: base/assert.h)
@@ -39,12 +41,11 @@
  *  A chunk's fields (first, npages, kind) equal its header's; a SMALL chunk's free_pages and
  *    max_run are its FREE descriptors and their longest run.
  *  For a SLAB head: 0 < nused == popcount(bitmap) <= slots(class).
- *  Outside a transaction (txn 0): nothing fresh, freed or snapshotted, no undo bytes; in one:
- *    frees.n == freed.count, every freed offset a live block.
+ *  Outside a transaction (txn 0): nothing fresh or freed; in one: frees.n == freed.count, every
+ *    freed offset a live block.
  *  cur[c], when set, is a chunk of ch[] whose descriptor cur_head[c] is a slab of class c.
- *  Header gen == the heap's commits. A valid undo log with gen == header.gen + 1 at open <=> a
- *    commit was interrupted after its log became durable: replay (old bytes back), then
- *    header.gen += 1.
+ *  Header gen == the heap's commits.
+ *  The names index: named[v] == the number of entries naming v, keys holds every entry's key.
  */
 #ifndef QUIRE_PHEAP_INTERNAL_H
 #define QUIRE_PHEAP_INTERNAL_H
@@ -54,6 +55,7 @@
 
 #include "base/assert.h"
 #include "base/crc32c.h"
+#include "base/handle.h"
 #include "base/hash.h"
 #include "base/problem.h"
 #include "base/vec.h"
@@ -64,13 +66,12 @@
  * On-disk formats
  * ------------------------------------------------------------------------------------------- */
 
-#define PH_MAGIC     "QUIREHP1"
-#define PH_VERSION   1u
-#define PH_CH_MAGIC  0x4b4e4843u                  /* "CHNK" */
-#define PH_LOG_MAGIC UINT64_C(0x31474f4c50485551) /* "QUHPLOG1" */
-#define PH_HDR_PID   0u
-#define PH_DESC_OFF  64u
-#define PH_MAX_SLAB  8u
+#define PH_MAGIC    "QUIREHP1"
+#define PH_VERSION  2u
+#define PH_CH_MAGIC 0x4b4e4843u /* "CHNK" */
+#define PH_HDR_PID  0u
+#define PH_DESC_OFF 64u
+#define PH_MAX_SLAB 8u
 
 enum { PH_SMALL = 1, PH_HUGE = 2 };
 enum { PH_FREE = 0, PH_SLAB = 1, PH_RUN = 2, PH_CONT = 3 };
@@ -79,12 +80,10 @@ struct ph_header {
     char magic[8];
     uint32_t version;
     uint32_t page_size;
-    uint64_t gen;       /* completed commits */
-    uint64_t root;      /* root reference */
-    uint64_t names;     /* names table (ref) or 0 */
-    uint64_t log_first; /* undo log page run */
-    uint64_t log_npages;
-    uint64_t reserved[9];
+    uint64_t gen;   /* completed commits */
+    uint64_t root;  /* root reference */
+    uint64_t names; /* names table (ref) or 0 */
+    uint64_t reserved[11];
 };
 
 struct ph_chdr {
@@ -104,26 +103,13 @@ struct ph_desc {
     uint32_t n;     /* head: pages; CONT: pages back to the head */
 };
 
-struct ph_loghdr {
-    uint64_t magic;
-    uint64_t gen;    /* heap generation the log's commit would create */
-    uint64_t nbytes; /* record bytes after this header */
-    uint64_t nrec;
-    uint32_t crc; /* CRC32C of gen, nbytes, nrec and the record bytes */
-    uint32_t pad;
-    uint64_t reserved[3];
-};
-
-struct ph_rec {
-    uint64_t off;
-    uint64_t len;
-};
-
 /* Names table (an allocation): ph_names then cap entries; a name is an allocation holding
  * a uint32_t length then the bytes and a NUL. */
 struct ph_names {
     uint64_t cap;   /* power of two */
     uint64_t count; /* live entries */
+    uint64_t dead;  /* deleted entries (hash 1): count + dead entries are in use */
+    uint64_t reserved;
 };
 struct ph_nent {
     uint64_t hash; /* 0: empty; 1: deleted */
@@ -154,7 +140,19 @@ struct ph_block {
     size_t size;   /* usable bytes */
 };
 
+typedef struct q_pheap q_pheap;
+
+/* The handle the API hands out: a slot of base/handle.h (never freed, quarantined after close),
+ * so that a call on a closed handle finds PH_HANDLE_CLOSED and stops with a message instead of
+ * reading freed memory. */
+#define PH_HANDLE_LIVE   UINT64_C(0x7175697265484550) /* "quireHEP" */
+#define PH_HANDLE_CLOSED UINT64_C(0xdeadc105edd0beef)
 struct quire_pheap {
+    struct q_base_handle h; /* magic: PH_HANDLE_LIVE or PH_HANDLE_CLOSED; state: the q_pheap */
+};
+
+struct q_pheap {
+    quire_pheap *handle; /* the caller's handle */
     quire_pager *pg;
     int rdonly;
     int fatal;   /* sticky error: QUIRE_EUNAVAIL */
@@ -184,13 +182,16 @@ struct quire_pheap {
     struct q_base_hash fresh; /* off -> 1: allocated in this txn (0: then freed in it) */
     struct q_base_hash freed; /* off -> 1: freed in this txn */
     struct q_base_vec frees;  /* offsets freed in this txn, in order */
-    struct q_base_hash snap;  /* off -> (lo << 32 | hi): range of the block already snapshotted */
-    uint8_t *undo;            /* undo records (ph_rec + bytes) */
-    size_t undo_n, undo_cap;
-    uint64_t undo_nrec;
-    size_t log_want;      /* log bytes a failed quire_pheap_write needed */
-    int recovery_pending; /* check mode: an undo log awaits replay */
+    /* the names table's reverse index (names.c), built on first use, dropped on reload */
+    int names_indexed;
+    struct q_base_hash named; /* object -> number of names registered for it */
+    struct q_base_hash keys;  /* name objects (the heap's own allocations) */
 };
+
+/* The state behind a handle: NULL for a NULL handle; a closed one stops the process with a
+ * message naming the call (fn). */
+q_pheap *q_pheap_state(const quire_pheap *h, const char *fn);
+#define Q_PHEAP(h) q_pheap_state((h), __func__)
 
 /* ---------------------------------------------------------------------------------------------
  * heap.c
@@ -198,61 +199,61 @@ struct quire_pheap {
 
 /* Opens a heap on an open pager (ownership passes to the heap, even on error). Modes:
  * PH_OPEN_CREATE writes a new heap into an empty pager; PH_OPEN_RDONLY for read-only pagers;
- * PH_OPEN_CHECK is read-only without recovery (quire_pheap_check: recovery_pending is set). */
+ * PH_OPEN_CHECK is read-only (quire_pheap_check). *out receives the handle. */
 enum { PH_OPEN_CREATE = 1, PH_OPEN_CHECK = 2, PH_OPEN_RDONLY = 4 };
 int q_pheap_open_pager(quire_pager *pg, int mode, quire_pheap **out);
 /* quire_pheap_free() without the root/names bookkeeping (the names code frees its own). */
-int q_pheap_free_internal(quire_pheap *h, uint64_t off);
+int q_pheap_free_internal(q_pheap *h, uint64_t off);
 /* Re-reads the mapping base after a [remaps] pager call. */
-int q_pheap_rebase(quire_pheap *h);
+int q_pheap_rebase(q_pheap *h);
 /* 0, or why the heap cannot be modified: QUIRE_EINVAL (NULL), QUIRE_EUNAVAIL, QUIRE_ERDONLY. */
-static inline int q_pheap_writable(const quire_pheap *h) {
+static inline int q_pheap_writable(const q_pheap *h) {
     if (!h) return QUIRE_EINVAL;
     if (h->fatal) return QUIRE_EUNAVAIL;
     if (h->rdonly) return QUIRE_ERDONLY;
     return 0;
 }
-/* Bytes of undo records the log holds. */
-static inline uint64_t q_pheap_log_capacity(const quire_pheap *h) {
-    return (h->hdr.log_npages << h->pshift) - sizeof(struct ph_loghdr);
+/* Starts the pager transaction if needed (the change it is for may still fail). */
+int q_pheap_begin(q_pheap *h);
+/* Marks the transaction changed (after a change succeeded). */
+static inline void q_pheap_changed(q_pheap *h) {
+    h->changed = 1;
 }
-/* Starts the pager transaction if needed and marks the heap changed. */
-int q_pheap_touch(quire_pheap *h);
-/* Log validation: 1 when the log holds a valid undo log for generation gen, 0 if not. */
-int q_pheap_log_pending(quire_pheap *h, uint64_t gen);
+/* q_pheap_begin() then q_pheap_changed(): for changes that cannot fail half way. */
+int q_pheap_touch(q_pheap *h);
 /* Sets up the transaction's tables (empty). */
-void q_pheap_txn_init(quire_pheap *h);
+void q_pheap_txn_init(q_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
  * alloc.c
  * ------------------------------------------------------------------------------------------- */
 
-void q_pheap_classes(quire_pheap *h);
-unsigned q_pheap_class_of(const quire_pheap *h, size_t size);
+void q_pheap_classes(q_pheap *h);
+unsigned q_pheap_class_of(const q_pheap *h, size_t size);
 /* Loads every chunk header (protected pages other than the header); validates them. */
-int q_pheap_load_chunks(quire_pheap *h);
-void q_pheap_free_chunks(quire_pheap *h);
+int q_pheap_load_chunks(q_pheap *h);
+void q_pheap_free_chunks(q_pheap *h);
 /* Validates a chunk header image; 0 or QUIRE_EHEAP with *why set. */
-int q_pheap_chunk_validate(const quire_pheap *h, const uint8_t *hdr, const char **why);
-int q_pheap_alloc_block(quire_pheap *h, size_t size, uint64_t *off);
+int q_pheap_chunk_validate(const q_pheap *h, const uint8_t *hdr, const char **why);
+int q_pheap_alloc_block(q_pheap *h, size_t size, uint64_t *off);
 /* Finds the live block at off (0 or QUIRE_EBADREF). */
-int q_pheap_lookup(const quire_pheap *h, uint64_t off, struct ph_block *b);
+int q_pheap_lookup(const q_pheap *h, uint64_t off, struct ph_block *b);
 /* Applies the transaction's frees to the chunk headers (at commit). */
-int q_pheap_apply_frees(quire_pheap *h);
+int q_pheap_apply_frees(q_pheap *h);
 /* Frees at once a block q_pheap_lookup() just found (no allocator change since): for blocks
  * allocated in the open transaction, whose bytes were free at the last commit. */
-int q_pheap_free_found(quire_pheap *h, const struct ph_block *b);
+int q_pheap_free_found(q_pheap *h, const struct ph_block *b);
 /* Writes dirty chunk headers through protected writers (inside the pager txn). */
-int q_pheap_write_chunks(quire_pheap *h);
+int q_pheap_write_chunks(q_pheap *h);
 /* Allocates n contiguous regular pages. */
-int q_pheap_alloc_run(quire_pheap *h, uint64_t n, uint64_t *first);
-int q_pheap_next_block(const quire_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size);
-void q_pheap_stats(const quire_pheap *h, struct quire_pheap_stat *st);
+int q_pheap_alloc_run(q_pheap *h, uint64_t n, uint64_t *first);
+int q_pheap_next_block(const q_pheap *h, uint64_t *cursor, uint64_t *off, size_t *size);
+void q_pheap_stats(const q_pheap *h, struct quire_pheap_stat *st);
 
 static inline struct ph_desc *ph_desc(const struct ph_chunk *c, uint32_t i) {
     return (struct ph_desc *)(void *)(c->hdr + PH_DESC_OFF + (size_t)i * sizeof(struct ph_desc));
 }
-static inline uint64_t *ph_bits(const quire_pheap *h, const struct ph_chunk *c, uint32_t i) {
+static inline uint64_t *ph_bits(const q_pheap *h, const struct ph_chunk *c, uint32_t i) {
     return (uint64_t *)(void *)(c->hdr + PH_DESC_OFF + (size_t)h->D * sizeof(struct ph_desc) +
                                 (size_t)i * (h->P / 128));
 }
@@ -265,7 +266,7 @@ static inline struct ph_chdr *ph_chdr(const struct ph_chunk *c) {
  * ------------------------------------------------------------------------------------------- */
 
 /* NULL when the invariants above hold, else a sentence naming the first that does not. */
-const char *q_pheap_validate(const quire_pheap *h);
+const char *q_pheap_validate(const q_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
  * names.c
@@ -274,7 +275,9 @@ const char *q_pheap_validate(const quire_pheap *h);
 uint64_t q_pheap_name_hash(const char *name, size_t len);
 /* The allocation at val is being freed: removes every name registered for it, or, when newval
  * is not 0 (realloc moved it), registers them for newval. QUIRE_EBADREF when val is the names
- * table or a name's bytes (the heap's own allocations). */
-int q_pheap_names_forget(quire_pheap *h, uint64_t val, uint64_t newval);
+ * table or a name's bytes (the heap's own allocations). O(1) unless val is named. */
+int q_pheap_names_forget(q_pheap *h, uint64_t val, uint64_t newval);
+/* Forgets the names' reverse index (reload: the table may have changed). */
+void q_pheap_names_reset(q_pheap *h);
 
 #endif

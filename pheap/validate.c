@@ -7,7 +7,7 @@
 #include "pheap/internal.h"
 
 /* A SMALL chunk's cached counters against its descriptors. */
-static const char *check_counters(const quire_pheap *h, const struct ph_chunk *c) {
+static const char *check_counters(const q_pheap *h, const struct ph_chunk *c) {
     uint32_t fp = 0, run = 0, best = 0;
     for (uint32_t i = 0; i < h->D; i++) {
         if (ph_desc(c, i)->type == PH_FREE) {
@@ -22,8 +22,7 @@ static const char *check_counters(const quire_pheap *h, const struct ph_chunk *c
     return NULL;
 }
 
-static const char *check_chunks(const quire_pheap *h) {
-    uint64_t log_end = h->hdr.log_first + h->hdr.log_npages;
+static const char *check_chunks(const q_pheap *h) {
     for (size_t i = 0; i < h->nch; i++) {
         const struct ph_chunk *c = h->ch[i];
         const struct ph_chdr *ch = ph_chdr(c);
@@ -33,8 +32,6 @@ static const char *check_chunks(const quire_pheap *h) {
         if (q_pheap_chunk_validate(h, c->hdr, &why)) return why;
         if (i + 1 < h->nch && c->first + c->npages > h->ch[i + 1]->first)
             return "pheap: chunks out of order or overlapping";
-        if (c->first < log_end && h->hdr.log_first < c->first + c->npages)
-            return "pheap: a chunk overlaps the undo log";
         if (c->kind == PH_SMALL && (why = check_counters(h, c))) return why;
     }
     /* the allocation hints name slabs of their class in live chunks */
@@ -51,13 +48,14 @@ static const char *check_chunks(const quire_pheap *h) {
     return NULL;
 }
 
-static const char *check_txn(const quire_pheap *h) {
+static const char *check_txn(const q_pheap *h) {
     const char *why = q_base_hash_validate(&h->fresh);
     if (!why) why = q_base_hash_validate(&h->freed);
-    if (!why) why = q_base_hash_validate(&h->snap);
+    if (!why) why = q_base_hash_validate(&h->named);
+    if (!why) why = q_base_hash_validate(&h->keys);
     if (why) return why;
     if (!h->txn) {
-        if (h->fresh.count || h->freed.count || h->snap.count || h->frees.n || h->undo_n)
+        if (h->fresh.count || h->freed.count || h->frees.n)
             return "pheap: transaction state left over outside a transaction";
         return NULL;
     }
@@ -69,7 +67,7 @@ static const char *check_txn(const quire_pheap *h) {
     return NULL;
 }
 
-const char *q_pheap_validate(const quire_pheap *h) {
+const char *q_pheap_validate(const q_pheap *h) {
     const char *why = check_chunks(h);
     return why ? why : check_txn(h);
 }

@@ -1,9 +1,9 @@
 /*
  * tools/cmd_check.c - `quire check FILE`: verifies a pager file (every checksum, the free-space
- * map against every structure that owns pages, the counters). Exit status 0 only when the file
- * is sound, 1 when a problem was found or the file cannot be opened, 2 on usage errors.
- * Heap files (quire/pheap.h) are verified at the heap level too (quire_pheap_check, which runs
- * quire_pager_check first); the work is in the library, and this command stays thin.
+ * map against every structure that owns pages, the counters, what the last commit wrote). Heap
+ * files (quire/pheap.h) are verified at the heap level too (quire_pheap_check, which runs
+ * quire_pager_check first); the work is in the library, and this command stays thin: it turns
+ * the result into one message and one exit status per outcome (listed in its --help).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,17 @@
 #include "quire/pager.h"
 #include "quire/pheap.h"
 #include "tools/cli.h"
+
+/* Exit statuses, one per outcome. */
+enum {
+    CHECK_SOUND = 0,    /* no problem, no warning */
+    CHECK_DAMAGED = 1,  /* problems found, or structures too damaged to open */
+    CHECK_USAGE = 2,    /* usage error (every command's) */
+    CHECK_WARNINGS = 3, /* sound, but a superblock slot is invalid or a commit was rolled back */
+    CHECK_NOFILE = 4,   /* cannot read the file: missing, permission, I/O error */
+    CHECK_BUSY = 5,     /* held by a writer */
+    CHECK_FOREIGN = 6,  /* not a quire file (or a format version this quire does not read) */
+};
 
 static void on_problem(void *arg, const char *msg) {
     const char *file = arg;
@@ -20,10 +31,65 @@ static void on_problem(void *arg, const char *msg) {
 static int usage(void) {
     printf("usage: quire check [--] FILE\n\n"
            "verifies a pager file: both superblock slots, every metadata and protected\n"
-           "page checksum, and the consistency of the free-space map; for a heap file\n"
-           "also the heap: chunk headers, page ownership (no leak), root and names;\n"
-           "exit status 0 only when the file is sound, 1 when it is not, 2 on usage errors\n");
+           "page checksum, every page the last commit wrote, and the consistency of the\n"
+           "free-space map; for a heap file also the heap: chunk headers, page ownership\n"
+           "(no leak), root and names\n\n"
+           "exit status:\n"
+           "  0  sound\n"
+           "  1  NOT sound: problems found (each printed), or structures too damaged to open\n"
+           "  2  usage error\n"
+           "  3  sound, with warnings: a superblock slot does not validate, or the newest\n"
+           "     commit was rolled back to the one before (a crash during a commit, or damage)\n"
+           "  4  cannot read FILE (no such file, permission denied, I/O error)\n"
+           "  5  busy: FILE is held by a writer\n"
+           "  6  not a quire file (or a format version this quire does not read)\n");
     return 0;
+}
+
+/* A failure to open the file at all: its message and status, or -1 when rc means damage. */
+static int open_failure(const char *file, int rc) {
+    switch (rc) {
+    case QUIRE_ENOENT:
+        printf("%s: no such file\n", file);
+        return CHECK_NOFILE;
+    case QUIRE_EACCES:
+    case QUIRE_EPERM:
+    case QUIRE_EIO:
+    case QUIRE_EOS:
+    case QUIRE_EMFILE:
+        printf("%s: cannot read: %s\n", file, quire_strerror(rc));
+        return CHECK_NOFILE;
+    case QUIRE_EBUSY:
+        printf("%s: busy: held by a writer\n", file);
+        return CHECK_BUSY;
+    case QUIRE_EMAGIC:
+        printf("%s: not a quire file (bad magic)\n", file);
+        return CHECK_FOREIGN;
+    case QUIRE_EVERSION:
+        printf("%s: a quire file of a format version this quire does not read\n", file);
+        return CHECK_FOREIGN;
+    default:
+        return -1;
+    }
+}
+
+/* The warnings of a pager report, one line each; returns how many. */
+static int warnings(const char *file, const struct quire_pager_report *r) {
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (r->slot_valid[i]) continue;
+        n++;
+        if (r->rolled_back && i != r->chosen_slot)
+            printf("%s: warning: the newest commit (superblock slot %d, generation %llu) does "
+                   "not validate (%s): rolled back to generation %llu (a crash during that "
+                   "commit, or damage)\n",
+                   file, i, (unsigned long long)r->slot_generation[i],
+                   quire_strerror(r->slot_error[i]), (unsigned long long)r->stat.generation);
+        else
+            printf("%s: warning: superblock slot %d does not validate (%s); slot %d is used\n",
+                   file, i, quire_strerror(r->slot_error[i]), r->chosen_slot);
+    }
+    return n;
 }
 
 int q_cmd_check(int argc, char **argv) {
@@ -48,34 +114,39 @@ int q_cmd_check(int argc, char **argv) {
     hr.on_problem = on_problem;
     hr.arg = file;
     int rc = quire_pheap_check(file, &hr);
-    if (hr.is_heap) {
-        if (rc == 0) {
-            printf("%s: sound heap (page size %u, pager generation %llu, heap generation %llu, "
-                   "%llu chunks, %llu objects, %llu bytes used, %llu names%s)\n",
-                   file, hr.pager.stat.page_size, (unsigned long long)hr.pager.stat.generation,
-                   (unsigned long long)hr.generation, (unsigned long long)hr.chunks,
-                   (unsigned long long)hr.objects, (unsigned long long)hr.bytes_used,
-                   (unsigned long long)hr.names,
-                   hr.recovery_pending ? "; a crashed commit's undo log awaits the next open" : "");
-            return 0;
-        }
-        printf("%s: NOT sound: %llu heap problem(s), %llu pager problem(s): %s\n", file,
-               (unsigned long long)hr.problems, (unsigned long long)hr.pager.problems,
-               quire_strerror(rc));
-        return 1;
+    const struct quire_pager_report *r = &hr.pager;
+    if (!hr.is_heap && rc == QUIRE_EMAGIC && hr.pager_rc != QUIRE_EMAGIC) rc = hr.pager_rc;
+    if (r->chosen_slot < 0) { /* the pager level could not open it */
+        int st = open_failure(file, rc);
+        if (st >= 0) return st;
     }
-    struct quire_pager_report r = hr.pager;
-    if (rc == QUIRE_EMAGIC && hr.pager_rc != QUIRE_EMAGIC) rc = hr.pager_rc;
-    if (rc == 0) {
-        printf("%s: sound (page size %u, generation %llu, %llu pages, %llu regular, %llu "
+    if (rc && rc != QUIRE_ECHECKSUM) {
+        int st = open_failure(file, rc);
+        if (st >= 0) return st;
+        printf("%s: NOT sound: %s\n", file, quire_strerror(rc));
+        return CHECK_DAMAGED;
+    }
+    if (rc) {
+        printf("%s: NOT sound: %llu problem(s)%s\n", file,
+               (unsigned long long)(hr.problems + r->problems),
+               hr.is_heap ? " (heap and pager levels)" : "");
+        return CHECK_DAMAGED;
+    }
+    int warned = warnings(file, r);
+    if (hr.is_heap)
+        printf("%s: sound heap%s (page size %u, pager generation %llu, heap generation %llu, "
+               "%llu chunks, %llu objects, %llu bytes used, %llu names)\n",
+               file, warned ? ", with warnings" : "", r->stat.page_size,
+               (unsigned long long)r->stat.generation, (unsigned long long)hr.generation,
+               (unsigned long long)hr.chunks, (unsigned long long)hr.objects,
+               (unsigned long long)hr.bytes_used, (unsigned long long)hr.names);
+    else
+        printf("%s: sound%s (page size %u, generation %llu, %llu pages, %llu regular, %llu "
                "protected, %llu sub-page slots)\n",
-               file, r.stat.page_size, (unsigned long long)r.stat.generation,
-               (unsigned long long)r.stat.page_count, (unsigned long long)r.stat.regular_pages,
-               (unsigned long long)r.stat.protected_pages,
-               (unsigned long long)r.stat.subpage_slots);
-        return 0;
-    }
-    printf("%s: NOT sound: %llu problem(s): %s\n", file, (unsigned long long)r.problems,
-           quire_strerror(rc));
-    return 1;
+               file, warned ? ", with warnings" : "", r->stat.page_size,
+               (unsigned long long)r->stat.generation, (unsigned long long)r->stat.page_count,
+               (unsigned long long)r->stat.regular_pages,
+               (unsigned long long)r->stat.protected_pages,
+               (unsigned long long)r->stat.subpage_slots);
+    return warned ? CHECK_WARNINGS : CHECK_SOUND;
 }

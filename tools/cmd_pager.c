@@ -79,12 +79,18 @@ static int info(const char *file) {
     memset(&r, 0, sizeof r);
     r.on_problem = on_problem;
     int rc = quire_pager_check(file, &r);
+    /* a file that cannot be read at all: the error alone, no table of zeros */
+    if (rc == QUIRE_ENOENT || rc == QUIRE_EACCES || rc == QUIRE_EPERM || rc == QUIRE_EOS)
+        return q_cli_fail("pager", file, rc);
     printf("file:            %s (%llu bytes)\n", file, (unsigned long long)r.file_size);
     for (int i = 0; i < 2; i++) {
         if (r.slot_valid[i])
             printf("superblock %d:    valid, generation %llu%s\n", i,
                    (unsigned long long)r.slot_generation[i],
                    r.chosen_slot == i ? " (current)" : "");
+        else if (r.rolled_back && i != r.chosen_slot)
+            printf("superblock %d:    ROLLED BACK (generation %llu: %s)\n", i,
+                   (unsigned long long)r.slot_generation[i], quire_strerror(r.slot_error[i]));
         else
             printf("superblock %d:    INVALID (%s)\n", i, quire_strerror(r.slot_error[i]));
     }
@@ -97,7 +103,10 @@ static int info(const char *file) {
     printf("  internal:      %llu\n", (unsigned long long)r.stat.internal_pages);
     printf("protected pages: %llu\n", (unsigned long long)r.stat.protected_pages);
     printf("sub-page slots:  %llu\n", (unsigned long long)r.stat.subpage_slots);
-    printf("status:          %s\n", rc == 0 ? "sound" : quire_strerror(rc));
+    printf("shadow pages:    %llu\n", (unsigned long long)r.stat.shadow_pages);
+    printf("status:          %s\n", rc           ? quire_strerror(rc)
+                                    : r.warnings ? "sound, with warnings (see quire check)"
+                                                 : "sound");
     return rc ? 1 : 0;
 }
 

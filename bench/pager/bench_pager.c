@@ -5,12 +5,20 @@
  *   quire alloc        quire_pager_alloc() of one page: one durable commit
  *   quire alloc+write  begin, alloc one page, fill its 4 KiB through a write view, commit
  *                      (the page's bytes are durable too: the same work as an LMDB put)
+ *   quire rewrite      rewrite all 4 KiB of one of 1,000 committed pages and commit (the page
+ *                      goes to a shadow page, copied back home by the next commit)
  *   LMDB put           one 4 KiB value put in its own write transaction (default durability)
  *   SQLite WAL/DELETE  one 4 KiB-blob row inserted per transaction, synchronous=FULL
  *
  * The engines run interleaved, ROUNDS times (SECONDS each per round), so that load from other
  * processes on a shared machine hits them alike; the table shows the median, min and max rate.
  * The bulk row is the median of ROUNDS runs of each.
+ *
+ * Flushes per commit are counted, not assumed: this program defines fdatasync() and fsync(),
+ * which count the call and make the system call, so every call from quire (linked statically),
+ * LMDB and SQLite (shared libraries: the executable's definition takes precedence) is seen.
+ * LMDB writes its meta page through a second descriptor opened with O_DSYNC: that second flush
+ * happens inside pwrite(), which the counter does not see.
  *
  * Usage: bench_pager [DIR] [SECONDS] [ROUNDS]           (defaults: /tmp, 2, 5)
  *        bench_pager --only ENGINE COUNT [DIR]          (COUNT commits of one engine, no table:
@@ -23,6 +31,7 @@
 #endif
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sys/syscall.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,23 +60,52 @@ static int keep_going(long n, double t0, double *t) {
 
 static char page4k[4096];
 
-/* Commits per second of quire_pager_alloc() (with_write 0), or of a transaction that allocates a
- * page and writes its 4 KiB (with_write 1). */
-static double bench_quire(int with_write) {
+/* The flush counter (see the opening comment). */
+static long n_flush;
+int fdatasync(int fd) {
+    n_flush++;
+    return (int)syscall(SYS_fdatasync, fd);
+}
+int fsync(int fd) {
+    n_flush++;
+    return (int)syscall(SYS_fsync, fd);
+}
+
+/* Commits per second of quire_pager_alloc() (mode 0), of a transaction that allocates a page and
+ * writes its 4 KiB (mode 1), or of one that rewrites a committed page (mode 2). *flushes receives
+ * the fdatasync/fsync calls per commit. */
+static double bench_quire(int mode, double *flushes) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-quire.pager", dir);
     unlink(path);
     quire_pager *p;
     if (quire_pager_create(path, 4096, &p)) return -1;
-    long n = 0;
+    enum { NPAGES = 1000 };
+    static uint64_t pages[NPAGES];
+    if (mode == 2) {
+        void *d;
+        if (quire_pager_alloc_bulk(p, NPAGES, pages)) return -1;
+        if (quire_pager_begin(p)) return -1;
+        for (int i = 0; i < NPAGES; i++) {
+            if (quire_pager_get_write(p, pages[i], &d)) return -1;
+            memcpy(d, page4k, sizeof page4k);
+        }
+        if (quire_pager_commit(p)) return -1;
+    }
+    long n = 0, f0 = n_flush;
     double t0 = now(), t;
     uint64_t id;
     do {
-        if (with_write) {
-            void *d;
+        void *d;
+        if (mode == 1) {
             if (quire_pager_begin(p) || quire_pager_alloc(p, &id) ||
                 quire_pager_get_write(p, id, &d))
                 return -1;
+            memcpy(d, page4k, sizeof page4k);
+            memcpy(d, &n, sizeof n);
+            if (quire_pager_commit(p)) return -1;
+        } else if (mode == 2) {
+            if (quire_pager_get_write(p, pages[(uint64_t)n * 7919 % NPAGES], &d)) return -1;
             memcpy(d, page4k, sizeof page4k);
             memcpy(d, &n, sizeof n);
             if (quire_pager_commit(p)) return -1;
@@ -76,6 +114,7 @@ static double bench_quire(int with_write) {
         }
         n++;
     } while (keep_going(n, t0, &t));
+    *flushes = (double)(n_flush - f0) / (double)n;
     quire_pager_close(p);
     unlink(path);
     return (double)n / (t - t0);
@@ -89,7 +128,7 @@ static void lmdb_clean(const char *path) {
     unlink(f);
 }
 
-static double bench_lmdb(void) {
+static double bench_lmdb(double *flushes) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-lmdb", dir);
     mkdir(path, 0755);
@@ -103,7 +142,7 @@ static double bench_lmdb(void) {
     if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, NULL, 0, &dbi) ||
         mdb_txn_commit(txn))
         return -1;
-    long n = 0;
+    long n = 0, f0 = n_flush;
     double t0 = now(), t;
     do {
         uint64_t k = (uint64_t)n;
@@ -113,6 +152,7 @@ static double bench_lmdb(void) {
             return -1;
         n++;
     } while (keep_going(n, t0, &t));
+    *flushes = (double)(n_flush - f0) / (double)n;
     mdb_env_close(env);
     lmdb_clean(path);
     rmdir(path);
@@ -130,7 +170,7 @@ static void sqlite_clean(const char *path) {
     unlink(x);
 }
 
-static double bench_sqlite(const char *journal) {
+static double bench_sqlite(const char *journal, double *flushes) {
     char path[600];
     snprintf(path, sizeof path, "%s/bench-sqlite.db", dir);
     sqlite_clean(path);
@@ -143,7 +183,7 @@ static double bench_sqlite(const char *journal) {
         return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES(?)", -1, &st, NULL)) return -1;
-    long n = 0;
+    long n = 0, f0 = n_flush;
     double t0 = now(), t;
     do {
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -153,6 +193,7 @@ static double bench_sqlite(const char *journal) {
         if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) return -1;
         n++;
     } while (keep_going(n, t0, &t));
+    *flushes = (double)(n_flush - f0) / (double)n;
     sqlite3_finalize(st);
     sqlite3_close(db);
     sqlite_clean(path);
@@ -212,15 +253,17 @@ static double median(double *v, int n) {
 
 struct engine {
     const char *name, *label;
-    double r[MAX_ROUNDS];
+    double r[MAX_ROUNDS], f[MAX_ROUNDS]; /* commits/s, flushes per commit */
 };
 
-static double run_engine(const char *name) {
-    if (!strcmp(name, "quire")) return bench_quire(0);
-    if (!strcmp(name, "quire-write")) return bench_quire(1);
-    if (!strcmp(name, "lmdb")) return bench_lmdb();
-    if (!strcmp(name, "sqlite-wal")) return bench_sqlite("WAL");
-    if (!strcmp(name, "sqlite-delete")) return bench_sqlite("DELETE");
+static double run_engine(const char *name, double *flushes) {
+    *flushes = 0;
+    if (!strcmp(name, "quire")) return bench_quire(0, flushes);
+    if (!strcmp(name, "quire-write")) return bench_quire(1, flushes);
+    if (!strcmp(name, "quire-rewrite")) return bench_quire(2, flushes);
+    if (!strcmp(name, "lmdb")) return bench_lmdb(flushes);
+    if (!strcmp(name, "sqlite-wal")) return bench_sqlite("WAL", flushes);
+    if (!strcmp(name, "sqlite-delete")) return bench_sqlite("DELETE", flushes);
     if (!strcmp(name, "bulk")) return bench_bulk_quire();
     if (!strcmp(name, "fallocate")) return bench_bulk_fallocate();
     return -2;
@@ -232,7 +275,8 @@ int main(int argc, char **argv) {
         max_count = atol(argv[3]);
         if (argc > 4) snprintf(dir, sizeof dir, "%s", argv[4]);
         if (max_count <= 0) max_count = 1;
-        double r = run_engine(argv[2]);
+        double fl;
+        double r = run_engine(argv[2], &fl);
         if (r == -2) {
             fprintf(stderr, "bench_pager: unknown engine %s\n", argv[2]);
             return 2;
@@ -240,7 +284,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "bulk") || !strcmp(argv[2], "fallocate"))
             printf("%s: 100,000 pages in %.2f ms\n", argv[2], r * 1e3);
         else
-            printf("%s: %ld commits, %.1f /s\n", argv[2], max_count, r);
+            printf("%s: %ld commits, %.1f /s, %.2f fdatasync+fsync per commit\n", argv[2],
+                   max_count, r, fl);
         return r < 0;
     }
     if (argc > 1) snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -250,11 +295,12 @@ int main(int argc, char **argv) {
     if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
 
     struct engine e[] = {
-        {"quire", "quire pager alloc (1 page)", {0}},
-        {"quire-write", "quire alloc + 4 KiB write", {0}},
-        {"lmdb", "LMDB put (4 KiB value)", {0}},
-        {"sqlite-wal", "SQLite WAL, sync FULL", {0}},
-        {"sqlite-delete", "SQLite rollback, sync FULL", {0}},
+        {"quire", "quire pager alloc (1 page)", {0}, {0}},
+        {"quire-write", "quire alloc + 4 KiB write", {0}, {0}},
+        {"quire-rewrite", "quire rewrite of a 4 KiB page", {0}, {0}},
+        {"lmdb", "LMDB put (4 KiB value)", {0}, {0}},
+        {"sqlite-wal", "SQLite WAL, sync FULL", {0}, {0}},
+        {"sqlite-delete", "SQLite rollback, sync FULL", {0}, {0}},
     };
     const int ne = (int)(sizeof e / sizeof e[0]);
     printf("durable single-page commits per second in %s: %d rounds x %.1f s per engine, "
@@ -264,17 +310,23 @@ int main(int argc, char **argv) {
     int failed = 0;
     for (int k = 0; k < rounds; k++)
         for (int i = 0; i < ne; i++) {
-            e[i].r[k] = run_engine(e[i].name);
+            e[i].r[k] = run_engine(e[i].name, &e[i].f[k]);
             if (e[i].r[k] < 0) failed = 1;
         }
     double med[8];
-    printf("  %-28s %10s %10s %10s\n", "engine", "median/s", "min/s", "max/s");
+    printf("  %-30s %10s %10s %10s %14s\n", "engine", "median/s", "min/s", "max/s",
+           "flushes/commit");
     for (int i = 0; i < ne; i++) {
         med[i] = median(e[i].r, rounds);
-        printf("  %-28s %10.0f %10.0f %10.0f\n", e[i].label, med[i], e[i].r[0], e[i].r[rounds - 1]);
+        printf("  %-30s %10.0f %10.0f %10.0f %14.2f%s\n", e[i].label, med[i], e[i].r[0],
+               e[i].r[rounds - 1], median(e[i].f, rounds),
+               !strcmp(e[i].name, "lmdb") ? " (+1 O_DSYNC meta write)" : "");
     }
-    printf("  quire alloc / LMDB = %.2f, quire alloc+write / LMDB = %.2f (medians)\n",
-           med[0] / med[2], med[1] / med[2]);
+    printf("  quire alloc+write / SQLite WAL FULL = %.2f (target >= 1), / LMDB = %.2f (target "
+           ">= 2) (medians)\n",
+           med[1] / med[4], med[1] / med[3]);
+    printf("  quire rewrite / SQLite WAL FULL = %.2f, / LMDB = %.2f (medians)\n", med[2] / med[4],
+           med[2] / med[3]);
 
     double bq[MAX_ROUNDS], bf[MAX_ROUNDS];
     for (int k = 0; k < rounds; k++) {

@@ -9,34 +9,77 @@
  *
  * Concepts
  * --------
- *  - Regular pages: allocated with quire_pager_alloc() and friends, read and written in place
- *    through views (pointers into the pager's mapping of the file). Their *allocation* is
- *    transactional; their *contents* are written to the file when the page is flushed
- *    (quire_pager_flush) or at the next commit if a write view of the page was taken since the
- *    previous commit. Contents of regular pages are not versioned: a crash in the middle of a
- *    commit may leave a page half way between the old and new bytes.
+ *  - Regular pages: allocated with quire_pager_alloc() and friends, read and written through
+ *    views (pointers into the pager's mapping of the file). A write view's bytes reach the file
+ *    at the next commit, atomically with everything else the commit holds (see "What a commit
+ *    guarantees" below): a page allocated since the last commit is written in place; a page an
+ *    earlier commit holds is written to a new place (a shadow page) and copied back in place by
+ *    a later commit, once no state that could still be opened or read needs its old bytes.
  *  - Protected pages: copy-on-write pairs of physical pages. A writer
  *    (quire_pager_protected_write) starts from the current contents; committing it makes the
  *    new contents durable and visible atomically; dropping it changes nothing. Every read
  *    verifies the copy's CRC32C and reports QUIRE_ECHECKSUM instead of returning bad bytes.
  *  - Sub-pages: slots of 16 bytes to half a page carved out of pages (quire_pager_subpage_*);
- *    their allocation state is kept in the file like everything else.
+ *    their allocation state is kept in the file like everything else, and their contents are
+ *    committed like regular pages' (the page holding them is written in place or shadowed).
  *  - Transactions: by default every modifying call commits on its own (one durable commit per
  *    call; bulk calls make one commit for the whole batch). Between quire_pager_begin() and
  *    quire_pager_commit() modifications accumulate and become durable together, so that a page
  *    can be allocated and its id recorded in a protected page atomically (nothing leaks when a
  *    crash falls between the two). quire_pager_abort() returns to the last commit.
- *    Pages and slots freed in a transaction are not reused before that transaction commits.
- *  - Internal pages: the two superblock slots, the free-space map and the directories are pages
- *    of the file too; ids naming them are refused with QUIRE_ERESERVED and iterators skip them.
+ *    Pages and slots freed in a transaction are not reused before that transaction commits
+ *    (and, with QUIRE_PAGER_NOSYNC, before it is durable).
+ *  - Internal pages: the two superblock slots, the free-space map, the directories, shadow pages
+ *    and commit-record pages are pages of the file too; ids naming them are refused with
+ *    QUIRE_ERESERVED and iterators skip them.
  *
- * Durability protocol (LMDB's): a commit writes the data pages write views were taken of, then
- * every changed metadata page to the copy not used by the last commit, fdatasync()s, then writes
- * the superblock slot of the older generation and fdatasync()s again. Open takes the newest
- * superblock slot whose checksum and metadata validate. Every metadata page is CRC32C-checksummed;
- * metadata scales to files of many terabytes (the free-space map is a tree of pages materialized
- * lazily, so a sparse 1 TiB file costs a few pages).
+ * Durability protocol: one flush per commit
+ * -----------------------------------------
+ * A commit writes, in one batch: the pages write views were taken of, every changed metadata
+ * page (to the copy the last durable commit does not use), the commit record (the CRC32C of
+ * every page the commit wrote) and the superblock of the new generation, over the slot that does
+ * not hold the last durable commit; then it calls fdatasync() once. Nothing the last durable
+ * commit references is overwritten. Open takes the newest superblock slot whose checksum
+ * validates and verifies everything that commit references and wrote: every metadata page's
+ * checksum, and the checksum of every page the commit wrote. A commit cut short by a power loss
+ * (any subset of its writes reached the disk, torn pages included) fails that verification, and
+ * open takes the other slot: the previous commit, intact. Metadata scales to files of many
+ * terabytes (the free-space map is a tree of pages materialized lazily, so a sparse 1 TiB file
+ * costs a few pages). Redundant copies (the two superblock slots, the two copies of every
+ * metadata page and protected page) lie in different 4 KiB blocks whatever the page size.
  *
+ * What a commit guarantees
+ * ------------------------
+ * After a crash or a power loss at any instant, the file opens in the state of a completed
+ * commit: allocations, frees, protected pages, sub-page slots and the bytes written through
+ * views since the previous commit are all there, or none of them. With QUIRE_PAGER_DURABLE
+ * (the default) that is the last commit that returned, or the one in flight; with
+ * QUIRE_PAGER_NOSYNC it may be an earlier one (durability below).
+ *  - Regular pages and sub-page slots: the bytes written through write views are part of the
+ *    commit; bytes the caller writes without a write view, or through a write view after the
+ *    commit or abort that ended it, are not (undefined, as the Views section says). A page the
+ *    commit writes in place is one no earlier state holds, so a torn write there is never
+ *    visible: open rejects the commit and the page is free again. quire_pager_check() verifies
+ *    the contents of the pages the last commit wrote and of every shadow; earlier contents of
+ *    regular pages and sub-page slots carry no checksum, so damage to them after their commit
+ *    (a failing disk, another program writing the file) goes unnoticed.
+ *  - Protected pages: every read verifies the current copy's checksum (QUIRE_ECHECKSUM).
+ *  - quire_pager_flush() and quire_pager_flush_range() write early, and sync, pages allocated in
+ *    the open transaction only (nothing else can hold them); the commit still covers them.
+ *
+ * Durability modes (quire_pager_set_durability)
+ * ---------------------------------------------
+ *  - QUIRE_PAGER_DURABLE (default): a commit is durable when quire_pager_commit() (or an
+ *    autocommitting call) returns: one fdatasync() per commit.
+ *  - QUIRE_PAGER_NOSYNC: commits do not flush. The file stays consistent - a power loss leaves
+ *    it at the last durable commit or at a later completed one, never in between - but the most
+ *    recent commits may be lost. quire_pager_sync(), or the next commit in QUIRE_PAGER_DURABLE
+ *    mode, makes every earlier commit durable. Until then nothing the last durable commit
+ *    references is overwritten, so pages freed meanwhile are not reused and shadows are not
+ *    copied back (the file grows a little more). A process crash (no power loss) loses
+ *    nothing: the kernel still writes what the commits wrote. LMDB's MDB_NOSYNC is the same
+ *    trade.
+
  * Views and remapping
  * -------------------
  * Views returned by quire_pager_get(), quire_pager_get_write(), quire_pager_protected_get() and
@@ -56,7 +99,14 @@
  * later call but quire_pager_close() returns QUIRE_EUNAVAIL, and the file keeps its last
  * committed state.
  *
- * Files use the host's byte order (little-endian on every supported target).
+ * Handles: a handle is valid from the create or open that returned it until quire_pager_close().
+ * Using it afterwards is an error that quire detects: the call prints "quire: FUNCTION: closed
+ * (used after quire_pager_close) pager handle ADDRESS" on stderr and aborts the process, never
+ * reading freed memory (each closed handle leaves a 16-byte tombstone behind for this). A
+ * writer is valid until its commit or drop, or the pager's close.
+ *
+ * Files use the host's byte order (little-endian on every supported target). Format version 2
+ * (this one; version 1 files get QUIRE_EVERSION).
  */
 #ifndef QUIRE_PAGER_H
 #define QUIRE_PAGER_H
@@ -84,17 +134,27 @@ enum {
     QUIRE_PAGER_RDONLY = 1, /**< open read-only: no modifying call is allowed (QUIRE_ERDONLY) */
 };
 
+/** Durability modes, for quire_pager_set_durability() (see "Durability modes" above). */
+enum {
+    QUIRE_PAGER_DURABLE = 0, /**< every commit is durable when it returns (one fdatasync) */
+    QUIRE_PAGER_NOSYNC = 1,  /**< commits do not flush: consistent, recent commits may be lost */
+};
+
 /** Counters of a pager, filled by quire_pager_stat(). */
 struct quire_pager_stat {
-    uint32_t page_size;       /**< bytes per page */
-    uint64_t page_count;      /**< pages in the file (all kinds) */
-    uint64_t free_pages;      /**< pages an allocation can take without growing the file */
-    uint64_t regular_pages;   /**< allocated regular pages */
-    uint64_t protected_pages; /**< live protected pages (each uses two physical pages) */
-    uint64_t internal_pages;  /**< superblocks, metadata, protected copies, sub-page pages */
-    uint64_t pending_pages;   /**< pages freed in the open transaction, free after commit */
-    uint64_t subpage_slots;   /**< allocated sub-page slots */
-    uint64_t generation;      /**< generation of the last commit (grows by one per commit) */
+    uint32_t page_size;          /**< bytes per page */
+    uint64_t page_count;         /**< pages in the file (all kinds) */
+    uint64_t free_pages;         /**< pages an allocation can take without growing the file */
+    uint64_t regular_pages;      /**< allocated regular pages */
+    uint64_t protected_pages;    /**< live protected pages (each uses two physical pages) */
+    uint64_t internal_pages;     /**< superblocks, metadata, protected copies, sub-page pages */
+    uint64_t pending_pages;      /**< pages freed in the open transaction, free after commit */
+    uint64_t subpage_slots;      /**< allocated sub-page slots */
+    uint64_t generation;         /**< generation of the last commit (grows by one per commit) */
+    uint64_t durable_generation; /**< generation of the last durable commit (<= generation;
+                                      smaller only in QUIRE_PAGER_NOSYNC mode) */
+    uint64_t shadow_pages;       /**< pages whose committed bytes wait in a shadow page to be
+                                      copied back (internal_pages counts the shadows) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -180,9 +240,11 @@ QUIRE_API int quire_pager_stat(const quire_pager *p, struct quire_pager_stat *st
 QUIRE_API int quire_pager_begin(quire_pager *p);
 
 /**
- * @brief Makes every modification since the last commit durable, atomically, and ends the open
- *        transaction if there is one. Also writes every page a write view was taken of since the
- *        last commit. Without pending changes it does nothing. [remaps]
+ * @brief Makes every modification since the last commit durable (in QUIRE_PAGER_NOSYNC mode:
+ *        committed, durable at the next sync), atomically, and ends the open transaction if
+ *        there is one. Also writes every page a write view was taken of since the last commit.
+ *        One fdatasync() (none in QUIRE_PAGER_NOSYNC mode). Without pending changes it does
+ *        nothing. [remaps]
  * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_ENOSPC, QUIRE_EFULL, QUIRE_EIO,
  *         QUIRE_ENOMEM. A failure before anything was written (no room to grow the file for new
  *         metadata) aborts the transaction, as quire_pager_abort() would; a failure after
@@ -193,12 +255,29 @@ QUIRE_API int quire_pager_commit(quire_pager *p);
 
 /**
  * @brief Discards every modification since the last commit (allocations, frees, protected
- *        writes, sub-page changes, unflushed writes through write views) and ends the open
- *        transaction if there is one. [remaps]
+ *        writes, sub-page changes, writes through write views) and ends the open transaction if
+ *        there is one. Writers opened before the abort become stale: committing one returns
+ *        QUIRE_ESTATE (drop them). [remaps]
  * @return 0, or QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO or QUIRE_EMETA (re-reading the last
  *         commit failed; the pager is then unavailable), QUIRE_ENOMEM.
  */
 QUIRE_API int quire_pager_abort(quire_pager *p);
+
+/**
+ * @brief Chooses the durability of later commits: QUIRE_PAGER_DURABLE (the default) or
+ *        QUIRE_PAGER_NOSYNC (see "Durability modes"). Commits already made keep theirs: use
+ *        quire_pager_sync() to make them durable.
+ * @return 0, or QUIRE_EINVAL (NULL pager, unknown mode), QUIRE_ERDONLY, QUIRE_EUNAVAIL.
+ */
+QUIRE_API int quire_pager_set_durability(quire_pager *p, int mode);
+
+/**
+ * @brief Makes every commit made so far durable (one fdatasync() when a commit since the last
+ *        one is not; nothing otherwise). An open transaction is not committed.
+ * @return 0, or QUIRE_EINVAL, QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO (the pager becomes
+ *         unavailable; the file keeps its last durable commit).
+ */
+QUIRE_API int quire_pager_sync(quire_pager *p);
 
 /* ---------------------------------------------------------------------------------------------
  * Regular pages
@@ -415,21 +494,32 @@ struct quire_pager_report {
     int slot_error[2];            /**< why a slot does not validate (a QUIRE_E* code) or 0 */
     uint64_t slot_generation[2];  /**< generation recorded in each valid slot */
     int chosen_slot;              /**< the slot open used (-1 if none) */
+    int rolled_back;              /**< 1 when the newer slot's checksum validates but what it
+                                       references does not (a commit cut short by a crash, or
+                                       damage): open fell back to the older slot, whose
+                                       slot_error then says why (QUIRE_EMETA) */
+    uint64_t warnings;            /**< invalid slots, a rolled-back commit included (0: none) */
     struct quire_pager_stat stat; /**< the counters of the chosen state */
     uint64_t file_size;           /**< bytes in the file */
-    uint64_t problems;            /**< problems found (0 when the file is sound) */
+    uint64_t problems;            /**< problems found (0 when the file is sound, and when it
+                                       could not be opened: the return value says why) */
 };
 
 /**
  * @brief Verifies a pager file (it must not be open for writing): both superblock slots, every
- *        metadata checksum, every protected page's current copy, and the consistency of the
- *        free-space map with every structure that owns pages (no page owned twice, no owned page
- *        marked free, no internal page left unowned, counters equal to the map). Opens the file
- *        read-only.
+ *        metadata checksum, the commit record and every page the last commit wrote, every
+ *        shadow, every protected page's current copy, and the consistency of the free-space map
+ *        with every structure that owns pages (no page owned twice, no owned page marked free,
+ *        no internal page left unowned, counters equal to the map). Opens the file read-only.
+ *        An invalid superblock slot, or a newer slot that had to be rolled back, is a warning
+ *        (r->warnings, r->rolled_back), not a problem: a crash during a commit leaves one, and
+ *        so does damage to the slot.
  * @param path the file.
  * @param r receives the report; its on_problem/arg are read first.
- * @return 0 when the file is sound; QUIRE_ECHECKSUM when a problem was found (see r->problems);
- *         or the error that prevented opening the file (QUIRE_EMAGIC, QUIRE_ESUPER, ...).
+ * @return 0 when the file is sound (warnings or not); QUIRE_ECHECKSUM when a problem was found
+ *         (see r->problems); or the error that prevented opening the file (QUIRE_ENOENT,
+ *         QUIRE_EACCES, QUIRE_EBUSY, QUIRE_EMAGIC, QUIRE_EVERSION, QUIRE_ESUPER, QUIRE_EMETA,
+ *         QUIRE_EFILESIZE, ...).
  */
 QUIRE_API int quire_pager_check(const char *path, struct quire_pager_report *r);
 

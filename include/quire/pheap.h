@@ -29,22 +29,20 @@
  * How atomicity is obtained (any file system, no persistent-memory hardware):
  *  - allocator metadata (per-chunk slab bitmaps and page descriptors) and the heap header live in
  *    the pager's protected pages, which a pager commit switches atomically;
- *  - a range declared in an allocation made in the same transaction needs no protection (the
- *    bytes were free in the last commit), nor does any page freshly taken from the pager;
- *  - a range of an allocation that existed at the last commit is snapshotted (undo log) when
- *    declared. At commit the undo records are written to the heap's log pages and synced
- *    *before* the pager commit writes the data pages in place; the heap header (protected) then
- *    records the new generation. An open that finds a valid undo log for generation header+1 (a
- *    commit interrupted after its log became durable) copies the old bytes back first.
+ *  - a declared write takes write views of the pages it touches; the pager's commit writes them
+ *    with everything else, in one batch and one flush: in place when the page was free at the
+ *    last commit, else to a shadow page, copied back by a later commit (quire/pager.h). Nothing
+ *    the last commit holds is overwritten, so a crash at any instant leaves the last commit or
+ *    the new one, whole;
  *  - freed blocks are not reused before the freeing transaction commits.
- * Cost per commit: two fdatasync()s (the pager's commit), plus one when the transaction changed
- * bytes of older allocations.
+ * Cost per commit: one fdatasync() (none in QUIRE_PHEAP_NOSYNC mode). Version 1 of the format
+ * kept an undo log and synced it before the data pages: two or three flushes per commit.
  *
- * The undo log has a capacity (QUIRE_PHEAP_LOG_DEFAULT bytes at create, grown on demand): when
- * the old bytes snapshotted by one transaction would exceed it, quire_pheap_write() fails with
- * QUIRE_ETXN and the transaction is otherwise intact (commit what it holds, or abort). The next
- * transaction's first modifying call grows the log to fit the failed request (so retrying the
- * transaction after an abort succeeds); quire_pheap_reserve_log() grows it in advance.
+ * Durability modes (quire_pheap_set_durability): QUIRE_PHEAP_DURABLE (the default) makes every
+ * commit durable when quire_pheap_commit() returns; QUIRE_PHEAP_NOSYNC does not flush at commit:
+ * the file stays consistent, but a power loss may lose the most recent commits (never part of
+ * one); quire_pheap_sync(), or the next commit in QUIRE_PHEAP_DURABLE mode, makes everything
+ * durable. These are the pager's modes (QUIRE_PAGER_DURABLE, QUIRE_PAGER_NOSYNC).
  *
  * Pointer validity
  * ----------------
@@ -52,8 +50,7 @@
  * of the file. They stay valid until the next call marked [remaps] (which may grow and move the
  * mapping), the end of the transaction (commit, abort) or close; references stay valid forever.
  * Keep references in your data, not pointers. The unmarked modifying calls (write, set, free,
- * set_root) never move the mapping, except the first modifying call of a transaction that
- * follows a QUIRE_ETXN failure (it grows the undo log first): re-fetch pointers after it.
+ * set_root) never move the mapping.
  *
  * Sizes
  * -----
@@ -62,22 +59,28 @@
  * served from slabs of one to eight pages; larger sizes take runs of whole pages inside a chunk
  * (about 100 pages at 4 KiB); sizes beyond a chunk get a page run of their own ("huge" block)
  * from quire_pager_alloc_run(), so the largest allocation is the longest run the pager
- * allocates, 4 * P - 2 pages (64 MiB - 8 KiB with 4 KiB pages, 16 GiB with 64 KiB pages;
- * QUIRE_EOVERFLOW beyond). Choose the page size at create for the largest block you need.
- * Allocations are 16-byte aligned.
+ * allocates, 4 * P - 2 pages (64 MiB - 8 KiB with 4 KiB pages, 16 GiB with 64 KiB pages; with
+ * 1 KiB and 2 KiB pages 4 * P - 5 and 4 * P - 3; QUIRE_EOVERFLOW beyond). Choose the page size at
+ * create for the largest block you need. Allocations are 16-byte aligned.
  *
  * The root and names never dangle: freeing the root's block clears the root, freeing a named
  * block removes its names, and a realloc that moves a block moves its root and names with it.
- * A read-only open of a file whose last writer crashed in the middle of a commit first recovers
- * it through a short writable open (when no writer has the file).
+ * Named objects cost O(1) per insertion, lookup and removal (amortized: the table is rebuilt at
+ * twice its live size when it fills up).
  *
  * Concurrency: a heap handle is not thread-safe. One writer per file at a time (the pager's
  * exclusive file lock: a second writer gets QUIRE_EBUSY); read-only opens share the file with
  * other readers. A read-only heap sees the last commit; it never changes.
  *
  * Errors: every function returns 0 or a negative QUIRE_E* code (quire/error.h) unless stated.
- * After a failed commit (I/O error), the heap is unavailable (QUIRE_EUNAVAIL) and must be
- * closed; the file keeps its last commit.
+ * A call that fails leaves the transaction as it was (a failed allocation does not make the
+ * transaction "changed"). After a failed commit (I/O error), the heap is unavailable
+ * (QUIRE_EUNAVAIL) and must be closed; the file keeps its last commit.
+ *
+ * Handles: a handle is valid from the open that returned it until quire_pheap_close(). Using it
+ * afterwards is an error quire detects: the call prints "quire: FUNCTION: closed (used after
+ * quire_pheap_close) heap handle ADDRESS" on stderr and aborts, never reading freed memory (16
+ * bytes stay behind per closed handle for this).
  */
 #ifndef QUIRE_PHEAP_H
 #define QUIRE_PHEAP_H
@@ -110,9 +113,6 @@ typedef struct {
 /** Longest object name accepted by the named-object calls, in bytes (no terminator). */
 #define QUIRE_PHEAP_NAME_MAX 255u
 
-/** Undo-log capacity of a new heap, in bytes. */
-#define QUIRE_PHEAP_LOG_DEFAULT (256u * 1024u)
-
 /** Flags for quire_pheap_open(). */
 enum {
     QUIRE_PHEAP_CREATE = 1, /**< create the file if it does not exist */
@@ -120,18 +120,22 @@ enum {
     QUIRE_PHEAP_EXCL = 4,   /**< with CREATE: fail with QUIRE_EEXIST if the file exists */
 };
 
+/** Durability modes, for quire_pheap_set_durability() (see "Durability modes" above). */
+enum {
+    QUIRE_PHEAP_DURABLE = 0, /**< every commit durable when it returns (one fdatasync) */
+    QUIRE_PHEAP_NOSYNC = 1,  /**< commits do not flush: consistent, recent commits may be lost */
+};
+
 /** Counters filled by quire_pheap_stat(). */
 struct quire_pheap_stat {
-    uint32_t page_size;      /**< the pager's page size */
-    uint64_t generation;     /**< commits made since the heap was created */
-    uint64_t objects;        /**< live allocations (not counting ones freed in the open txn) */
-    uint64_t bytes_used;     /**< usable bytes of live allocations */
-    uint64_t bytes_free;     /**< free bytes inside the heap's chunks (slots and pages) */
-    uint64_t largest_free;   /**< largest run of free pages inside one chunk, in bytes */
-    uint64_t chunks;         /**< chunks (groups of pages the heap manages; huge blocks too) */
-    uint64_t file_bytes;     /**< size of the file's pages */
-    uint64_t log_capacity;   /**< undo-log capacity in bytes */
-    uint64_t txn_undo_bytes; /**< undo bytes the open transaction has recorded */
+    uint32_t page_size;    /**< the pager's page size */
+    uint64_t generation;   /**< commits made since the heap was created */
+    uint64_t objects;      /**< live allocations (not counting ones freed in the open txn) */
+    uint64_t bytes_used;   /**< usable bytes of live allocations */
+    uint64_t bytes_free;   /**< free bytes inside the heap's chunks (slots and pages) */
+    uint64_t largest_free; /**< largest run of free pages inside one chunk, in bytes */
+    uint64_t chunks;       /**< chunks (groups of pages the heap manages; huge blocks too) */
+    uint64_t file_bytes;   /**< size of the file's pages */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -139,9 +143,9 @@ struct quire_pheap_stat {
  * ------------------------------------------------------------------------------------------- */
 
 /**
- * @brief Opens (or creates) a heap file. A writable open recovers the file first when the last
- *        writer crashed in the middle of a commit. A read-only open of such a file recovers it
- *        through a short writable open when it can.
+ * @brief Opens (or creates) a heap file. After a crash it opens at the last completed commit
+ *        (the pager's open does all the recovery there is). Create is atomic: a crash during it
+ *        leaves no file, or an empty pager file that the next CREATE open turns into a heap.
  * @param path the file.
  * @param flags QUIRE_PHEAP_CREATE, QUIRE_PHEAP_EXCL, QUIRE_PHEAP_RDONLY (CREATE and RDONLY
  *        exclude each other).
@@ -151,8 +155,7 @@ struct quire_pheap_stat {
  *         QUIRE_EBUSY (another writer has the file, or readers have it and this is a writer),
  *         QUIRE_EACCES, QUIRE_EMAGIC (not a heap file), QUIRE_EVERSION, QUIRE_EPAGESIZE,
  *         QUIRE_ESUPER / QUIRE_EMETA / QUIRE_EFILESIZE / QUIRE_ECHECKSUM (corrupt pager level),
- *         QUIRE_EHEAP (corrupt heap structures), QUIRE_ESTATE (read-only open of a file that
- *         needs recovery, which could not be done), QUIRE_EIO, QUIRE_ENOSPC, QUIRE_ENOMEM.
+ *         QUIRE_EHEAP (corrupt heap structures), QUIRE_EIO, QUIRE_ENOSPC, QUIRE_ENOMEM.
  */
 QUIRE_API int quire_pheap_open(const char *path, unsigned flags, uint32_t page_size,
                                quire_pheap **out);
@@ -223,8 +226,7 @@ QUIRE_API const void *quire_pheap_ptr(const quire_pheap *h, quire_pref ref);
  *        transaction and returns a writable pointer to them (libpmemobj's tx_add_range). The
  *        bytes keep their current value; write the new ones through *p.
  * @return 0, or QUIRE_EBADREF (not a live allocation), QUIRE_ERANGE (the range exceeds the
- *         allocation), QUIRE_ETXN (the undo log is full: see above), QUIRE_ERDONLY,
- *         QUIRE_EUNAVAIL, QUIRE_ENOMEM.
+ *         allocation), QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_ENOMEM.
  */
 QUIRE_API int quire_pheap_write(quire_pheap *h, quire_pref ref, size_t off, size_t len, void **p);
 
@@ -298,11 +300,19 @@ QUIRE_API int quire_pheap_commit(quire_pheap *h);
 QUIRE_API int quire_pheap_abort(quire_pheap *h);
 
 /**
- * @brief Grows the undo log to hold at least bytes of snapshots per transaction. Commits its
- *        own change, so it must be called when the transaction is empty. [remaps]
- * @return 0, or QUIRE_ESTATE (the transaction has changes), QUIRE_ERDONLY, as alloc.
+ * @brief Chooses the durability of later commits: QUIRE_PHEAP_DURABLE (the default) or
+ *        QUIRE_PHEAP_NOSYNC (see "Durability modes").
+ * @return 0, or QUIRE_EINVAL (NULL heap, unknown mode), QUIRE_ERDONLY, QUIRE_EUNAVAIL.
  */
-QUIRE_API int quire_pheap_reserve_log(quire_pheap *h, size_t bytes);
+QUIRE_API int quire_pheap_set_durability(quire_pheap *h, int mode);
+
+/**
+ * @brief Makes every commit made so far durable (one fdatasync() if one is not; nothing
+ *        otherwise). The open transaction is not committed.
+ * @return 0, or QUIRE_EINVAL, QUIRE_ERDONLY, QUIRE_EUNAVAIL, QUIRE_EIO (the heap becomes
+ *         unavailable; the file keeps its last durable commit).
+ */
+QUIRE_API int quire_pheap_sync(quire_pheap *h);
 
 /* ---------------------------------------------------------------------------------------------
  * Statistics, iteration, checking
@@ -330,7 +340,6 @@ struct quire_pheap_report {
     int pager_rc;                    /**< quire_pager_check()'s result for the file */
     struct quire_pager_report pager; /**< quire_pager_check()'s report (on_problem: the same) */
     int is_heap;                     /**< 1 when the file holds a heap header */
-    int recovery_pending;            /**< 1 when an undo log awaits replay (a crashed commit) */
     uint64_t generation;             /**< heap generation */
     uint64_t chunks;                 /**< chunks checked */
     uint64_t objects;                /**< live allocations */
@@ -341,9 +350,9 @@ struct quire_pheap_report {
 
 /**
  * @brief Verifies a heap file that is not open for writing: the pager level
- *        (quire_pager_check), then the heap: header, undo log, every chunk header (descriptors
- *        well formed, bitmaps agree with their counters, no page both free and used, no block
- *        claimed twice), every regular page owned by exactly one chunk or the log (no leak),
+ *        (quire_pager_check), then the heap: header, every chunk header (descriptors well
+ *        formed, bitmaps agree with their counters, no page both free and used, no block
+ *        claimed twice), every regular page owned by exactly one chunk (no leak),
  *        every protected page a chunk header, root and every name naming a live allocation.
  * @param path the file.
  * @param r receives the report (on_problem/arg read first).

@@ -7,9 +7,10 @@
  * clang -fsanitize=fuzzer,address; tests/unit/test_pager_corrupt.c includes this file and feeds
  * it the corpus (tests/fuzz/corpus/) and thousands of mutations with gcc, without libFuzzer.
  *
- * Every input runs twice: as given, then with its checksums repaired (both superblock slots,
- * the leaves their roots name directly, the protected copies those leaves name), so that
- * mutated metadata gets past the CRC32C checks and exercises the validation behind them.
+ * Every input runs twice: as given, then with its checksums repaired (both superblock slots and
+ * their inline commit records, the leaves their roots name directly, the protected copies those
+ * leaves name), so that mutated metadata gets past the CRC32C checks and exercises the
+ * validation behind them.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -85,13 +86,31 @@ static void fuzz_fix_checksums(uint8_t *d, size_t n) {
     memcpy(&sb, d, sizeof sb);
     uint32_t ps = sb.page_size;
     if (ps < QUIRE_PAGER_MIN_PAGE_SIZE || ps > QUIRE_PAGER_MAX_PAGE_SIZE || (ps & (ps - 1)) ||
-        n < (size_t)ps + sizeof sb)
+        n < (size_t)q_pager_super_page(ps, 1) * ps + sizeof sb)
         return;
     for (int pass = 0; pass < 3; pass++)
         for (int slot = 0; slot < 2; slot++) {
-            uint8_t *at = d + (size_t)slot * ps;
+            uint8_t *at = d + (size_t)q_pager_super_page(ps, slot) * ps;
             memcpy(&sb, at, sizeof sb);
             if (pass == 2) {
+                /* the inline commit record: its entries' page checksums, then its own */
+                uint64_t nh = sb.n_home, nsh = sb.n_shadow;
+                if (!sb.rec_page && nh * 16 + nsh * 32 <= Q_SB_INLINE) {
+                    uint8_t *e = sb.inline_rec;
+                    for (uint64_t i = 0; i < nh; i++, e += sizeof(struct q_home)) {
+                        struct q_home h;
+                        memcpy(&h, e, sizeof h);
+                        if (h.page < n / ps) h.crc = q_pager_page_crc(h.page, d + h.page * ps, ps);
+                        memcpy(e, &h, sizeof h);
+                    }
+                    for (uint64_t i = 0; i < nsh; i++, e += sizeof(struct q_shadow)) {
+                        struct q_shadow h;
+                        memcpy(&h, e, sizeof h);
+                        if (h.page < n / ps) h.crc = q_pager_page_crc(h.home, d + h.page * ps, ps);
+                        memcpy(e, &h, sizeof h);
+                    }
+                    sb.rec_crc = q_base_crc32c(0, sb.inline_rec, (size_t)(nh * 16 + nsh * 32));
+                }
                 sb.crc = q_base_crc32c(0, &sb, offsetof(struct q_super, crc));
                 memcpy(at, &sb, sizeof sb);
                 continue;

@@ -67,7 +67,7 @@ usage_error "missing PROGRAM" run --stats --
 usage_error "unexpected argument 'extra'" version extra
 [ ! -e "$dir/x" ] && ok || bad "a usage error created a file"
 # `--` ends the options: a file named like an option
-expect 1 "check -- -file" -- "$Q" check -- -no-such-file
+expect 4 "check -- -file" -- "$Q" check -- -no-such-file # 4: no such file
 grep -q -- "-no-such-file" "$dir/out" "$dir/err" && ok || bad "check -- -file: file not named"
 # the help of a subcommand's subcommand is the subcommand's
 expect 0 "quire pager create --help" -- "$Q" pager create --help

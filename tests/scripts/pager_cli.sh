@@ -12,6 +12,8 @@ EXPECT_MERGE=1 # the greps below look at what the CLI printed on either stream
 expect 0 "create" -- "$Q" pager create "$dir/a" --page-size 2048
 expect 1 "create existing" -- "$Q" pager create "$dir/a"
 expect 1 "bad page size" -- "$Q" pager create "$dir/b" --page-size 3000
+[ ! -e "$dir/b" ] && ok || bad "a failed create leaves no file"
+ls -a "$dir" | grep -q 'quire-new' && bad "a create leaves a temporary file" || ok
 expect 2 "usage" -- "$Q" pager
 expect 0 "info" -- "$Q" pager info "$dir/a"
 grep -q 'page size: *2048' "$dir/out" && ok || bad "info page size"
@@ -22,19 +24,46 @@ expect 0 "check sound" -- "$Q" check "$dir/a"
 grep -q 'sound' "$dir/out" && ok || bad "check says sound"
 expect 0 "default page size" -- "$Q" pager create "$dir/c"
 "$Q" pager info "$dir/c" | grep -q 'page size: *4096' && ok || bad "default page size 4096"
+# every outcome of check: its own message and exit status (listed in --help)
+"$Q" check --help | grep -q '^  6  not a quire file' && ok || bad "check --help lists the statuses"
 printf 'not a pager file at all' >"$dir/junk"
-expect 1 "check junk" -- "$Q" check "$dir/junk"
-grep -q 'bad magic' "$dir/out" && ok || bad "junk: bad magic reported"
-expect 1 "check missing" -- "$Q" check "$dir/nothing"
+expect 6 "check junk" -- "$Q" check "$dir/junk"
+grep -q 'not a quire file' "$dir/out" && ok || bad "junk: not a quire file"
+grep -q 'NOT sound' "$dir/out" && bad "junk: reported as damage" || ok
+expect 4 "check missing" -- "$Q" check "$dir/nothing"
+grep -qx "$dir/nothing: no such file" "$dir/out" && ok || bad "missing: one line, no such file"
+expect 1 "info missing" -- "$Q" pager info "$dir/nothing"
+[ "$(wc -l <"$dir/out")" -eq 1 ] && grep -q 'No such file\|no such file' "$dir/out" && ok ||
+    bad "info on a missing file prints the error alone"
+if command -v flock >/dev/null; then
+    # a writer's lock (the pager takes an exclusive flock)
+    flock -x "$dir/c" sleep 3 &
+    holder=$!
+    sleep 0.3
+    expect 5 "check busy" -- "$Q" check "$dir/c"
+    grep -q 'busy' "$dir/out" && ok || bad "busy: says busy"
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+fi
 expect 2 "check usage" -- "$Q" check
-# a torn superblock slot: still sound (the other slot is used), info shows it invalid
+# a torn superblock slot: sound, with a warning (exit 3); info shows it invalid
 cp "$dir/a" "$dir/torn"
 printf 'XXXXXXXXXXXXXXXX' | dd of="$dir/torn" bs=1 seek=600 conv=notrunc status=none
-expect 0 "torn slot still sound" -- "$Q" check "$dir/torn"
+expect 3 "torn slot: a warning" -- "$Q" check "$dir/torn"
+grep -q 'warning: superblock slot 0 does not validate' "$dir/out" && ok || bad "torn slot named"
 "$Q" pager info "$dir/torn" | grep -q 'superblock 0: *INVALID' && ok || bad "info shows torn slot"
-# both slots destroyed
-printf 'XXXXXXXXXXXXXXXX' | dd of="$dir/torn" bs=1 seek=2648 conv=notrunc status=none
+# both slots destroyed (slot 1 starts the second 4 KiB block)
+printf 'XXXXXXXXXXXXXXXX' | dd of="$dir/torn" bs=1 seek=4696 conv=notrunc status=none
 expect 1 "both slots bad" -- "$Q" check "$dir/torn"
+# the newest commit's metadata damaged (free-map leaf 0's second copy, page 3 with 2 KiB
+# pages): open rolls back to the commit before, and check says so (exit 3), not sound silently
+cp "$dir/a" "$dir/rolled"
+printf 'XXXXXXXXXXXXXXXX' | dd of="$dir/rolled" bs=1 seek=$((3 * 2048 + 100)) conv=notrunc status=none
+expect 3 "rolled back: a warning" -- "$Q" check "$dir/rolled"
+grep -q 'warning: the newest commit (superblock slot 1, generation 2) does not validate' \
+    "$dir/out" && grep -q 'rolled back to generation 1' "$dir/out" && ok ||
+    bad "rollback reported"
+"$Q" pager info "$dir/rolled" | grep -q 'superblock 1: *ROLLED BACK' && ok || bad "info: rolled back"
 # truncated file
 head -c 3000 "$dir/a" >"$dir/short"
 expect 1 "truncated" -- "$Q" check "$dir/short"

@@ -3,9 +3,10 @@
  *
  *   - scratch paths, a PRNG (splitmix64), stamps and a hash mix for digests;
  *   - the power-loss recorder: an I/O hook (struct q_pager_io, pager/io.h) that logs every
- *     write, split at page boundaries (each page may reach the disk or not, independently),
- *     every size change and every sync, and ch_enumerate(), which builds every file image a
- *     power loss could leave at each sync point and hands each to the test's check;
+ *     write, split into 512-byte sectors (each sector may reach the disk or not, independently:
+ *     torn pages are subsets of their sectors), every size change and every sync, and
+ *     ch_enumerate(), which builds the file images a power loss could leave at each sync point
+ *     and hands each to the test's check;
  *   - the list of committed states a workload went through, and the rule an image must follow;
  *   - the kill loop: a child process is killed with SIGKILL at a random instant; it reported its
  *     commits through a pipe (messages smaller than PIPE_BUF, so a kill cannot tear them).
@@ -95,11 +96,15 @@ struct ch_ev {
     uint8_t *data;
 };
 
+/* The unit a power loss keeps or loses: a disk sector. */
+#define CH_SECTOR 512u
+
 struct ch_rec {
     struct ch_ev *ev;
     size_t n, cap;
-    uint64_t syncs; /* syncs so far */
-    uint32_t ps;    /* page size: writes are split at its boundaries */
+    uint64_t syncs;  /* syncs so far */
+    uint64_t dsyncs; /* fdatasync calls that went to the file (the test may count per commit) */
+    uint32_t ps;     /* page size (kept for the tests) */
 };
 
 static inline void ch_rec_push(struct ch_rec *r, struct ch_ev e) {
@@ -118,7 +123,7 @@ static int ch_r_pwrite(void *c, int fd, const void *b, size_t n, uint64_t o) {
     struct ch_rec *r = c;
     const uint8_t *src = b;
     for (uint64_t pos = o; pos < o + n;) {
-        uint64_t end = (pos / r->ps + 1) * r->ps;
+        uint64_t end = (pos / CH_SECTOR + 1) * CH_SECTOR;
         if (end > o + n) end = o + n;
         struct ch_ev e = {CH_WRITE, pos, end - pos, ch_xrealloc(NULL, end - pos)};
         memcpy(e.data, src + (pos - o), end - pos);
@@ -131,6 +136,7 @@ static int ch_r_sync(void *c, int fd) {
     struct ch_rec *r = c;
     ch_rec_push(r, (struct ch_ev){CH_SYNC, 0, 0, NULL});
     r->syncs++;
+    r->dsyncs++;
     return q_pager_default_io.sync(NULL, fd);
 }
 static int ch_r_truncate(void *c, int fd, uint64_t sz) {
@@ -170,18 +176,15 @@ static inline void ch_img_size(struct ch_img *m, uint64_t sz) {
     m->size = sz;
 }
 
-/* Applies event e; torn: 0 whole, 1 first half only, 2 second half only. */
-static inline void ch_img_apply(struct ch_img *m, const struct ch_ev *e, int torn) {
+/* Applies event e (a write of one sector, or a size change). */
+static inline void ch_img_apply(struct ch_img *m, const struct ch_ev *e) {
     if (e->kind == CH_TRUNC) {
         ch_img_size(m, e->len);
         return;
     }
     if (e->kind != CH_WRITE) return;
     if (e->off + e->len > m->size) ch_img_size(m, e->off + e->len);
-    uint64_t h = e->len / 2, a = 0, b = e->len;
-    if (torn == 1) b = h;
-    if (torn == 2) a = h;
-    memcpy(m->b + e->off + a, e->data + a, b - a);
+    memcpy(m->b + e->off, e->data, e->len);
 }
 
 /* Writes image m to path (replacing it). */
@@ -197,16 +200,16 @@ static inline void ch_img_write(const char *path, const struct ch_img *m) {
 typedef void (*ch_check_fn)(void *ctx, const struct ch_img *m, uint64_t durable_syncs);
 
 /* Every image a power loss could leave: at each sync point from first_sync on, everything
- * written before the previous sync plus a subset of the events since - every subset when there
- * are at most `exhaustive` events, else `sample` random ones (always none and all) - and for each
- * non-empty subset a variant where one included write is torn (half old, half new bytes). After
- * the last sync, the final image exactly. */
-static inline void ch_enumerate(const struct ch_rec *r, uint64_t first_sync, uint64_t *seed,
-                                unsigned exhaustive, unsigned sample, ch_check_fn check,
-                                void *ctx) {
+ * written before the previous sync plus a subset of the sectors written since - every subset
+ * when there are at most `exhaustive` events, else `sample` random ones (always none and all)
+ * and, for each event, the subset that leaves out that one sector only and the one that keeps
+ * it only. After the last sync, the final image exactly. Returns the images built. */
+static inline uint64_t ch_enumerate(const struct ch_rec *r, uint64_t first_sync, uint64_t *seed,
+                                    unsigned exhaustive, unsigned sample, ch_check_fn check,
+                                    void *ctx) {
     struct ch_img base = {0}, m = {0};
     size_t i = 0;
-    uint64_t sync_no = 0;
+    uint64_t sync_no = 0, built = 0;
     while (i < r->n) {
         /* events up to the next sync: the interval */
         size_t s = i;
@@ -214,74 +217,71 @@ static inline void ch_enumerate(const struct ch_rec *r, uint64_t first_sync, uin
         size_t n = s - i;
         if (sync_no >= first_sync) {
             int all = n <= exhaustive;
-            uint64_t total = all ? (UINT64_C(1) << n) : sample;
+            uint64_t total = all ? (UINT64_C(1) << n) : sample + 2 * (uint64_t)n;
             uint8_t *take = ch_xrealloc(NULL, n + 1);
             for (uint64_t k = 0; k < total; k++) {
-                size_t ntake = 0;
                 for (size_t e = 0; e < n; e++) {
                     if (all)
                         take[e] = (uint8_t)(k >> e & 1);
-                    else
+                    else if (k < sample) /* none, all, then random subsets */
                         take[e] = k == 0 ? 0 : k == 1 ? 1 : (uint8_t)(ch_rand(seed) & 1);
-                    ntake += take[e] && r->ev[i + e].kind == CH_WRITE;
+                    else if (k < sample + n) /* all but one */
+                        take[e] = e != k - sample;
+                    else /* one only */
+                        take[e] = e == k - sample - n;
                 }
-                for (int torn_variant = 0; torn_variant < 2; torn_variant++) {
-                    size_t tear = SIZE_MAX;
-                    if (torn_variant) {
-                        if (!ntake) continue;
-                        size_t pick = ch_rand(seed) % ntake;
-                        for (size_t e = 0; e < n && tear == SIZE_MAX; e++)
-                            if (take[e] && r->ev[i + e].kind == CH_WRITE && pick-- == 0) tear = e;
-                    }
-                    ch_img_size(&m, 0);
-                    ch_img_size(&m, base.size);
-                    memcpy(m.b, base.b, base.size);
-                    for (size_t e = 0; e < n; e++)
-                        if (take[e])
-                            ch_img_apply(&m, &r->ev[i + e],
-                                         e == tear ? 1 + (int)(ch_rand(seed) & 1) : 0);
-                    check(ctx, &m, sync_no);
-                }
+                ch_img_size(&m, 0);
+                ch_img_size(&m, base.size);
+                memcpy(m.b, base.b, base.size);
+                for (size_t e = 0; e < n; e++)
+                    if (take[e]) ch_img_apply(&m, &r->ev[i + e]);
+                check(ctx, &m, sync_no);
+                built++;
             }
             free(take);
         }
-        for (size_t e = i; e < s; e++) ch_img_apply(&base, &r->ev[e], 0);
+        for (size_t e = i; e < s; e++) ch_img_apply(&base, &r->ev[e]);
         if (s < r->n) sync_no++;
         i = s + 1;
     }
     check(ctx, &base, sync_no);
     free(base.b);
     free(m.b);
+    return built + 1;
 }
 
 /* ---- committed states ----------------------------------------------------------------------- */
 
-/* The states a workload committed, in order, each with the number of syncs made when its commit
- * returned. */
+/* The states a workload committed, in order, each with the sync that makes it durable: the
+ * commit's own (QUIRE_PAGER_DURABLE: the syncs made when it returned) or the next one
+ * (QUIRE_PAGER_NOSYNC: one more). */
 struct ch_states {
     struct ch_state {
-        uint64_t digest, syncs;
+        uint64_t digest, durable_at;
     } * v;
     size_t n, cap;
 };
 
-static inline void ch_states_note(struct ch_states *s, uint64_t digest, uint64_t syncs) {
+static inline void ch_states_note(struct ch_states *s, uint64_t digest, uint64_t durable_at) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         s->v = ch_xrealloc(s->v, s->cap * sizeof *s->v);
     }
-    s->v[s->n++] = (struct ch_state){digest, syncs};
+    s->v[s->n++] = (struct ch_state){digest, durable_at};
 }
 
 /* The rule for an image whose power loss came after durable_syncs syncs: it holds the last state
- * whose commit completed by then, or the next one (the commit in flight). *expect receives the
- * index of the former. */
+ * durable by then, or a later one whose writes had started (durable at the next sync at the
+ * latest): with one flush per commit, the commit in flight; with commits that do not flush, any
+ * of the commits since the last sync. *expect receives the index of the last durable state. */
 static inline int ch_states_match(const struct ch_states *s, uint64_t durable_syncs,
                                   uint64_t digest, size_t *expect) {
     size_t j = 0;
-    while (j + 1 < s->n && s->v[j + 1].syncs <= durable_syncs) j++;
+    while (j + 1 < s->n && s->v[j + 1].durable_at <= durable_syncs) j++;
     *expect = j;
-    return digest == s->v[j].digest || (j + 1 < s->n && digest == s->v[j + 1].digest);
+    for (size_t i = j; i < s->n && s->v[i].durable_at <= durable_syncs + 1; i++)
+        if (s->v[i].digest == digest) return 1;
+    return 0;
 }
 
 /* ---- the kill loop -------------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/crc32c.h"
+#include "base/handle.h"
 #include "base/hash.h"
 #include "base/ids.h"
 #include "base/problem.h"
@@ -349,8 +350,36 @@ static void test_assert(void) {
     CHECK_EQ(strstr(out, ": 1 > 2\n") != NULL, Q_DEBUG >= 1);
 }
 
+/* Handle slots: a closed slot keeps its closed magic until Q_BASE_HANDLE_QUARANTINE more slots
+ * were closed; only then can a new handle take it. */
+static void test_handles(void) {
+    TEST("handle slots");
+    int x;
+    struct q_base_handle *first = q_base_handle_new(1, &x);
+    CHECK(first && first->magic == 1 && first->state == &x);
+    q_base_handle_close(first, 2);
+    CHECK(first->magic == 2 && first->state == NULL);
+    int reused_early = 0;
+    for (uint32_t i = 0; i < Q_BASE_HANDLE_QUARANTINE - 1; i++) {
+        struct q_base_handle *h = q_base_handle_new(3, &x);
+        reused_early += h == first;
+        q_base_handle_close(h, 2);
+    }
+    CHECK_EQ(reused_early, 0);
+    CHECK_EQ(first->magic, 2); /* still a tombstone after 65,535 more closes */
+    struct q_base_handle *h = q_base_handle_new(3, &x);
+    q_base_handle_close(h, 2); /* the 65,536th: the first slot leaves the quarantine */
+    int reused = 0;
+    for (int i = 0; i < 4 && !reused; i++) {
+        h = q_base_handle_new(4, &x);
+        reused = h == first;
+    }
+    CHECK(reused);
+}
+
 int main(void) {
     test_crc();
+    test_handles();
     test_hash_set();
     test_hash_map();
     test_vec();

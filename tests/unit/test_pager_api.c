@@ -3,6 +3,7 @@
  * errors, bulk calls (all or nothing), transactions, protected pages and writers, sub-pages
  * across reopen, iterators, locking, read-only opens, growth, flush.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,14 @@
 #include "check.h"
 #include "pager/testing.h"
 #include "test_pager_util.h"
+
+/* The lowest page no fixed structure takes (superblock slots, free-map leaf 0's copies). */
+static uint64_t first_free(uint32_t ps) {
+    for (uint64_t i = 0;; i++)
+        if (i != q_pager_super_page(ps, 0) && i != q_pager_super_page(ps, 1) &&
+            i != q_pager_leaf_page(ps, 0, 0) && i != q_pager_leaf_page(ps, 0, 1))
+            return i;
+}
 
 static int reopen(quire_pager **p, const char *path) {
     quire_pager_close(*p);
@@ -48,6 +57,70 @@ static void test_lock_processes(void) {
     quire_pager_close(r1);
     CHECK_EQ(open_in_child(path, 0), 0);
     unlink(path);
+}
+
+/* A create killed at its k-th write (the I/O hook ends the process there, as SIGKILL would):
+ * afterwards the name is absent, or names a file that opens; a create with it then works (the
+ * audit found files that every later open refused as "bad magic"). Forks one child per k, each
+ * reaped before the next. */
+static int die_at, writes;
+static int dying_pwrite(void *c, int fd, const void *b, size_t n, uint64_t o) {
+    if (++writes == die_at) _exit(9);
+    return q_pager_default_io.pwrite(c, fd, b, n, o);
+}
+static int dying_truncate(void *c, int fd, uint64_t sz) {
+    if (++writes == die_at) _exit(9);
+    return q_pager_default_io.truncate(c, fd, sz);
+}
+
+static void test_create_interrupted(void) {
+    TEST("create interrupted");
+    char path[256];
+    ch_path(path, sizeof path, "pager-cint");
+    int opened = 0, absent = 0;
+    for (int k = 1; k <= 10; k++) {
+        unlink(path);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct q_pager_io io = q_pager_default_io;
+            io.pwrite = dying_pwrite;
+            io.truncate = dying_truncate;
+            die_at = k;
+            quire_pager *p;
+            int rc = q_pager_create_io(path, 1024, &io, &p);
+            _exit(rc ? 1 : 0); /* got through every write: a complete file */
+        }
+        int status = 0;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        quire_pager *p;
+        if (access(path, F_OK) != 0) {
+            absent++;
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+            CHECK_OK(quire_pager_create(path, 1024, &p)); /* nothing in the way */
+        } else {
+            opened++;
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* only a complete file */
+            CHECK_OK(quire_pager_open(path, 0, 0, &p));
+        }
+        quire_pager_close(p);
+        struct quire_pager_report r = {0};
+        CHECK_OK(quire_pager_check(path, &r));
+    }
+    CHECK(absent > 0);
+    unlink(path);
+    /* no temporary file left behind in the directory either way (O_TMPFILE) */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int leftovers = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        leftovers += strstr(e->d_name, "pager-cint") && strstr(e->d_name, "quire-new");
+    if (d) closedir(d);
+    CHECK_EQ(leftovers, 0);
+    (void)opened;
 }
 
 static void test_create_open(void) {
@@ -112,7 +185,7 @@ static void test_regular(uint32_t ps) {
     CHECK_OK(quire_pager_create(path, ps, &p));
     uint64_t ids[40];
     for (int i = 0; i < 40; i++) CHECK_OK(quire_pager_alloc(p, &ids[i]));
-    CHECK_EQ(ids[0], 4); /* 0,1 superblock slots; 2,3 free-map leaf 0 */
+    CHECK_EQ(ids[0], first_free(ps)); /* not a superblock slot nor a copy of free-map leaf 0 */
     for (int i = 1; i < 40; i++) CHECK(ids[i] > ids[i - 1]);
     CHECK(quire_pager_page_count(p) >= 44); /* grew */
     for (int i = 0; i < 40; i++) {
@@ -122,7 +195,8 @@ static void test_regular(uint32_t ps) {
     }
     CHECK_OK(quire_pager_commit(p));
     CHECK_EQ(quire_pager_free(p, 0), QUIRE_ERESERVED);
-    CHECK_EQ(quire_pager_free(p, 3), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_free(p, q_pager_leaf_page(ps, 0, 1)), QUIRE_ERESERVED);
+    CHECK_EQ(quire_pager_free(p, q_pager_super_page(ps, 1)), QUIRE_ERESERVED);
     CHECK_EQ(quire_pager_free(p, quire_pager_page_count(p)), QUIRE_EBOUNDS);
     CHECK_OK(quire_pager_free(p, ids[5]));
     CHECK_EQ(quire_pager_free(p, ids[5]), QUIRE_EDOUBLEFREE);
@@ -140,7 +214,7 @@ static void test_regular(uint32_t ps) {
     CHECK_EQ(quire_pager_free_bulk(p, 3, bad), QUIRE_EDOUBLEFREE);
     uint64_t dup[3] = {ids[1], ids[2], ids[1]};
     CHECK_EQ(quire_pager_free_bulk(p, 3, dup), QUIRE_EDOUBLEFREE);
-    uint64_t res[2] = {ids[1], 2};
+    uint64_t res[2] = {ids[1], q_pager_leaf_page(ps, 0, 0)};
     CHECK_EQ(quire_pager_free_bulk(p, 2, res), QUIRE_ERESERVED);
     CHECK_EQ(quire_pager_free_page_count(p), before);
     CHECK_OK(quire_pager_get(p, ids[1], &cd));
@@ -198,17 +272,26 @@ static void test_regular(uint32_t ps) {
     CHECK(quire_pager_page_count(p) >= 20000);
     CHECK_OK(quire_pager_alloc_near(p, 15000, &id));
     CHECK_EQ(id, 15000);
-    /* flush makes contents durable without a commit */
+    /* flush writes early a page allocated in the open transaction; the commit still decides */
     void *w;
-    CHECK_OK(quire_pager_get_write(p, id, &w));
+    uint64_t id2;
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_OK(quire_pager_alloc_near(p, 15001, &id2));
+    CHECK_OK(quire_pager_get_write(p, id2, &w));
     memset(w, 0x5A, ps);
-    CHECK_OK(quire_pager_flush(p, id));
-    CHECK_EQ(quire_pager_flush(p, 2), QUIRE_ERESERVED);
+    CHECK_OK(quire_pager_flush(p, id2));
+    CHECK_EQ(quire_pager_flush(p, q_pager_leaf_page(ps, 0, 0)), QUIRE_ERESERVED);
     CHECK_EQ(quire_pager_flush_range(p, quire_pager_page_count(p) - 1, 2), QUIRE_EBOUNDS);
-    quire_pager_close(p);
+    CHECK_OK(quire_pager_commit(p));
+    /* a page an earlier commit holds: flush leaves the committed bytes alone (never in place) */
+    CHECK_OK(quire_pager_get_write(p, id2, &w));
+    memset(w, 0x33, ps);
+    CHECK_OK(quire_pager_flush(p, id2));
+    quire_pager_close(p); /* no commit: the 0x33 bytes are dropped */
     CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p));
-    CHECK_OK(quire_pager_get(p, id, &cd));
+    CHECK_OK(quire_pager_get(p, id2, &cd));
     CHECK_EQ(((const uint8_t *)cd)[ps - 1], 0x5A);
+    CHECK_OK(quire_pager_get(p, id, &cd)); /* allocated, never written: still there */
     quire_pager_close(p);
     struct quire_pager_report r = {0};
     CHECK_OK(quire_pager_check(path, &r));
@@ -231,6 +314,9 @@ static void test_alloc_run(void) {
     CHECK_EQ(quire_pager_alloc_run(p, 3, NULL), QUIRE_EINVAL);
     CHECK_EQ(quire_pager_alloc_run(NULL, 3, &first), QUIRE_EINVAL);
     CHECK_EQ(quire_pager_alloc_run(p, 4 * ps - 1, &first), QUIRE_EOVERFLOW);
+    /* the longest run: a group but its two leaf copies, which lie 4 KiB apart */
+    const uint64_t run_max = 4 * ps - q_pager_block_pages(ps) - 1;
+    CHECK_EQ(quire_pager_alloc_run(p, run_max + 1, &first), QUIRE_EOVERFLOW);
     struct quire_pager_stat st0, st1;
     CHECK_OK(quire_pager_stat(p, &st0));
     /* 40 single pages, then holes of 3 (pages 10..12) and 6 (pages 20..25) */
@@ -283,8 +369,8 @@ static void test_alloc_run(void) {
     struct quire_pager_stat a0, a1;
     CHECK_OK(quire_pager_stat(p, &a0));
     CHECK_OK(quire_pager_begin(p));
-    CHECK_OK(quire_pager_alloc_run(p, 4 * ps - 2, &first)); /* a whole group */
-    CHECK_EQ(first % (4 * ps), 2);
+    CHECK_OK(quire_pager_alloc_run(p, run_max, &first)); /* a whole group, after its leaf */
+    CHECK_EQ(first % (4 * ps), q_pager_block_pages(ps) + 1);
     CHECK(q_pager_validate(p) == NULL);
     CHECK_OK(quire_pager_abort(p));
     CHECK(q_pager_validate(p) == NULL);
@@ -356,7 +442,111 @@ static void test_txn(void) {
     CHECK_EQ(rec, b);
     CHECK_OK(quire_pager_get(p, b, &d));
     CHECK_EQ(quire_pager_get(p, a, &d), QUIRE_ENOTALLOC);
+    /* a writer taken before an abort is stale: its commit is refused, nothing changes */
+    CHECK_OK(quire_pager_protected_write(p, pid, &w));
+    memset(quire_pager_writer_data(w), 0xEE, 1024);
+    CHECK_OK(quire_pager_abort(p));
+    CHECK_EQ(quire_pager_writer_commit(w), QUIRE_ESTATE);
+    CHECK_OK(quire_pager_protected_get(p, pid, &d));
+    memcpy(&rec, d, 8);
+    CHECK_EQ(rec, b);
+    quire_pager_writer *w2; /* the page takes a new writer at once */
+    CHECK_OK(quire_pager_protected_write(p, pid, &w2));
+    quire_pager_writer *w3;
+    CHECK_OK(quire_pager_begin(p));
+    CHECK_EQ(quire_pager_protected_write(p, pid, &w3), QUIRE_EBUSY);
+    quire_pager_writer_drop(w2);
+    CHECK_OK(quire_pager_abort(p));
+    /* in a transaction: a stale writer dropped after the abort changes nothing either */
+    CHECK_OK(quire_pager_protected_write(p, pid, &w));
+    CHECK_OK(quire_pager_abort(p));
+    quire_pager_writer_drop(w);
+    CHECK(q_pager_validate(p) == NULL);
+    /* sizes that would wrap around: refused, nothing changes */
+    uint64_t pc = quire_pager_page_count(p);
+    CHECK_EQ(quire_pager_grow(p, UINT64_MAX), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_grow(p, UINT64_MAX - 7), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_page_count(p), pc);
+    CHECK_EQ(quire_pager_alloc_run(p, UINT64_MAX, &c), QUIRE_EOVERFLOW);
+    uint64_t few[4];
+    CHECK_EQ(quire_pager_alloc_bulk(p, SIZE_MAX, few), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_alloc_bulk(p, SIZE_MAX / 2 + 3, few), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_protected_alloc_bulk(p, SIZE_MAX / 2 - 1, few), QUIRE_EFULL);
+    CHECK_EQ(quire_pager_protected_alloc_bulk(p, SIZE_MAX, NULL), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_subpage_alloc(p, SIZE_MAX, &c), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_flush_range(p, 2, UINT64_MAX), QUIRE_EBOUNDS);
+    CHECK_EQ(quire_pager_page_count(p), pc);
     quire_pager_close(p);
+    unlink(path);
+}
+
+/* Durability modes: NOSYNC commits make no flush, sync (or a durable commit) makes them durable;
+ * one flush per durable commit, counted through the I/O hook. */
+static int nsyncs;
+static int count_sync(void *c, int fd) {
+    nsyncs++;
+    return q_pager_default_io.sync(c, fd);
+}
+
+static void test_durability(void) {
+    TEST("durability modes");
+    char path[256];
+    ch_path(path, sizeof path, "pager-dur");
+    struct q_pager_io io = q_pager_default_io;
+    io.sync = count_sync;
+    quire_pager *p;
+    CHECK_OK(q_pager_create_io(path, 4096, &io, &p));
+    CHECK_EQ(quire_pager_set_durability(p, 2), QUIRE_EINVAL);
+    CHECK_EQ(quire_pager_set_durability(NULL, QUIRE_PAGER_NOSYNC), QUIRE_EINVAL);
+    struct quire_pager_stat st;
+    uint64_t id, ids[10];
+    void *d;
+    nsyncs = 0;
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(quire_pager_begin(p));
+        CHECK_OK(quire_pager_alloc(p, &ids[i]));
+        CHECK_OK(quire_pager_get_write(p, ids[i], &d));
+        memset(d, i, 4096);
+        CHECK_OK(quire_pager_commit(p));
+    }
+    CHECK_EQ(nsyncs, 10); /* one per durable commit */
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.durable_generation, st.generation);
+    CHECK_OK(quire_pager_set_durability(p, QUIRE_PAGER_NOSYNC));
+    nsyncs = 0;
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(quire_pager_get_write(p, ids[i], &d)); /* rewrites: shadows */
+        memset(d, 100 + i, 4096);
+        CHECK_OK(quire_pager_alloc(p, &id));
+    }
+    CHECK_OK(quire_pager_commit(p));
+    CHECK_EQ(nsyncs, 0);
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK(st.durable_generation < st.generation);
+    CHECK(st.shadow_pages == 10);
+    CHECK_OK(quire_pager_sync(p));
+    CHECK_EQ(nsyncs, 1);
+    CHECK_OK(quire_pager_sync(p)); /* nothing new: no flush */
+    CHECK_EQ(nsyncs, 1);
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.durable_generation, st.generation);
+    CHECK_OK(quire_pager_set_durability(p, QUIRE_PAGER_DURABLE));
+    CHECK_OK(quire_pager_alloc(p, &id)); /* copies the shadows back home */
+    CHECK_OK(quire_pager_stat(p, &st));
+    CHECK_EQ(st.shadow_pages, 0);
+    quire_pager_close(p);
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &p));
+    for (int i = 0; i < 10; i++) {
+        const void *c;
+        CHECK_OK(quire_pager_get(p, ids[i], &c));
+        CHECK_EQ(((const uint8_t *)c)[4095], 100 + i);
+    }
+    CHECK_EQ(quire_pager_sync(p), QUIRE_ERDONLY);
+    CHECK_EQ(quire_pager_set_durability(p, QUIRE_PAGER_NOSYNC), QUIRE_ERDONLY);
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    CHECK_EQ(r.warnings, 0);
     unlink(path);
 }
 
@@ -687,11 +877,13 @@ static void test_commit_grows(void) {
 
 int main(void) {
     test_create_open();
+    test_create_interrupted();
     test_lock_processes();
     test_regular(1024);
     test_regular(4096);
     test_alloc_run();
     test_txn();
+    test_durability();
     test_protected(1024);
     test_protected(4096);
     test_subpage(1024);

@@ -180,7 +180,7 @@ static void test_structures(void) {
     /* names table that does not fit its block: find fails cleanly, check says so */
     make_sample(path);
     CHECK_OK(quire_pheap_open(path, 0, 0, &h));
-    uint64_t names = h->hdr.names;
+    uint64_t names = ((q_pheap *)h->h.state)->hdr.names;
     uint64_t huge = UINT64_C(1) << 40;
     CHECK_OK(quire_pheap_set(h, (quire_pref){names}, 0, &huge, 8));
     CHECK_OK(quire_pheap_commit(h));
