@@ -627,9 +627,8 @@ void q_small_free(void *p) {
  * call but q_slab_emptied, which keeps errno itself.
  */
 void q_free_other(void *p, struct q_slab *s, unsigned kind) {
-    (void)s;
     if (Q_UNLIKELY(q_opt.secure)) {
-        q_free_slow(p, kind);
+        q_secure_free_block(p, s, kind); /* keeps errno */
         return;
     }
     q_small_release(p);
@@ -734,12 +733,11 @@ void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size
     if (!p) return;
     if (how == Q_SIZED_ALIGNED && (align == 0 || (align & (align - 1)) != 0 || (a & (align - 1))))
         q_report_invalid(fn, p, "pointer not aligned as stated");
-    int saved = errno;
     if (Q_UNLIKELY(q_opt.secure)) {
-        q_secure_free(fn, p, kind, size, align, how);
-        errno = saved;
+        q_secure_free(fn, p, kind, size, align, how); /* keeps errno */
         return;
     }
+    int saved = errno;
     if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
         struct q_slab *s = q_small_check(fn, p);
         uint32_t slot = s->slot_size;

@@ -362,6 +362,7 @@ void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDE
 void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) Q_HIDDEN;
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) Q_HIDDEN;
+void q_secure_free_block(void *p, struct q_slab *s, unsigned kind) Q_HIDDEN;
 void *q_secure_realloc(void *p, size_t size) Q_HIDDEN;
 size_t q_secure_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_secure_owns(const void *p) Q_HIDDEN;
