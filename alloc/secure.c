@@ -450,8 +450,8 @@ static inline void quar_release(struct q_heap *h, struct q_quarantine *q, void *
 
 /* Holds freed block p (of slab s) back in the quarantine q of h, the calling thread's heap;
    really frees the oldest ones. */
-static inline void quar_push(struct q_heap *h, struct q_quarantine *q, void *p,
-                             const struct q_slab *s) {
+static inline __attribute__((always_inline)) void
+quar_push(struct q_heap *h, struct q_quarantine *q, void *p, const struct q_slab *s) {
     uint64_t r = q->rbits;
     if (Q_UNLIKELY(r < (uint64_t)QUAR_RAND)) /* only the sentinel left: draw again */
         r = rnd64() >> (64 - QUAR_RUSE) | (uint64_t)1 << QUAR_RUSE;
