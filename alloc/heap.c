@@ -140,7 +140,7 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
     seg->live_slabs++;
     atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
-    if (q_opt.secure) q_secure_slab_guard(s, 1);
+    if (q_opt.secure) q_secure_slab_guard(seg, page, n);
     return s;
 }
 
@@ -236,7 +236,6 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     /* Dense: small slots threaded over at least half of the run (written, so resident). */
     int dense = s->slot_size <= Q_SPARSE_MIN &&
                 2 * (size_t)s->capacity * s->slot_size >= (size_t)n * Q_PAGE_SIZE;
-    if (q_opt.secure) q_secure_slab_guard(s, 0);
     for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     h->nalloc[s->cls] += s->nalloc;

@@ -129,9 +129,28 @@ size_t q_secure_slab_bytes(unsigned npages) {
     return (size_t)npages * Q_PAGE_SIZE - q_guard_size;
 }
 
-void q_secure_slab_guard(struct q_slab *s, int on) {
-    if (q_guard_size && q_guard(s->start - q_guard_size, q_guard_size, on) != 0)
-        q_verbose("guard page of a slab failed", s->start, on);
+/*
+ * The guard page before the slots of a slab carved at pages [page, page + n) of seg: the first
+ * OS page of page `page`. A slab's guard stays when the slab is released (its pages free, even
+ * purged: the guard survives MADV_DONTNEED), marked by `guarded` in the descriptor of its page,
+ * so a slab carved there again - a sparse class's slab emptied and refilled, the common case -
+ * costs no system call; a slab carved over pages with such guards inside opens them (removed,
+ * they read as zero). Segments keep their descriptors in the cache, so the marks stay true.
+ */
+void q_secure_slab_guard(struct q_segment *seg, unsigned page, unsigned n) {
+    if (!q_guard_size) return;
+    char *base = q_seg_base(seg);
+    for (unsigned i = page; i < page + n; i++) {
+        struct q_slab *t = &seg->slabs[i];
+        unsigned want = i == page;
+        if (t->guarded == want) continue;
+        void *g = base + (size_t)i * Q_PAGE_SIZE;
+        if (q_guard(g, q_guard_size, (int)want) != 0) {
+            q_verbose("guard page of a slab failed", g, want);
+            if (want) continue; /* no guard (as before: the slab works without) */
+        }
+        t->guarded = (uint8_t)want;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
