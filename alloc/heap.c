@@ -141,7 +141,7 @@ static struct q_slab *slab_init(struct q_heap *h, struct q_segment *seg, unsigne
     for (unsigned i = 0; i < n; i++) seg->pagemap[page + i] = s;
     seg->live_slabs++;
     atomic_store_explicit(&s->heap_fast, slab_fast(h, s), Q_RELAXED);
-    if (q_opt.secure) q_secure_slab_guard(s, 1);
+    if (q_opt.secure) q_secure_slab_guard(seg, page, n);
     return s;
 }
 
@@ -237,7 +237,6 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     /* Dense: small slots threaded over at least half of the run (written, so resident). */
     int dense = s->slot_size <= Q_SPARSE_MIN &&
                 2 * (size_t)s->capacity * s->slot_size >= (size_t)n * Q_PAGE_SIZE;
-    if (q_opt.secure) q_secure_slab_guard(s, 0);
     for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     h->nalloc[s->cls] += s->nalloc;
@@ -638,9 +637,8 @@ void q_small_free(void *p) {
  * call but q_slab_emptied, which keeps errno itself.
  */
 void q_free_other(void *p, struct q_slab *s, unsigned kind) {
-    (void)s;
     if (Q_UNLIKELY(q_opt.secure)) {
-        q_free_slow(p, kind);
+        q_secure_free_block(p, s, kind); /* keeps errno */
         return;
     }
     q_small_release(p);
@@ -745,12 +743,11 @@ void q_free_sized_slow(const char *fn, void *p, unsigned kind, size_t size, size
     if (!p) return;
     if (how == Q_SIZED_ALIGNED && (align == 0 || (align & (align - 1)) != 0 || (a & (align - 1))))
         q_report_invalid(fn, p, "pointer not aligned as stated");
-    int saved = errno;
     if (Q_UNLIKELY(q_opt.secure)) {
-        q_secure_free(fn, p, kind, size, align, how);
-        errno = saved;
+        q_secure_free(fn, p, kind, size, align, how); /* keeps errno */
         return;
     }
+    int saved = errno;
     if ((a >> Q_ADDR_BITS) == 0 && q_segmap_has(a)) {
         struct q_slab *s = q_small_check(fn, p);
         uint32_t slot = s->slot_size;

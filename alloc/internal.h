@@ -143,6 +143,8 @@ struct q_slab {
     _Atomic uint32_t sampled;    /* prof/leaks: sampled blocks live in this slab */
     uint32_t prof_rest_n;        /* prof/leaks: blocks on prof_rest */
     uint8_t page;                /* index of the first page in the segment */
+    uint8_t guarded;             /* QUIRE_SECURE: the first OS page of page `page` is a guard
+                                    page - also while the page is free (secure.c) */
 };
 _Static_assert(sizeof(struct q_slab) == 128, "a slab descriptor is two cache lines");
 
@@ -369,6 +371,7 @@ void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) Q_HIDDE
 void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) Q_HIDDEN;
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) Q_HIDDEN;
+void q_secure_free_block(void *p, struct q_slab *s, unsigned kind) Q_HIDDEN;
 void *q_secure_realloc(void *p, size_t size) Q_HIDDEN;
 size_t q_secure_usable(const char *fn, const void *p) Q_HIDDEN;
 int q_secure_owns(const void *p) Q_HIDDEN;
@@ -376,7 +379,7 @@ void q_secure_extend(struct q_slab *s, uint32_t k) Q_HIDDEN;
 void q_secure_flush(struct q_heap *h) Q_HIDDEN;
 void q_secure_held(const struct q_heap *h, uint64_t *held) Q_HIDDEN;
 size_t q_secure_slab_bytes(unsigned npages) Q_HIDDEN;
-void q_secure_slab_guard(struct q_slab *s, int on) Q_HIDDEN;
+void q_secure_slab_guard(struct q_segment *seg, unsigned page, unsigned n) Q_HIDDEN;
 extern size_t q_guard_size Q_HIDDEN; /* bytes of a guard (the OS page), 0 without guards */
 void q_canary_fill(void *block, size_t lo, size_t hi) Q_HIDDEN;
 int q_canary_ok(const void *block, size_t lo, size_t hi) Q_HIDDEN;

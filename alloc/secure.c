@@ -4,9 +4,11 @@
  *
  * How it is reached: under QUIRE_SECURE every direct[] entry of a thread heap stays on the
  * empty slab and every slab's heap_fast stays 0 (heap.c), so the inline malloc and free of
- * internal.h always fall through to their slow paths, which call this file. Slots still come
- * from the engine's slabs and thread heaps, and every free is still validated by the in-use
- * and pending bits; this file adds, per block:
+ * internal.h always fall through to their slow paths, which call this file: malloc through
+ * q_malloc_slow to q_secure_malloc, and the free of a live small block - the inline free
+ * already checked its in-use and pending bits and found its slab - through q_free_other to
+ * q_secure_free_block, which does not validate the pointer again. Slots still come from the
+ * engine's slabs and thread heaps; this file adds, per block:
  *
  *   trailer   the last Q_TRAILER bytes of every slot: the block's state (fresh: threaded,
  *             never allocated; live; free), how it was allocated (malloc, new, new[]) and its
@@ -19,9 +21,10 @@
  *             and realloc: a write past the end shows. A write before the start shows in the
  *             previous slot's trailer, checked on free too; before a slab's first slot there is
  *             a guard page.
- *   zero      a freed block is zeroed (its size and canary) and its trailer marked free; when
- *             the slot is handed out again, its bytes after the free-list link must still be
- *             zero and the trailer intact: a write after free is reported then.
+ *   zero      a freed block is zeroed (its size and canary, rounded up to whole words) and its
+ *             trailer marked free; when the slot is handed out again, its bytes after the
+ *             free-list link must still be zero and the trailer intact: a write after free is
+ *             reported then. A block shrunk in place by realloc has its cut-off tail zeroed.
  *   quarantine a freed block is not reusable at once: it goes into a per-thread array of
  *             QUAR_RAND slots at a random index, and the block it displaces into a FIFO of at
  *             most QUAR_FIFO blocks and QUAR_BYTES bytes; only a block leaving the FIFO is
@@ -39,6 +42,15 @@
  *   kinds     delete of a new[] block, delete[] of a new block, free of either and delete of a
  *             malloc block are reported.
  *
+ * Cost. The checks of a malloc/free pair are straight-line code on the words they concern: the
+ * slot's trailer (one load, decoded with two multiplies), the canary (one or two words), the
+ * previous slot's trailer, one compare-and-swap that makes live -> free happen once, the zeroing
+ * and the zero check (word stores and loads up to 64 bytes, memset and memcmp beyond), and the
+ * quarantine (one random index - one draw of the generator serves twelve frees - and a ring).
+ * A block leaving the quarantine goes back on its slab's local_free list here when the calling
+ * thread owns the slab; the engine (q_small_release) takes the other cases. Errors leave the
+ * straight line for a cold function that finds out what went wrong and reports it.
+ *
  * Reports name the misuse and the address ("quire: free(): heap overflow (...): 0x...") and
  * abort, without allocating (report.c).
  */
@@ -54,17 +66,22 @@
 #define QUAR_FIFO 256 /* a power of two */
 #endif
 #define QUAR_BYTES ((size_t)256 << 10)
-#define ZREGION    ((size_t)1 << 30) /* address space for zero-size blocks */
+#define QUAR_RBITS ((unsigned)__builtin_ctz(QUAR_RAND)) /* random bits per choice of rnd[] */
+#define QUAR_RUSE  (63 / QUAR_RBITS * QUAR_RBITS)       /* bits of a draw used (12 choices) */
+#define ZREGION    ((size_t)1 << 30)                    /* address space for zero-size blocks */
+
+_Static_assert((QUAR_RAND & (QUAR_RAND - 1)) == 0 && (QUAR_FIFO & (QUAR_FIFO - 1)) == 0,
+               "quarantine sizes are powers of two");
 
 enum { TR_FRESH = 1, TR_LIVE = 2, TR_FREE = 3 };
 
-/* A thread's quarantine (heap->quar), mapped once per heap struct. */
+/* A thread's quarantine (heap->quar), mapped once per heap struct. A block's class and slot
+   size are found from its slab when it leaves (it stays in use, so its slab stays). */
 struct q_quarantine {
-    void *rnd[QUAR_RAND];
-    uint8_t rnd_cls[QUAR_RAND];
-    void *fifo[QUAR_FIFO];
-    uint8_t fifo_cls[QUAR_FIFO];
-    unsigned head, n;          /* the FIFO: n entries from head (a ring) */
+    void *rnd[QUAR_RAND];      /* the random part: a freed block lands at a random index */
+    void *fifo[QUAR_FIFO];     /* the FIFO: n entries from head (a ring) */
+    unsigned head, n;          /* first entry and count of the FIFO */
+    uint64_t rbits;            /* random bits for the next choices, above a sentinel 1 bit */
     size_t bytes;              /* slot bytes held in rnd and fifo */
     uint32_t held[Q_NCLASSES]; /* blocks held per class (statistics: not live) */
 };
@@ -112,9 +129,28 @@ size_t q_secure_slab_bytes(unsigned npages) {
     return (size_t)npages * Q_PAGE_SIZE - q_guard_size;
 }
 
-void q_secure_slab_guard(struct q_slab *s, int on) {
-    if (q_guard_size && q_guard(s->start - q_guard_size, q_guard_size, on) != 0)
-        q_verbose("guard page of a slab failed", s->start, on);
+/*
+ * The guard page before the slots of a slab carved at pages [page, page + n) of seg: the first
+ * OS page of page `page`. A slab's guard stays when the slab is released (its pages free, even
+ * purged: the guard survives MADV_DONTNEED), marked by `guarded` in the descriptor of its page,
+ * so a slab carved there again - a sparse class's slab emptied and refilled, the common case -
+ * costs no system call; a slab carved over pages with such guards inside opens them (removed,
+ * they read as zero). Segments keep their descriptors in the cache, so the marks stay true.
+ */
+void q_secure_slab_guard(struct q_segment *seg, unsigned page, unsigned n) {
+    if (!q_guard_size) return;
+    char *base = q_seg_base(seg);
+    for (unsigned i = page; i < page + n; i++) {
+        struct q_slab *t = &seg->slabs[i];
+        unsigned want = i == page;
+        if (t->guarded == want) continue;
+        void *g = base + (size_t)i * Q_PAGE_SIZE;
+        if (q_guard(g, q_guard_size, (int)want) != 0) {
+            q_verbose("guard page of a slab failed", g, want);
+            if (want) continue; /* no guard (as before: the slab works without) */
+        }
+        t->guarded = (uint8_t)want;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -162,10 +198,21 @@ static inline int tr_read(uintptr_t a, uint64_t w, uint64_t *v) {
 #define TR_STATE(v) ((unsigned)((v)&3))
 #define TR_KIND(v)  ((unsigned)(((v) >> 2) & 3))
 #define TR_SIZE(v)  ((size_t)((v) >> 8))
-#define DROP_MIN    Q_SPARSE_MIN /* freed blocks this big are zeroed by resident page */
+#define TR_TAG(v)   ((unsigned)((v)&0xff)) /* state and kind (bits 4-7 are zero) */
+#define DROP_MIN    Q_SPARSE_MIN           /* freed blocks this big are zeroed by resident page */
 
 static inline _Atomic uint64_t *tr_at(uintptr_t a, uint32_t slot) {
     return (_Atomic uint64_t *)(a + slot - Q_TRAILER);
+}
+
+static inline uint64_t load8(const void *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline void store8(void *p, uint64_t w) {
+    memcpy(p, &w, 8);
 }
 
 /* Canary bytes after a block of `size` bytes in a slot of `slot` bytes. */
@@ -174,102 +221,123 @@ static inline size_t canary_len(size_t size, uint32_t slot) {
     return room < Q_CANARY_MAX ? room : Q_CANARY_MAX;
 }
 
+/* Bytes of a block of `size` bytes that are zeroed when it is freed and checked when its slot
+   is handed out again: the block and its canary, rounded up to whole words (the trailer starts
+   on a word boundary, so the rounding never reaches it). */
+static inline size_t zero_span(size_t size, uint32_t slot) {
+    return (size + canary_len(size, slot) + 7) & ~(size_t)7;
+}
+
 /* The canary of a block: 8 bytes, none zero; byte i of it goes at the addresses = i mod 8. */
 static inline uint64_t canary_of(const void *block) {
     return mix((uintptr_t)block ^ key_canary) | 0x0101010101010101ull;
 }
 
-/* The 8 canary bytes that belong at addresses x .. x + 7 (any alignment). */
+/* The 8 canary bytes that belong at addresses x .. x + 7 (any alignment): a rotation. */
 static inline uint64_t canary_at(uint64_t c, uintptr_t x) {
     unsigned r = (unsigned)(x & 7) * 8;
-    return r ? (c >> r) | (c << (64 - r)) : c;
+    return (c >> r) | (c << ((64 - r) & 63));
 }
 
-/* Canary bytes [lo, hi) of block: at most Q_CANARY_MAX (16) bytes, so two overlapping words or
-   a few bytes. */
-static inline void canary_put(void *block, size_t lo, size_t hi) {
+/* Canary bytes [lo, lo + n) of block (n <= Q_CANARY_MAX): two words, overlapping, when n >= 8;
+   else the low n bytes of the word at lo, which ends inside the slot (lo + 8 <= slot size; its
+   other bytes, the trailer's, are written back as they were: the caller writes the trailer
+   after the canary). */
+static inline void canary_put(void *block, size_t lo, size_t n) {
+    uint64_t c = canary_of(block);
+    unsigned char *p = (unsigned char *)block + lo;
+    if (n >= 8) {
+        store8(p, canary_at(c, (uintptr_t)p));
+        store8(p + n - 8, canary_at(c, (uintptr_t)p + n - 8));
+    } else if (n) {
+        uint64_t mask = ((uint64_t)1 << (8 * n)) - 1;
+        store8(p, (load8(p) & ~mask) | (canary_at(c, (uintptr_t)p) & mask));
+    }
+}
+
+static inline int canary_intact(const void *block, size_t lo, size_t n) {
+    uint64_t c = canary_of(block);
+    const unsigned char *p = (const unsigned char *)block + lo;
+    if (n >= 8)
+        return ((load8(p) ^ canary_at(c, (uintptr_t)p)) |
+                (load8(p + n - 8) ^ canary_at(c, (uintptr_t)p + n - 8))) == 0;
+    uint64_t mask = ((uint64_t)1 << (8 * n)) - 1; /* n < 8; 0 bytes: mask 0 */
+    return ((load8(p) ^ canary_at(c, (uintptr_t)p)) & mask) == 0;
+}
+
+/* Canaries of any length (large blocks, large.c): the same bytes, a byte at a time at the ends
+   and a word at a time between. */
+void q_canary_fill(void *block, size_t lo, size_t hi) {
     uint64_t c = canary_of(block);
     unsigned char *p = (unsigned char *)block + lo, *e = (unsigned char *)block + hi;
-    if (e - p >= 8) {
-        uint64_t w = canary_at(c, (uintptr_t)p), t = canary_at(c, (uintptr_t)e - 8);
-        memcpy(p, &w, 8);
-        memcpy(e - 8, &t, 8);
-        return;
-    }
+    for (; p < e && ((uintptr_t)p & 7); p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
+    for (; e - p >= 8; p += 8) store8(p, c);
     for (; p < e; p++) *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
 }
 
-static inline int canary_intact(const void *block, size_t lo, size_t hi) {
-    uint64_t c = canary_of(block), w, t;
-    const unsigned char *p = (const unsigned char *)block + lo;
-    const unsigned char *e = (const unsigned char *)block + hi;
-    if (e - p >= 8) {
-        memcpy(&w, p, 8);
-        memcpy(&t, e - 8, 8);
-        return ((w ^ canary_at(c, (uintptr_t)p)) | (t ^ canary_at(c, (uintptr_t)e - 8))) == 0;
-    }
-    unsigned char bad = 0;
+int q_canary_ok(const void *block, size_t lo, size_t hi) {
+    uint64_t c = canary_of(block), bad = 0;
+    const unsigned char *p = (const unsigned char *)block + lo,
+                        *e = (const unsigned char *)block + hi;
+    for (; p < e && ((uintptr_t)p & 7); p++)
+        bad |= *p ^ (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
+    for (; e - p >= 8; p += 8) bad |= load8(p) ^ c;
     for (; p < e; p++) bad |= *p ^ (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
     return bad == 0;
 }
 
-/* Canaries of any length (large blocks, large.c): the same bytes, a word at a time. */
-void q_canary_fill(void *block, size_t lo, size_t hi) {
-    for (; hi - lo > Q_CANARY_MAX; lo += Q_CANARY_MAX) canary_put(block, lo, lo + Q_CANARY_MAX);
-    canary_put(block, lo, hi);
-}
-
-int q_canary_ok(const void *block, size_t lo, size_t hi) {
-    for (; hi - lo > Q_CANARY_MAX; lo += Q_CANARY_MAX)
-        if (!canary_intact(block, lo, lo + Q_CANARY_MAX)) return 0;
-    return canary_intact(block, lo, hi);
-}
-
 static const uint64_t zero_page[512]; /* 4 KiB of zeros to compare freed blocks with */
 
-/* Whether the (at most 8) bytes [x, y) are zero. */
-static inline int zero_fill_ok_small(uintptr_t x, uintptr_t y) {
-    unsigned char acc = 0;
-    for (; x < y; x++) acc |= *(const unsigned char *)x;
-    return acc == 0;
+/* Zeroes bytes [0, n) of block p, n a multiple of 8 (zero_span): word stores up to 64 bytes
+   (the first and last words overlap when n is not a power of two), memset beyond. */
+static inline void zero_words(void *p, size_t n) {
+    unsigned char *b = p;
+    if (n > 64) {
+        memset(b, 0, n);
+        return;
+    }
+    if (n >= 32) {
+        store8(b, 0), store8(b + 8, 0), store8(b + 16, 0), store8(b + 24, 0);
+        store8(b + n - 32, 0), store8(b + n - 24, 0), store8(b + n - 16, 0), store8(b + n - 8, 0);
+    } else if (n >= 16) {
+        store8(b, 0), store8(b + 8, 0), store8(b + n - 16, 0), store8(b + n - 8, 0);
+    } else {
+        store8(b, 0), store8(b + n - 8, 0);
+    }
 }
 
-/* Whether bytes [8, hi) of block are all zero (hi > 8). */
-static inline int zero_ok(const void *block, size_t hi) {
-    const unsigned char *p = (const unsigned char *)block + 8;
-    size_t n = hi - 8;
-    if (n <= 64) {
-        uint64_t acc = 0, w;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&w, p + i, 8);
-            acc |= w;
-        }
-        if (i < n) { /* the last bytes: the word ending at hi (overlapping, hi >= 16) or bytes */
-            if (n >= 8) {
-                memcpy(&w, p + n - 8, 8);
-                acc |= w;
-            } else {
-                for (; i < n; i++) acc |= p[i];
-            }
-        }
-        return acc == 0;
+/* Whether bytes [8, n) of block p are zero, n a multiple of 8 (zero_span) and at least 8. */
+static inline int zero_after_link(const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p + 8, *e = (const unsigned char *)p + n;
+    size_t len = n - 8;
+    if (len > 64) {
+        for (; len > sizeof zero_page; b += sizeof zero_page, len -= sizeof zero_page)
+            if (memcmp(b, zero_page, sizeof zero_page) != 0) return 0;
+        return memcmp(b, zero_page, len) == 0;
     }
-    for (; n > sizeof zero_page; p += sizeof zero_page, n -= sizeof zero_page)
-        if (memcmp(p, zero_page, sizeof zero_page) != 0) return 0;
-    return memcmp(p, zero_page, n) == 0;
+    uint64_t acc;
+    if (len >= 32)
+        acc = load8(b) | load8(b + 8) | load8(b + 16) | load8(b + 24) | load8(e - 32) |
+              load8(e - 24) | load8(e - 16) | load8(e - 8);
+    else if (len >= 16)
+        acc = load8(b) | load8(b + 8) | load8(e - 16) | load8(e - 8);
+    else
+        acc = len ? load8(b) : 0;
+    return acc == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Fresh slots in random order
  * ------------------------------------------------------------------------------------------- */
 
+/* Threads the next k never-used slots of s in a random order (Fisher-Yates; the index below i
+   is a multiply-shift of 32 random bits, no division), each with a fresh trailer. */
 void q_secure_extend(struct q_slab *s, uint32_t k) {
     uint16_t order[8192 / Q_GRANULE]; /* k <= 8 KiB / slot size */
     uint32_t size = s->slot_size, first = s->capacity;
     for (uint32_t i = 0; i < k; i++) order[i] = (uint16_t)i;
     for (uint32_t i = k; i > 1; i--) {
-        uint32_t j = (uint32_t)(rnd64() % i);
+        uint32_t j = (uint32_t)(((rnd64() >> 32) * i) >> 32);
         uint16_t t = order[i - 1];
         order[i - 1] = order[j];
         order[j] = t;
@@ -351,11 +419,19 @@ static void zero_free(const char *fn, void *p, size_t size, unsigned how) {
  * Quarantine
  * ------------------------------------------------------------------------------------------- */
 
-static struct q_quarantine *quar_of(struct q_heap *h) {
+static inline struct q_slab *slab_of(uintptr_t a) {
+    return q_seg_of((void *)a)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+}
+
+/* Maps h's quarantine (the first free of its thread); NULL when the system refuses. */
+static struct q_quarantine *quar_map(struct q_heap *h) {
     if (!h->quar) {
         void *m = NULL;
+        int saved = errno;
         size_t len = q_os_page_round(sizeof(struct q_quarantine));
-        if (q_os_map(&m, len, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0) != 0) return NULL;
+        int rc = q_os_map(&m, len, Q_PROT_READ | Q_PROT_WRITE, 0, -1, 0);
+        errno = saved;
+        if (rc != 0) return NULL;
         atomic_fetch_add_explicit(&q_gs.mappings, 1, Q_RELAXED);
         q_stats_note_mapped((int64_t)len);
         h->quar = m;
@@ -363,42 +439,55 @@ static struct q_quarantine *quar_of(struct q_heap *h) {
     return h->quar;
 }
 
-/* Really frees a block leaving the quarantine. Its first word, zero since the free, is about to
-   become the free-list link: a write there while quarantined is reported now (the rest of the
-   block is checked when the slot is handed out again). */
-static void quar_release(struct q_quarantine *q, void *y, unsigned cls) {
-    q->held[cls]--;
-    q->bytes -= q_class_size[cls];
-    if (*(volatile uint64_t *)y != 0)
+/* Really frees block y, leaving the quarantine of heap h (the calling thread's, or any heap
+   when `own` is 0: then the engine decides whose the block is). Its first word, zero since
+   the free, is about to become the free-list link: a write there while quarantined is
+   reported now (the rest of the block is checked when the slot is handed out again). A block
+   of a slab the calling thread owns goes straight back on its local_free list, unless that
+   would empty the slab, take it off the full list or forget a profiled block: those are the
+   engine's (q_small_release), as are other threads' blocks. */
+static inline void quar_release(struct q_heap *h, struct q_quarantine *q, void *y, int own) {
+    uintptr_t a = (uintptr_t)y;
+    struct q_segment *seg = q_seg_of(y);
+    struct q_slab *s = seg->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
+    struct q_block *b = y;
+    q->held[s->cls]--;
+    q->bytes -= s->slot_size;
+    if (Q_UNLIKELY(b->link != 0))
         q_report_invalid("free", y, "write after free (a freed block was overwritten)");
+    if (own &&
+        Q_LIKELY(atomic_load_explicit(&seg->heap, memory_order_acquire) == h && s->used > 1 &&
+                 !s->in_full && atomic_load_explicit(&s->sampled, Q_RELAXED) == 0)) {
+        q_inuse_clear(a);
+        b->link = q_link_enc(b, s->local_free);
+        s->local_free = b;
+        s->used--;
+        return;
+    }
     q_small_release(y); /* validated when it was freed; the trailer's CAS made that once */
 }
 
-/* Holds freed block p (of class cls) back; really frees the oldest ones. */
-static void quar_push(struct q_heap *h, void *p, unsigned cls) {
-    struct q_quarantine *q = quar_of(h);
-    if (!q) {
-        q_small_free(p);
-        return;
-    }
-    unsigned i = (unsigned)(rnd64() % QUAR_RAND);
+/* Holds freed block p (of slab s) back in the quarantine q of h, the calling thread's heap;
+   really frees the oldest ones. */
+static inline __attribute__((always_inline)) void
+quar_push(struct q_heap *h, struct q_quarantine *q, void *p, const struct q_slab *s) {
+    uint64_t r = q->rbits;
+    if (Q_UNLIKELY(r < (uint64_t)QUAR_RAND)) /* only the sentinel left: draw again */
+        r = rnd64() >> (64 - QUAR_RUSE) | (uint64_t)1 << QUAR_RUSE;
+    unsigned i = (unsigned)(r & (QUAR_RAND - 1));
+    q->rbits = r >> QUAR_RBITS;
     void *x = q->rnd[i];
-    unsigned xc = q->rnd_cls[i];
     q->rnd[i] = p;
-    q->rnd_cls[i] = (uint8_t)cls;
-    q->bytes += q_class_size[cls];
-    q->held[cls]++;
-    if (!x) return;
-    unsigned t = (q->head + q->n) % QUAR_FIFO;
-    q->fifo[t] = x;
-    q->fifo_cls[t] = (uint8_t)xc;
+    q->held[s->cls]++;
+    q->bytes += s->slot_size;
+    if (Q_UNLIKELY(!x)) return;
+    q->fifo[(q->head + q->n) & (QUAR_FIFO - 1)] = x;
     q->n++;
-    while (q->n && (q->n >= QUAR_FIFO || q->bytes > QUAR_BYTES)) {
+    while (q->n >= QUAR_FIFO || (q->bytes > QUAR_BYTES && q->n)) {
         void *y = q->fifo[q->head];
-        unsigned yc = q->fifo_cls[q->head];
-        q->head = (q->head + 1) % QUAR_FIFO;
+        q->head = (q->head + 1) & (QUAR_FIFO - 1);
         q->n--;
-        quar_release(q, y, yc);
+        quar_release(h, q, y, 1);
     }
 }
 
@@ -407,15 +496,14 @@ void q_secure_flush(struct q_heap *h) {
     if (!q) return;
     while (q->n) {
         void *y = q->fifo[q->head];
-        unsigned yc = q->fifo_cls[q->head];
-        q->head = (q->head + 1) % QUAR_FIFO;
+        q->head = (q->head + 1) & (QUAR_FIFO - 1);
         q->n--;
-        quar_release(q, y, yc);
+        quar_release(h, q, y, 0);
     }
     for (unsigned i = 0; i < QUAR_RAND; i++) {
         void *y = q->rnd[i];
         q->rnd[i] = NULL;
-        if (y) quar_release(q, y, q->rnd_cls[i]);
+        if (y) quar_release(h, q, y, 0);
     }
     q->head = 0;
 }
@@ -431,21 +519,14 @@ __attribute__((no_sanitize("thread"))) void q_secure_held(const struct q_heap *h
  * Small blocks
  * ------------------------------------------------------------------------------------------- */
 
-static inline struct q_slab *slab_of(uintptr_t a) {
-    return q_seg_of((void *)a)->pagemap[(a & Q_SEG_MASK) >> Q_PAGE_SHIFT];
-}
-
-/* Zeroes bytes [0, n) of block p (n small as a rule: words; memset beyond 64 bytes). */
-static inline void zero_fill(void *p, size_t n) {
-    if (n > 64) {
-        memset(p, 0, n);
-        return;
+/* Whether bytes [x, y) are all zero. */
+static int range_zero(uintptr_t x, uintptr_t y) {
+    while (x < y) {
+        size_t n = y - x < sizeof zero_page ? y - x : sizeof zero_page;
+        if (memcmp((const void *)x, zero_page, n) != 0) return 0;
+        x += n;
     }
-    unsigned char *b = p;
-    uint64_t z = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) memcpy(b + i, &z, 8);
-    for (; i < n; i++) b[i] = 0;
+    return 1;
 }
 
 /*
@@ -456,23 +537,20 @@ static inline void zero_fill(void *p, size_t n) {
  * reuse reads the same way, so a write after free into any page - resident again once written
  * - is found. (A page swapped out while the block was live keeps its bytes: mincore reports it
  * absent. Quire cannot see swap without reading the page back.)
+ *
+ * Zeroes (zero) or checks (!zero) bytes [8, n) of big block b - the whole pages among them only
+ * where resident - and returns whether they are (were) all zero. Keeps errno.
  */
-/* Whether bytes [x, y) are all zero. */
-static int range_zero(uintptr_t x, uintptr_t y) {
-    if (y <= x) return 1;
-    if (y - x <= 8) return zero_fill_ok_small(x, y);
-    return zero_ok((void *)(x - 8), y - x + 8);
-}
-
-/* Zeroes (zero) or checks (!zero) bytes [8, n) of big block b - the whole pages among them only
-   where resident - and returns whether they are (were) all zero. */
-static int big_zero(void *b, size_t n, int zero) {
+static Q_NOINLINE int big_zero(void *b, size_t n, int zero) {
     size_t ps = q_os_page_size();
     uintptr_t x = (uintptr_t)b + 8, end = (uintptr_t)b + n; /* byte 0: the free-list link */
     uintptr_t lo = (x + ps - 1) & ~(uintptr_t)(ps - 1), hi = end & ~(uintptr_t)(ps - 1);
     unsigned char vec[Q_MEDIUM_MAX / 4096 + 1];
     size_t np = hi > lo ? (hi - lo) / ps : 0;
-    if (np == 0 || np > sizeof vec || q_os_mincore((void *)lo, hi - lo, vec) != 0) {
+    int saved = errno;
+    int rc = np == 0 || np > sizeof vec ? -1 : q_os_mincore((void *)lo, hi - lo, vec);
+    errno = saved;
+    if (rc != 0) {
         if (zero) memset((void *)x, 0, end - x); /* mincore cannot tell: all of it */
         return zero || range_zero(x, end);
     }
@@ -484,12 +562,10 @@ static int big_zero(void *b, size_t n, int zero) {
     }
     for (size_t i = 0; i < np; i++) {
         if (!(vec[i] & 1)) continue; /* not resident: zero */
-        void *pg = (void *)(lo + i * ps);
+        uintptr_t pg = lo + i * ps;
         if (zero)
-            memset(pg, 0, ps);
-        else if (memcmp(pg, zero_page, ps < sizeof zero_page ? ps : sizeof zero_page) != 0 ||
-                 (ps > sizeof zero_page &&
-                  !range_zero((uintptr_t)pg + sizeof zero_page, (uintptr_t)pg + ps)))
+            memset((void *)pg, 0, ps);
+        else if (!range_zero(pg, pg + ps))
             return 0;
     }
     return 1;
@@ -499,7 +575,7 @@ static int big_zero(void *b, size_t n, int zero) {
  * Makes slot b (just taken from a free list: marked in use, first word zero) a live block of
  * `size` bytes: checks that it is as it was left (a fresh slot, or a freed one whose bytes
  * after the first word are still zero: else a write after free, or a forged free-list link,
- * whose trailer does not decode), then writes its trailer and canary.
+ * whose trailer does not decode), then writes its canary and trailer.
  */
 static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t slot, size_t size,
                                                                unsigned kind, int zero) {
@@ -511,13 +587,13 @@ static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t
         q_report_invalid("malloc", b, "write after free (a freed block's trailer was overwritten)");
     size_t clean = 8; /* bytes known to be zero */
     if (TR_STATE(v) == TR_FREE) {
-        clean = TR_SIZE(v) + canary_len(TR_SIZE(v), slot);
-        if (clean > 8 && !(clean >= DROP_MIN ? big_zero(b, clean, 0) : zero_ok(b, clean)))
+        clean = zero_span(TR_SIZE(v), slot);
+        if (!(clean >= DROP_MIN ? big_zero(b, clean, 0) : zero_after_link(b, clean)))
             q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
     }
-    if (zero && size > clean) memset((char *)b + 8, 0, size - 8);
+    if (zero && size > clean) memset((char *)b + clean, 0, size - clean);
+    canary_put(b, size, canary_len(size, slot));
     atomic_store_explicit(tp, tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
-    canary_put(b, size, size + canary_len(size, slot));
     return b;
 }
 
@@ -529,9 +605,10 @@ static inline unsigned slot_class(size_t size, size_t align) {
     return cls;
 }
 
-/* malloc under QUIRE_SECURE (q_malloc_slow sends every call here). */
+/* malloc under QUIRE_SECURE: q_malloc_slow sends every call here, with h a thread heap or
+   q_heap_dead (it sends q_heap_empty's to q_alloc_generic). */
 void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
-    if (Q_LIKELY(size - 1 < Q_MEDIUM_MAX - Q_TRAILER && h != &q_heap_empty && h != &q_heap_dead)) {
+    if (Q_LIKELY(size - 1 < Q_MEDIUM_MAX - Q_TRAILER && h != &q_heap_dead)) {
         unsigned cls = q_size_class(size + Q_TRAILER);
         struct q_slab *s = h->cur[cls];
         void *b;
@@ -562,14 +639,19 @@ void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
     return b ? slot_finish(b, q_class_size[cls], size, kind, zero) : NULL;
 }
 
+static const char *free_name(unsigned kind) {
+    return kind == Q_KIND_MALLOC ? "free"
+           : kind == Q_KIND_NEW  ? "operator delete"
+                                 : "operator delete[]";
+}
+
 /*
  * Validates the live small block p for fn: the bitmap (in use, not pending: else
  * q_small_check reports), its trailer (live), its canary, and the previous slot's trailer
  * (any state, intact). Returns its requested size; *sp its slab, *wp its trailer word, *kp its
  * enum q_kind. Reports and aborts otherwise.
  */
-static inline __attribute__((always_inline)) size_t
-small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *kp) {
+static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *kp) {
     uintptr_t a = (uintptr_t)p;
     _Atomic uint64_t *bw = q_bits_word(a);
     if (Q_UNLIKELY((a & (Q_GRANULE - 1)) || !(atomic_load_explicit(bw, Q_RELAXED) &
@@ -585,7 +667,7 @@ small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *
             fn, p, TR_STATE(v) == TR_FREE ? "double free" : "pointer to a block never allocated");
     size_t size = TR_SIZE(v);
     *kp = TR_KIND(v);
-    if (!canary_intact(p, size, size + canary_len(size, slot)))
+    if (!canary_intact(p, size, canary_len(size, slot)))
         q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
     uintptr_t prev = a - slot;
     if (a - (uintptr_t)s->start >= slot &&
@@ -596,42 +678,100 @@ small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *wp, unsigned *
     return size;
 }
 
+/* A free that small_free's checks refused: small_live and the kind and size checks find out
+   which, in the order of their reports (fn NULL: the name of kind's free). */
+static Q_NOINLINE __attribute__((noreturn)) void bad_free(const char *fn, void *p, unsigned kind,
+                                                          size_t want, unsigned how) {
+    struct q_slab *s;
+    uint64_t w;
+    unsigned have;
+    if (!fn) fn = free_name(kind);
+    size_t req = small_live(fn, p, &s, &w, &have);
+    q_kind_check(fn, p, have, kind);
+    if (how != Q_UNSIZED && want != req) q_report_invalid(fn, p, "size does not match the block");
+    q_report_invalid(fn, p, "double free"); /* not reached: one of the checks failed */
+}
+
+/* The first free of a thread that has no quarantine yet (or no heap any more). */
+static Q_NOINLINE void quar_first(struct q_heap *h, void *p, const struct q_slab *s) {
+    int saved = errno;
+    if (h == &q_heap_empty) h = q_thread_heap_create();
+    struct q_quarantine *q = h && h != &q_heap_dead ? quar_map(h) : NULL;
+    errno = saved;
+    if (q)
+        quar_push(h, q, p, s);
+    else
+        q_small_release(p);
+}
+
+/*
+ * Frees small block p of slab s, whose in-use and pending bits the caller checked: its trailer
+ * must say live, of `kind` (and of size `want` for a sized free), its canary and the previous
+ * slot's trailer must be intact; then its trailer says free (one compare-and-swap: of two
+ * threads freeing it at the same time, one reports), it is zeroed and quarantined. Any failed
+ * check goes to bad_free, which reports. Keeps errno.
+ */
+static inline __attribute__((always_inline)) void
+small_free(const char *fn, void *p, struct q_slab *s, unsigned kind, size_t want, unsigned how) {
+    uintptr_t a = (uintptr_t)p;
+    uint32_t slot = s->slot_size;
+    _Atomic uint64_t *tp = tr_at(a, slot);
+    uint64_t w = atomic_load_explicit(tp, Q_RELAXED), m = tr_mask(a), v = 0, pv;
+    if (Q_UNLIKELY(!tr_read_m(m, w, &v) || TR_TAG(v) != (TR_LIVE | kind << 2) ||
+                   TR_SIZE(v) + Q_TRAILER > slot))
+        bad_free(fn, p, kind, want, how);
+    size_t req = TR_SIZE(v), clen = canary_len(req, slot);
+    if (Q_UNLIKELY((how != Q_UNSIZED && want != req) || !canary_intact(p, req, clen)))
+        bad_free(fn, p, kind, want, how);
+    uintptr_t prev = a - slot;
+    if (Q_LIKELY(a - (uintptr_t)s->start >= slot) &&
+        Q_UNLIKELY(
+            !tr_read_m(tr_mask(prev), atomic_load_explicit(tr_at(prev, slot), Q_RELAXED), &pv)))
+        bad_free(fn, p, kind, want, how);
+    if (Q_UNLIKELY(!atomic_compare_exchange_strong_explicit(tp, &w, tr_make_m(m, TR_FREE, 0, req),
+                                                            Q_RELAXED, Q_RELAXED)))
+        q_report_invalid(fn ? fn : free_name(kind), p, "double free");
+    size_t n = (req + clen + 7) & ~(size_t)7; /* zero_span */
+    if (Q_LIKELY(n < DROP_MIN)) {
+        zero_words(p, n);
+    } else {
+        store8(p, 0);
+        big_zero(p, n, 1);
+    }
+    struct q_heap *h = q_tls_heap;
+    struct q_quarantine *q = h->quar; /* NULL for q_heap_empty and q_heap_dead */
+    if (Q_UNLIKELY(q == NULL)) {
+        quar_first(h, p, s);
+        return;
+    }
+    quar_push(h, q, p, s);
+}
+
+/* The free of live small block p of slab s (q_free_other: the inline free checked its bits). */
+void q_secure_free_block(void *p, struct q_slab *s, unsigned kind) {
+    small_free(NULL, p, s, kind, 0, Q_UNSIZED);
+}
+
+/* Every other free: NULL, sized, large, zero-size, and pointers that are not live blocks.
+   Keeps errno. */
 void q_secure_free(const char *fn, void *p, unsigned kind, size_t size, size_t align,
                    unsigned how) {
     uintptr_t a = (uintptr_t)p;
     if (!p) return;
     if ((a >> Q_ADDR_BITS) != 0 || !q_segmap_has(a)) {
+        int saved = errno;
         if (zero_has(a))
             zero_free(fn, p, size, how);
         else if (!q_large_free(fn, p, kind, size, align, how))
             q_report_invalid(fn, p, "pointer not allocated by quire");
+        errno = saved;
         return;
     }
-    struct q_slab *s;
-    uint64_t w;
-    unsigned have;
-    size_t req = small_live(fn, p, &s, &w, &have);
-    uint32_t slot = s->slot_size;
-    if (Q_UNLIKELY(have != kind)) q_kind_check(fn, p, have, kind);
-    if (Q_UNLIKELY(how != Q_UNSIZED && size != req))
-        q_report_invalid(fn, p, "size does not match the block");
-    /* live -> free, once: of two threads freeing the block at the same time, one reports. */
-    if (!atomic_compare_exchange_strong_explicit(
-            tr_at(a, slot), &w, tr_make_m(tr_mask(a), TR_FREE, 0, req), Q_RELAXED, Q_RELAXED))
-        q_report_invalid(fn, p, "double free");
-    size_t n = req + canary_len(req, slot);
-    if (n < DROP_MIN) {
-        zero_fill(p, n);
-    } else {
-        *(uint64_t *)p = 0;
-        big_zero(p, n, 1);
-    }
-    struct q_heap *h = q_tls_heap;
-    if (Q_UNLIKELY(h == &q_heap_empty)) h = q_thread_heap_create();
-    if (Q_LIKELY(h && h != &q_heap_dead))
-        quar_push(h, p, s->cls);
-    else
-        q_small_release(p);
+    _Atomic uint64_t *bw = q_bits_word(a);
+    if (Q_UNLIKELY((a & (Q_GRANULE - 1)) || !(atomic_load_explicit(bw, Q_RELAXED) &
+                                              ~atomic_load_explicit(bw + 1, Q_RELAXED) & q_bit(a))))
+        q_small_check(fn, p); /* reports */
+    small_free(fn, p, slab_of(a), kind, size, how);
 }
 
 void *q_secure_realloc(void *p, size_t size) {
@@ -660,15 +800,18 @@ void *q_secure_realloc(void *p, size_t size) {
     if (have != Q_KIND_MALLOC) q_kind_check("realloc", p, have, Q_KIND_MALLOC);
     uint32_t slot = s->slot_size;
     if (size + Q_TRAILER <= slot && (2 * size >= slot || slot <= 128)) {
-        /* In place: the canary moves to the new end. */
+        /* In place: the canary moves to the new end; a cut-off tail is zeroed as a free
+           would (it is no longer the block's). */
+        size_t ns = zero_span(size, slot), os = zero_span(req, slot);
+        if (os > ns) memset((char *)p + ns, 0, os - ns);
+        canary_put(p, size, canary_len(size, slot));
         atomic_store_explicit(tr_at(a, slot), tr_make(a, TR_LIVE, Q_KIND_MALLOC, size), Q_RELAXED);
-        canary_put(p, size, size + canary_len(size, slot));
         return p;
     }
     void *n = q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);
     if (!n) return NULL;
     memcpy(n, p, size < req ? size : req);
-    q_secure_free("realloc", p, Q_KIND_MALLOC, 0, 0, Q_UNSIZED);
+    small_free("realloc", p, s, Q_KIND_MALLOC, 0, Q_UNSIZED);
     return n;
 }
 
