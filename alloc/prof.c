@@ -905,11 +905,17 @@ static inline void arm_list(struct q_heap *h, struct q_slab *s, uint64_t n) {
    known from the counts. */
 static Q_NOINLINE void arm_other(struct q_heap *h, struct q_slab *s) {
     if (atomic_load_explicit(&s->sampled, Q_RELAXED)) q_prof_collect(s); /* before reuse */
+    /* capacity == used + |free| + |local_free|: the two lists walked in step, the end of the
+       shorter one gives the free list's length (a walk of the free list alone, often the
+       longer, took a cache miss a block). */
     uint64_t n = 0;
-    if (!s->local_free)
-        n = s->capacity - s->used;
-    else
-        for (struct q_block *b = s->free; b; b = q_link_dec(b)) n++;
+    struct q_block *a = s->free, *b = s->local_free;
+    while (a && b) {
+        a = q_link_dec(a);
+        b = q_link_dec(b);
+        n++;
+    }
+    if (a) n = s->capacity - s->used - n;
     arm_list(h, s, n);
 }
 
