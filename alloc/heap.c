@@ -59,9 +59,9 @@ static inline uintptr_t fast_of(struct q_heap *h) {
     return h == &q_shared_heap || q_opt.secure ? 0 : h->tid;
 }
 
-/* ... nor a slab holding a sampled block (prof, leaks): its frees must forget it. */
+/* ... nor a slab holding sampled blocks (prof, leaks) its frees must look up (prof.c). */
 static inline uintptr_t slab_fast(struct q_heap *h, struct q_slab *s) {
-    return atomic_load_explicit(&s->sampled, Q_RELAXED) ? 0 : fast_of(h);
+    return atomic_load_explicit(&s->sampled, Q_RELAXED) && !q_prof_lazy(s) ? 0 : fast_of(h);
 }
 
 /* Puts back the part of s's free list that q_prof_arm set aside (s stops being current). */
@@ -237,6 +237,7 @@ static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
     /* Dense: small slots threaded over at least half of the run (written, so resident). */
     int dense = s->slot_size <= Q_SPARSE_MIN &&
                 2 * (size_t)s->capacity * s->slot_size >= (size_t)n * Q_PAGE_SIZE;
+    if (Q_UNLIKELY(atomic_load_explicit(&s->sampled, Q_RELAXED))) q_prof_collect(s);
     for (unsigned i = 0; i < n; i++) seg->pagemap[s->page + i] = NULL;
     atomic_store_explicit(&s->heap_fast, 0, Q_RELAXED);
     h->nalloc[s->cls] += s->nalloc;
@@ -327,6 +328,7 @@ static void heap_reclaim(struct q_heap *h, struct q_segment *seg) {
         s->kept = 0;
         s->next = s->prev = NULL;
         slab_collect(s);
+        if (Q_UNLIKELY(q_prof_on)) q_prof_collect(s); /* s may become current */
         if (s->used == 0) {
             slab_free_pages(h, s);
             continue;
@@ -419,6 +421,7 @@ static void heap_collect_full(struct q_heap *h) {
             struct q_slab *next = s->next;
             if (atomic_load_explicit(&s->thread_free, Q_RELAXED) != 0) {
                 slab_collect(s);
+                if (Q_UNLIKELY(q_prof_on)) q_prof_collect(s); /* s may become current */
                 if (s->free) {
                     sq_remove(&h->full[c], s);
                     s->in_full = 0;
@@ -830,6 +833,7 @@ void q_heap_collect(struct q_heap *h, int force) {
             while (s) {
                 struct q_slab *next = s->next;
                 slab_collect(s);
+                if (Q_UNLIKELY(q_prof_on)) q_prof_collect(s); /* (the others: q_prof_arm) */
                 if (s->used == 0) slab_release(h, s);
                 s = next;
             }

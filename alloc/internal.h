@@ -397,9 +397,18 @@ extern q_lock_t q_prof_lock Q_HIDDEN;
 void q_prof_start(void) Q_HIDDEN;
 void q_prof_arm(struct q_heap *h, struct q_slab *s) Q_HIDDEN;
 void *q_prof_take(struct q_heap *h, struct q_slab *s) Q_HIDDEN;
+/* Before s's freed blocks are reused (q_prof_arm, q_heap_collect) or its pages released (owner):
+   forgets the sampled block the slab names if the fast path freed it. */
+void q_prof_collect(struct q_slab *s) Q_HIDDEN;
 void q_prof_large(void *p, size_t size) Q_HIDDEN;
 int q_prof_forget(const void *p) Q_HIDDEN;
 void q_prof_exit(void) Q_HIDDEN;
+/* The stack capture alone, for the tests: q_prof_unwind_init sets up the cached unwinder
+   (q_prof_start does with prof or leaks on; -1 where there is none); q_prof_backtrace stores up
+   to max (<= 63) return addresses of its caller's stack in pc, as backtrace() called there would
+   (the first one in the caller), and sets *cached when the cached walk made them. */
+int q_prof_unwind_init(void) Q_HIDDEN;
+int q_prof_backtrace(void **pc, int max, int *cached) Q_HIDDEN;
 
 /* options.c */
 void q_options_read(void) Q_HIDDEN;
@@ -558,6 +567,13 @@ static inline void *q_slab_pop(struct q_slab *s) {
  * 27 instructions. `kind` only reaches the slow path (operator new passes its own); under
  * QUIRE_SECURE every direct[] entry stays on the empty slab, so every call takes the slow path.
  */
+/* Whether the sampled blocks of s (prof) are one it names: its frees may stay on the fast path
+   (prof.c, q_prof_collect). */
+static inline int q_prof_lazy(struct q_slab *s) {
+    return atomic_load_explicit(&s->sampled, Q_RELAXED) == 1 &&
+           atomic_load_explicit(&s->prof_one, Q_RELAXED) != 0 && !q_opt.leaks;
+}
+
 static inline __attribute__((always_inline)) void *q_malloc_kind_inline(size_t size,
                                                                         unsigned kind) {
     struct q_heap *h = q_tls_heap;
