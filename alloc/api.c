@@ -54,6 +54,7 @@ static void *realloc_default(void *p, size_t size);
    purge's madvise...), and sets ENOMEM when it fails. */
 QUIRE_API void *quire_realloc(void *p, size_t size) {
     int saved = errno;
+    q_process_ready();
     void *n = size > PTRDIFF_MAX         ? NULL
               : Q_UNLIKELY(q_opt.secure) ? q_secure_realloc(p, size)
                                          : realloc_default(p, size);
@@ -113,6 +114,7 @@ extern __typeof__(quire_reallocarray) q_reallocarray Q_ALIAS("quire_reallocarray
 /* Aligned allocation for a valid power-of-two alignment (kind: operator new's aligned forms
    pass theirs). */
 void *q_alloc_aligned(size_t align, size_t size, unsigned kind) {
+    q_process_ready();
     if (Q_UNLIKELY(q_opt.secure)) return q_alloc_generic(size, align, 0, kind);
     if (align <= Q_GRANULE) return q_malloc_kind_inline(size, kind);
     if (align <= Q_SMALL_MAX && size <= Q_SMALL_MAX) {

@@ -418,6 +418,12 @@ void q_options_banner(void) Q_HIDDEN;
 void q_process_init(void) Q_HIDDEN;
 struct q_heap *q_thread_heap_create(void) Q_HIDDEN;
 extern _Atomic int q_process_state Q_HIDDEN; /* 0 none, 1 initializing, 2 ready */
+/* Makes the options readable: a call that reads q_opt before any heap exists (aligned allocation,
+   realloc) may be a thread's first, racing another thread's start-up. */
+static inline void q_process_ready(void) {
+    if (Q_UNLIKELY(atomic_load_explicit(&q_process_state, memory_order_acquire) != 2))
+        q_process_init();
+}
 extern q_lock_t q_heap_lock Q_HIDDEN;
 extern q_lock_t q_shared_lock Q_HIDDEN;
 extern struct q_heap q_shared_heap Q_HIDDEN;
