@@ -194,7 +194,7 @@ int main(void) {
         CHECK_OK(crc);
         recovered += ok && !crc && !err;
     }
-    unlink(path);
+    ch_unlink(path);
     printf("kills: %ld, %ld recovered (%zu commits reported done, %llu of them grew the file)\n", k,
            recovered, kn.nhist - 1, (unsigned long long)kn.grew);
     free(kn.hist);

@@ -185,7 +185,7 @@ static double workload(uint32_t ps, int steps, uint64_t seed, int nosync) {
     }
     double per_commit = commits ? (double)(r.dsyncs - syncs0) / (double)commits : 0;
     quire_pager_close(p);
-    unlink(path);
+    ch_unlink(path);
     ch_enumerate(&r, first_sync, &s, 6, 64, check_image, NULL);
     ch_rec_free(&r);
     return per_commit;
@@ -226,7 +226,7 @@ int main(int argc, char **argv) {
     run_control(Q_FAULT_IN_PLACE, "committed pages rewritten in place", steps / 2);
     run_control(Q_FAULT_SAME_SLOT, "superblock over the anchor's slot", steps / 2);
     run_control(Q_FAULT_NO_VERIFY, "open without verifying the commit's writes", steps / 2);
-    unlink(img_path);
+    ch_unlink(img_path);
     printf("power-loss images: %llu tried, %llu consistent\n", (unsigned long long)good_tried,
            (unsigned long long)good_consistent);
     free(states.v);

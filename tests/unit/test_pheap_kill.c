@@ -163,7 +163,7 @@ int main(void) {
         CHECK_EQ(rep.problems, 0);
         recovered += ok && !crc;
     }
-    unlink(path);
+    ch_unlink(path);
     printf("kills: %ld, %ld recovered (%llu commits done, %llu in-flight commits survived, %llu "
            "opens fell back a slot)\n",
            k, recovered, (unsigned long long)kn.commits, (unsigned long long)in_flight_won,
