@@ -201,6 +201,10 @@ int q_pager_writer_attach(q_pager *p) {
     int rc = q_os_ofd_lock(p->lock_fd, Q_LOCK_WRITER_BYTE, 1, 1);
     if (rc) return rc; /* another writer: the data file's flock should have said so */
     atomic_store(&p->lk->writer_pid, (uint64_t)q_os_getpid());
+    /* A writer killed inside q_pager_publish() left the count odd: even it again (there is no
+     * other writer), or readers would wait for a publication that never ends. */
+    uint64_t seq = atomic_load(&p->lk->seq);
+    if (seq & 1) atomic_store(&p->lk->seq, seq + 1);
     clear_stale(p);
     q_pager_publish(p);
     /* Readers older than the file's last commit: their pages may be free in it (barrier). */

@@ -8,10 +8,13 @@
  * earlier snapshot left in its mapping, with the writer there or gone; NOSYNC commits are seen;
  * quire_pager_check on a file in use. Forks one child at a time, each reaped.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "check.h"
+#include "pager/format.h"
 #include "pager/testing.h"
 #include "test_pager_util.h"
 
@@ -309,6 +312,36 @@ static void test_refresh_after_close(uint32_t ps, int close_first) {
     ch_unlink(path);
 }
 
+/* A writer killed inside a publication leaves the lock file's count odd: the next writer
+ * evens it, and readers take its commits. */
+static void test_torn_publication(void) {
+    TEST("a publication cut short");
+    char path[256], lock[300];
+    ch_path(path, sizeof path, "rd-torn");
+    snprintf(lock, sizeof lock, "%s-lock", path);
+    quire_pager *w, *r;
+    CHECK_OK(quire_pager_create(path, 4096, &w));
+    quire_pager_close(w);
+    int fd = open(lock, O_RDWR);
+    CHECK(fd >= 0);
+    struct q_lock_hdr *h = mmap(NULL, Q_LOCK_HDR, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(h != MAP_FAILED);
+    if (fd < 0 || h == MAP_FAILED) return;
+    atomic_fetch_add(&h->seq, 1); /* as a writer killed between its two increments */
+    CHECK_OK(quire_pager_open(path, 0, 0, &w));
+    CHECK_EQ(atomic_load(&h->seq) & 1, 0);
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &r));
+    uint64_t id;
+    CHECK_OK(quire_pager_alloc(w, &id));
+    CHECK_EQ(quire_pager_refresh(r), 1);
+    CHECK_EQ(stat_of(r).generation, stat_of(w).generation);
+    munmap(h, Q_LOCK_HDR);
+    close(fd);
+    quire_pager_close(r);
+    quire_pager_close(w);
+    ch_unlink(path);
+}
+
 /* NOSYNC commits are visible to readers before they are durable. */
 static void test_nosync_seen(void) {
     TEST("readers see NOSYNC commits");
@@ -343,6 +376,7 @@ int main(void) {
         test_refresh_after_close(4096, c);
         test_refresh_after_close(1024, c);
     }
+    test_torn_publication();
     test_nosync_seen();
     return check_done();
 }
