@@ -12,8 +12,11 @@
  *      publication before it scans, the reader its slot before it checks);
  *   4. load that commit: tree nodes whose refs did not change are kept; the others are read,
  *      each checked against its CRC (a node the writer has overwritten since fails: retry).
- * Without a live writer (no process holds the writer byte) the reader reads the file's
- * superblocks like any open, then registers, then checks that no writer appeared meanwhile.
+ * Without a live writer (no process holds the writer byte) the reader registers the older of
+ * the file's two commits, checks that no writer is there (a writer takes its byte before it
+ * scans the slots: it sees the registration, or the reader sees it), reads the file's newest
+ * state like any open (again when a writer published meanwhile and the load failed: it may
+ * have rewritten metadata being read), registers that, and checks again.
  *
  * The writer never overwrites a page a registered snapshot can read (commit.c, freemap.c,
  * protected.c): its oldest protected state (internal.h) is the oldest of the anchor, the latest
@@ -272,6 +275,18 @@ static int geometry_from(q_pager *p, const struct q_super *sb, uint32_t page_siz
     return q_pager_set_geometry(p, sb->page_size);
 }
 
+/* The older generation of the file's two superblock slots (1 when none validates: any state
+ * is protected then), read while no writer is there. */
+static uint64_t file_oldest_gen(q_pager *p, uint32_t page_size) {
+    struct q_super sb[2];
+    int err[2];
+    if (!q_pager_super_scan(p->fd, &p->io, p->P ? p->P : page_size, sb, err)) return 1;
+    uint64_t g = UINT64_MAX;
+    for (int i = 0; i < 2; i++)
+        if (!err[i] && sb[i].generation < g) g = sb[i].generation;
+    return g && g != UINT64_MAX ? g : 1;
+}
+
 /* The snapshot protocol (the opening comment): first for the attach, else a refresh. */
 static int snapshot(q_pager *p, uint32_t page_size, int first) {
     struct q_lock_slot *me = &slots(p)[p->slot];
@@ -298,8 +313,24 @@ static int snapshot(q_pager *p, uint32_t page_size, int first) {
             if (first) q_pager_drop_all(p); /* see below */
             return 0;
         }
-        /* No writer: the file is what it is. */
+        /* No writer: the file is what it is. Registered first, with the older of its two
+         * commits: a writer that opens while this loads sees the slot and keeps every state
+         * from that one on (or this sees the writer, and takes its publication instead). */
+        atomic_store_explicit(&me->gen, file_oldest_gen(p, page_size), memory_order_seq_cst);
+        if (q_pager_writer_alive(p)) {
+            first = 1;
+            continue;
+        }
+        uint64_t seq0 = atomic_load_explicit(&p->lk->seq, memory_order_acquire);
         rc = q_pager_load_newest(p, page_size);
+        if (rc && (q_pager_writer_alive(p) ||
+                   atomic_load_explicit(&p->lk->seq, memory_order_acquire) != seq0)) {
+            /* A writer came (and may have gone) meanwhile: it may have rewritten metadata this
+             * was reading (a snapshot keeps the metadata in memory, the content pages in the
+             * file); take its publication, or the file again. */
+            first = 1;
+            continue;
+        }
         if (rc) return rc;
         /* A full load leaves the private copies of pages an earlier snapshot (or a failed try)
          * had in shadows: only this state's shadows may keep one. */

@@ -143,6 +143,14 @@ struct quire_pheap_stat {
     uint64_t largest_free; /**< largest run of free pages inside one chunk, in bytes */
     uint64_t chunks;       /**< chunks (groups of pages the heap manages; huge blocks too) */
     uint64_t file_bytes;   /**< size of the file's pages */
+    /* Readers (see "Readers"; quire_pager_stat() of the heap's pager says the same): */
+    uint64_t readers;         /**< read-only handles with a snapshot of the file, in every
+                                   process (this one included when it is one) */
+    uint64_t oldest_snapshot; /**< pager generation of the oldest of their snapshots (the
+                                   pager's generation when there is none; not a heap
+                                   generation) */
+    uint64_t held_pages;      /**< pages the writer cannot reuse yet because an older state
+                                   still needs them (freed pages, shadows) */
 };
 
 /* ---------------------------------------------------------------------------------------------

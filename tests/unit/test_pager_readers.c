@@ -9,6 +9,7 @@
  * quire_pager_check on a file in use. Forks one child at a time, each reaped.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -342,6 +343,67 @@ static void test_torn_publication(void) {
     ch_unlink(path);
 }
 
+/* Readers that open while a writer opens, commits and closes (threads, so that the instants
+ * interleave finely): a reader that found no writer and loads the file meanwhile is registered
+ * before it reads (the writer keeps that state) and loads again when the writer rewrote
+ * metadata under it. Every open succeeds. */
+static const char *race_path;
+static _Atomic int race_failed;
+
+static void *race_writer(void *arg) {
+    (void)arg;
+    quire_pager *w;
+    if (quire_pager_open(race_path, 0, 0, &w)) {
+        atomic_fetch_add(&race_failed, 1);
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) {
+        uint64_t id;
+        void *d;
+        if (quire_pager_begin(w) || quire_pager_alloc(w, &id) || quire_pager_get_write(w, id, &d))
+            atomic_fetch_add(&race_failed, 1);
+        else
+            memset(d, i, quire_pager_page_size(w));
+        if (quire_pager_commit(w)) atomic_fetch_add(&race_failed, 1);
+    }
+    quire_pager_close(w);
+    return NULL;
+}
+
+static void *race_reader(void *arg) {
+    (void)arg;
+    quire_pager *r;
+    int rc = quire_pager_open(race_path, QUIRE_PAGER_RDONLY, 0, &r);
+    if (rc) {
+        fprintf(stderr, "reader open: %s\n", quire_strerror(rc));
+        atomic_fetch_add(&race_failed, 1);
+        return NULL;
+    }
+    if (q_pager_validate(r)) atomic_fetch_add(&race_failed, 1);
+    quire_pager_close(r);
+    return NULL;
+}
+
+static void test_open_race(void) {
+    TEST("readers open while writers come and go");
+    char path[256];
+    ch_path(path, sizeof path, "rd-race");
+    race_path = path;
+    quire_pager *w;
+    CHECK_OK(quire_pager_create(path, 1024, &w));
+    quire_pager_close(w);
+    for (int it = 0; it < 1000; it++) {
+        pthread_t t[4];
+        CHECK(pthread_create(&t[0], NULL, race_writer, NULL) == 0);
+        for (int i = 1; i < 4; i++) CHECK(pthread_create(&t[i], NULL, race_reader, NULL) == 0);
+        for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    }
+    CHECK_EQ(atomic_load(&race_failed), 0);
+    struct quire_pager_report rep = {0};
+    CHECK_OK(quire_pager_check(path, &rep));
+    ch_unlink(path);
+}
+
 /* NOSYNC commits are visible to readers before they are durable. */
 static void test_nosync_seen(void) {
     TEST("readers see NOSYNC commits");
@@ -377,6 +439,7 @@ int main(void) {
         test_refresh_after_close(1024, c);
     }
     test_torn_publication();
+    test_open_race();
     test_nosync_seen();
     return check_done();
 }

@@ -177,6 +177,22 @@ int main(void) {
     CHECK_OK(quire_pheap_open(path, 0, 0, &h));
     struct quire_pheap_stat hs;
     CHECK_OK(quire_pheap_stat(h, &hs));
+    CHECK_EQ(hs.readers, 0); /* the killed readers' slots are gone */
+    quire_pheap *rh;         /* a reader, then a commit it holds back */
+    CHECK_OK(quire_pheap_open(path, QUIRE_PHEAP_RDONLY, 0, &rh));
+    struct quire_pheap_stat hs0;
+    CHECK_OK(quire_pheap_stat(h, &hs0));
+    CHECK_EQ(hs0.readers, 1);
+    uint64_t s2 = 7;
+    for (int i = 0; i < 3; i++) CHECK_OK(rw_txn(h, &s2));
+    CHECK_OK(quire_pheap_stat(h, &hs));
+    CHECK_EQ(hs.readers, 1);
+    CHECK_EQ(hs.oldest_snapshot, hs0.oldest_snapshot); /* the reader's, older than 3 commits */
+    CHECK(hs.held_pages > 0);
+    CHECK_EQ(quire_pheap_refresh(rh), 1);
+    CHECK_OK(quire_pheap_stat(rh, &hs0));
+    CHECK(hs0.oldest_snapshot > hs.oldest_snapshot);
+    CHECK_OK(quire_pheap_close(rh));
     CHECK_OK(quire_pheap_close(h));
     quire_pager *pg;
     CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &pg));
