@@ -139,15 +139,8 @@ static int deep_check(q_pager *p, struct quire_pager_report *r) {
     return 0;
 }
 
-int quire_pager_check(const char *path, struct quire_pager_report *r) {
-    if (!path || !r) return QUIRE_EINVAL;
-    void (*cb)(void *, const char *) = r->on_problem;
-    void *arg = r->arg;
-    memset(r, 0, sizeof *r);
-    r->on_problem = cb;
-    r->arg = arg;
-    r->chosen_slot = -1;
-
+/* Reads both superblock slots as they are in the file: the size and slot fields of r. */
+static int scan_slots(const char *path, struct quire_pager_report *r) {
     int fd;
     int rc = q_os_open(path, O_RDONLY, 0, &fd);
     if (rc) return rc;
@@ -163,12 +156,45 @@ int quire_pager_check(const char *path, struct quire_pager_report *r) {
         r->slot_error[i] = err[i];
         r->slot_generation[i] = err[i] == 0 ? sb[i].generation : 0;
     }
+    return 0;
+}
 
+int quire_pager_check(const char *path, struct quire_pager_report *r) {
+    if (!path || !r) return QUIRE_EINVAL;
+    void (*cb)(void *, const char *) = r->on_problem;
+    void *arg = r->arg;
+    memset(r, 0, sizeof *r);
+    r->on_problem = cb;
+    r->arg = arg;
+    r->chosen_slot = -1;
+
+    int rc = scan_slots(path, r);
+    if (rc) return rc;
     quire_pager *h;
     rc = quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &h);
     if (rc) return rc; /* the return value says why; problems counts damage found */
     q_pager *p = h->h.state;
     r->chosen_slot = p->sb_slot;
+    if (p->sb_slot < 0) {
+        /* A live writer: the snapshot it published is checked, as any reader reads it. The
+         * slots were read while it may have been writing one: a slot that did not validate is
+         * read again (a slot being written is no warning); the one holding the snapshot's
+         * generation is the chosen one (else, the writer committed meanwhile, the newest). */
+        r->live = 1;
+        for (int tries = 0; tries < 3 && !rc && (!r->slot_valid[0] || !r->slot_valid[1]); tries++) {
+            q_os_sleep_ns(20000000);
+            rc = scan_slots(path, r);
+        }
+        if (rc) {
+            quire_pager_close(h);
+            return rc;
+        }
+        int newest = r->slot_valid[1] &&
+                     (!r->slot_valid[0] || r->slot_generation[1] > r->slot_generation[0]);
+        r->chosen_slot = newest;
+        for (int i = 0; i < 2; i++)
+            if (r->slot_valid[i] && r->slot_generation[i] == p->gen) r->chosen_slot = i;
+    }
     quire_pager_stat(h, &r->stat);
     if (p->fell_back) {
         int newer = 1 - p->sb_slot;

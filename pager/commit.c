@@ -391,6 +391,9 @@ static void settle(q_pager *p, uint64_t gen, const struct q_super *sb, int slot,
     q_base_hash_clear(&p->cow);
     p->meta_dirty = 0;
     p->in_txn = 0;
+    /* Readers may take it now. Published before the reader table is scanned: a reader that
+     * registers an older snapshot after the scan then sees this one and retries (readers.c). */
+    q_pager_publish(p);
     q_pager_protect_update(p);
     Q_VALIDATE(q_pager_validate_state(p));
 }
@@ -400,8 +403,18 @@ static void settle(q_pager *p, uint64_t gen, const struct q_super *sb, int slot,
  * ------------------------------------------------------------------------------------------- */
 
 void q_pager_protect_update(q_pager *p) {
-    p->oldest = p->anchor < p->gen ? p->anchor : p->gen;
+    uint64_t o = p->anchor < p->gen ? p->anchor : p->gen;
+    if (!p->rdonly) {
+        uint64_t r = q_pager_readers_oldest(p);
+        if (r < o) o = r;
+    }
+    p->oldest = o;
+    if (p->barrier && o >= p->barrier) { /* the readers older than our open have moved on */
+        p->barrier = 0;
+        q_pager_freemap_hold(p, 0);
+    }
     q_pager_freemap_settle(p);
+    q_pager_publish_stats(p);
 }
 
 int q_pager_sync(q_pager *p) {
@@ -414,6 +427,7 @@ int q_pager_sync(q_pager *p) {
     p->anchor = p->gen;
     p->anchor_slot = p->sb_slot;
     p->unsynced.n = p->unsynced_crc.n = 0;
+    q_pager_publish(p);
     q_pager_protect_update(p);
     return 0;
 }
@@ -490,6 +504,14 @@ int quire_pager_sync(quire_pager *h) {
     int rc = q_pager_writable(p);
     if (rc) return rc;
     return q_pager_sync(p);
+}
+
+int quire_pager_refresh(quire_pager *h) {
+    q_pager *p = Q_PAGER(h);
+    if (!p) return QUIRE_EINVAL;
+    if (p->fatal) return QUIRE_EUNAVAIL;
+    if (!p->rdonly) return 0; /* a writer's state is the latest */
+    return q_pager_reader_refresh(p);
 }
 
 int quire_pager_set_durability(quire_pager *h, int mode) {

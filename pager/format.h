@@ -23,6 +23,7 @@
 #ifndef QUIRE_PAGER_FORMAT_H
 #define QUIRE_PAGER_FORMAT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,5 +158,44 @@ static inline uint64_t q_pager_leaf_page(uint32_t page_size, uint64_t g, int i) 
     if (g == 0) return (b == 1 ? 2 : 1) + (uint64_t)i * b;
     return g * 4 * (uint64_t)page_size + (uint64_t)i * b;
 }
+
+/* ---- the lock file ---------------------------------------------------------------------------
+ *
+ * "FILE-lock", beside the data file, mapped shared by the writer and every reader (LMDB's lock
+ * file): the writer publishes each commit's superblock there (under a sequence count), and each
+ * reader holds a slot with the generation of its snapshot, so that the writer never overwrites
+ * what a snapshot can still read. Liveness is fcntl open-file-description locks on single
+ * bytes (no data): a live writer holds byte Q_LOCK_WRITER_BYTE, a live reader its slot's byte;
+ * a process that dies loses its locks, so its slot is found stale and cleared by the next writer
+ * or reader. */
+#define Q_LOCK_MAGIC        "QUIRELCK"
+#define Q_LOCK_VERSION      1u
+#define Q_LOCK_SLOTS        1024u /* readers at once, across processes */
+#define Q_LOCK_HDR          4096u /* bytes of the header area; the slots follow it */
+#define Q_LOCK_WRITER_BYTE  0u
+#define Q_LOCK_INIT_BYTE    1u
+#define Q_LOCK_SLOT_BYTE(i) (64u + (uint64_t)(i))
+
+struct q_lock_hdr {
+    char magic[8];
+    uint32_t version;
+    uint32_t nslots;
+    _Atomic uint64_t seq;               /* odd while the writer changes what follows */
+    _Atomic uint64_t gen;               /* the published generation (0: none yet) */
+    _Atomic uint64_t writer_pid;        /* the writer that published it */
+    _Atomic uint64_t held_pages;        /* pages the writer cannot reuse yet (pending, shadows) */
+    _Atomic uint64_t shadow_pages;      /* of which shadows */
+    _Atomic uint64_t oldest;            /* the writer's oldest protected generation */
+    _Atomic uint64_t durable;           /* the writer's last durable generation */
+    _Atomic uint64_t sb[Q_SB_SIZE / 8]; /* the published superblock (struct q_super) */
+};
+
+struct q_lock_slot {
+    _Atomic uint64_t owner; /* (pid << 24) | handle number; 0: free */
+    _Atomic uint64_t gen;   /* the snapshot's generation (0: none yet) */
+    uint64_t reserved[2];
+};
+
+#define Q_LOCK_SIZE (Q_LOCK_HDR + Q_LOCK_SLOTS * sizeof(struct q_lock_slot))
 
 #endif

@@ -146,7 +146,7 @@ static uint64_t find_range(const q_pager *p, uint64_t from, uint64_t to) {
         if (!leaf) { /* all free but its two leaf pages, base and base + B (never group 0) */
             for (uint64_t c = from; c < end; c++)
                 if (c != base && c != base + p->B) return c;
-        } else if (leaf->nfree) {
+        } else if (leaf->nfree && !(leaf->flags & Q_N_HELD)) {
             uint64_t i = from - base, e = end - base;
             while (i < e) {
                 uint64_t w;
@@ -207,8 +207,17 @@ static uint64_t find_run(const q_pager *p, uint64_t from, uint64_t n) {
     return UINT64_MAX;
 }
 
+static int count_held(void *arg, const struct q_node *n, int leaf, uint64_t index) {
+    (void)index;
+    if (leaf && (n->flags & Q_N_HELD)) *(uint64_t *)arg += n->nfree;
+    return 0;
+}
+
+/* Free pages an allocation may take (not those of held leaves: the barrier). */
 static uint64_t free_count(const q_pager *p) {
-    return p->ntype[Q_FREE] + p->n_absent_free;
+    uint64_t held = 0;
+    if (p->barrier) q_pager_tree_walk(p, &p->tree[Q_TREE_FREEMAP], count_held, &held);
+    return p->ntype[Q_FREE] + p->n_absent_free - held;
 }
 
 int q_pager_freemap_grow(q_pager *p, uint64_t new_count) {
@@ -487,4 +496,21 @@ int q_pager_freemap_count(q_pager *p) {
     }
     p->alloc_hint = 0;
     return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The barrier (readers.c): leaves whose free pages are held back
+ * ------------------------------------------------------------------------------------------- */
+
+static int hold_leaf(void *arg, const struct q_node *n, int leaf, uint64_t index) {
+    (void)index;
+    int hold = *(int *)arg;
+    struct q_node *m = (struct q_node *)(uintptr_t)n; /* the walk is const; the flag is ours */
+    if (leaf) m->flags = hold ? m->flags | Q_N_HELD : m->flags & ~(uint32_t)Q_N_HELD;
+    return 0;
+}
+
+void q_pager_freemap_hold(q_pager *p, int hold) {
+    q_pager_tree_walk(p, &p->tree[Q_TREE_FREEMAP], hold_leaf, &hold);
+    p->alloc_hint = 0; /* free pages of released leaves may lie below it */
 }

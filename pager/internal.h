@@ -115,6 +115,7 @@ enum {
     Q_N_DIRTY = 1u, /* changed in the open transaction */
     Q_N_NEW = 2u,   /* materialized in the open transaction (absent in the last commit) */
     Q_N_MOVED = 4u, /* given a third page in the open commit (tree.c, relocate) */
+    Q_N_HELD = 8u,  /* free-map leaf: its free pages are not allocated (barrier, readers.c) */
 };
 
 /* A tree node: an interior node (kid) or a leaf (buf). */
@@ -241,6 +242,16 @@ struct q_pager {
      * validates was rejected (what it references does not validate) and the older one used. */
     int fell_back;
     int fell_back_error; /* why the newer one was rejected */
+    /* readers.c: the lock file and the reader table */
+    int lock_fd;            /* the lock file (-1: none: no reader can share the file) */
+    struct q_lock_hdr *lk;  /* its shared mapping (NULL: none) */
+    int slot;               /* a reader's slot (-1: none) */
+    uint64_t token;         /* a reader's owner token in its slot */
+    uint64_t barrier;       /* writer: readers older than this were there at open, ... */
+    uint64_t readers_seen;  /* writer: live reader slots at the last count */
+    uint64_t oldest_reader; /* writer: their oldest snapshot (UINT64_MAX: none) */
+    uint64_t liveness_ns;   /* writer: when the oldest reader's liveness was last tested */
+    char *path;             /* the data file's name (a reader's snapshots, lock file) */
 };
 
 /* The state behind a handle: NULL for a NULL handle; a closed one stops the process with a
@@ -268,9 +279,45 @@ uint32_t q_pager_super_scan(int fd, const struct q_pager_io *io, uint32_t page_s
  * fills the mapping with the shadowed contents, recounts and compares with the counters sb
  * records. 0, QUIRE_EFBIG, QUIRE_EFILESIZE, QUIRE_EMETA, QUIRE_ENOMEM, I/O errors. */
 int q_pager_load_state(q_pager *p, const struct q_super *sb, uint64_t file_size);
+/* The same for a reader's refresh: unchanged tree nodes are kept, the pages the commit wrote
+ * in place are not verified (a live writer published it), shadows are. */
+int q_pager_load_snapshot(q_pager *p, const struct q_super *sb, uint64_t file_size);
 /* The invariants above: NULL when they hold, else a sentence naming the first that does not
  * (validate.c; q_pager_validate() of pager/testing.h takes a handle). */
 const char *q_pager_validate_state(const q_pager *p);
+
+/* Loads the newest state of the file: reads both slots, loads the newest valid one, falls back
+ * to the other when what it references does not validate (p->fell_back). sb_slot set; the
+ * geometry too when it was not (page_size: the expected one, or 0). */
+int q_pager_load_newest(q_pager *p, uint32_t page_size);
+/* Sets P and what follows from it, and the scratch page: 0 or QUIRE_ENOMEM. */
+int q_pager_set_geometry(q_pager *p, uint32_t page_size);
+
+/* ---------------------------------------------------------------------------------------------
+ * readers.c: the lock file, the reader table, snapshots
+ * ------------------------------------------------------------------------------------------- */
+
+/* Opens (creating it if needed) and maps path's lock file. A lock file that cannot be opened
+ * for writing (read-only directory or file system) is no error: p->lock_fd stays -1 and the
+ * pager falls back to whole-file locks (readers and a writer exclude each other). */
+int q_pager_lock_open(q_pager *p);
+void q_pager_lock_close(q_pager *p);
+/* Writer: marks itself alive, clears stale reader slots, publishes its state; readers older
+ * than it set the reuse barrier (held free-map leaves, freemap.c). */
+int q_pager_writer_attach(q_pager *p);
+/* Writer: publishes the latest commit (after each commit, sync and open), before it scans the
+ * reader table (q_pager_protect_update), which then publishes the statistics. */
+void q_pager_publish(q_pager *p);
+void q_pager_publish_stats(q_pager *p);
+/* Writer: the oldest snapshot a live reader holds (UINT64_MAX: none); counts them. */
+uint64_t q_pager_readers_oldest(q_pager *p);
+/* Reader: takes a slot and a snapshot of the latest published commit (or, without a writer,
+ * of the newest valid one in the file). */
+int q_pager_reader_attach(q_pager *p, uint32_t page_size);
+/* Reader: moves its snapshot to the latest commit. */
+int q_pager_reader_refresh(q_pager *p);
+/* 1 when a writer has the file open. */
+int q_pager_writer_alive(const q_pager *p);
 
 /* ---------------------------------------------------------------------------------------------
  * commit.c: the commit chain, transactions
@@ -321,8 +368,11 @@ struct q_node *q_pager_tree_leaf(const q_pager *p, const struct q_tree *t, uint6
 /* The leaf `leaf`, created if absent (ops->init fills it; the height grows when needed), with it
  * and every ancestor marked dirty. 0, QUIRE_EFULL (beyond Q_MAX_HEIGHT), QUIRE_ENOMEM. */
 int q_pager_tree_dirty(q_pager *p, struct q_tree *t, uint64_t leaf, struct q_node **out);
-/* Reads and validates the tree under roots[] at `height` (every node's checksum; ops->check). */
-int q_pager_tree_load(q_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height);
+/* Reads and validates the tree under roots[] at `height` (every node's checksum; ops->check).
+ * With reuse, the nodes of the tree's current contents whose refs are unchanged are kept
+ * instead of read again (a reader's refresh; the tree must be clean). */
+int q_pager_tree_load(q_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height,
+                      int reuse);
 /* Commit step 0: gives the dirty nodes that have none a page pair (in different 4 KiB blocks),
  * and the ones whose both copies a protected state uses (the anchor one, the latest commit the
  * other: QUIRE_PAGER_NOSYNC) a third page; *changed set when it allocated (which may dirty more
@@ -411,6 +461,9 @@ void q_pager_freemap_settle(q_pager *p);
 int q_pager_freemap_repend(q_pager *p, uint64_t id, uint64_t gen);
 /* Forgets the pending pages freed in the open transaction (abort: they are allocated again). */
 void q_pager_freemap_forget_txn(q_pager *p);
+/* Holds (hold 1) or releases every materialized free-map leaf: a held leaf's free pages are not
+ * allocated (the writer's barrier for readers older than its open, readers.c). */
+void q_pager_freemap_hold(q_pager *p, int hold);
 /* Recomputes the counters from the loaded free map (open, abort): 0 or QUIRE_EMETA. */
 int q_pager_freemap_count(q_pager *p);
 

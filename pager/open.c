@@ -132,6 +132,13 @@ static void set_geometry(q_pager *p, uint32_t ps) {
     p->B = q_pager_block_pages(ps);
 }
 
+int q_pager_set_geometry(q_pager *p, uint32_t ps) {
+    if (!valid_page_size(ps)) return QUIRE_ESUPER;
+    set_geometry(p, ps);
+    if (!p->scratch && !(p->scratch = malloc(ps))) return QUIRE_ENOMEM;
+    return 0;
+}
+
 static void free_trees(q_pager *p) {
     for (unsigned t = 0; t < Q_NTREES; t++) q_pager_tree_free(p, &p->tree[t]);
 }
@@ -190,6 +197,10 @@ static int content_page(q_pager *p, uint64_t id) {
 
 /* Loads the commit record: the shadow map (each shadow verified and copied into the mapping)
  * and, when verify is set, the checksums of the pages the commit wrote home. */
+/* What a load verifies: everything the commit wrote (open, abort), or, for a reader's snapshot
+ * of a commit a live writer published, the shadows only (their bytes are copied at once). */
+enum { VERIFY_NONE = 0, VERIFY_SHADOWS = 1, VERIFY_ALL = 3 };
+
 static int load_record(q_pager *p, const struct q_super *sb, int verify) {
     uint8_t *b;
     size_t len;
@@ -207,7 +218,8 @@ static int load_record(q_pager *p, const struct q_super *sb, int verify) {
             rc = QUIRE_EMETA;
             break;
         }
-        if (verify && q_pager_page_crc(e.home, p->shared + (e.page << p->pshift), p->P) != e.crc) {
+        if ((verify & VERIFY_SHADOWS) &&
+            q_pager_page_crc(e.home, p->shared + (e.page << p->pshift), p->P) != e.crc) {
             rc = QUIRE_EMETA; /* the commit that wrote it did not complete */
             break;
         }
@@ -233,7 +245,8 @@ static int load_record(q_pager *p, const struct q_super *sb, int verify) {
         }
         /* written by an earlier commit since the anchor, and freed or shadowed since */
         if (!content_page(p, e.page) || q_base_hash_has(&p->shadows, e.page)) continue;
-        if (verify && q_pager_page_crc(e.page, p->shared + (e.page << p->pshift), p->P) != e.crc) {
+        if (verify == VERIFY_ALL &&
+            q_pager_page_crc(e.page, p->shared + (e.page << p->pshift), p->P) != e.crc) {
             rc = QUIRE_EMETA; /* the commit's write did not reach the disk */
             break;
         }
@@ -245,8 +258,25 @@ static int load_record(q_pager *p, const struct q_super *sb, int verify) {
     return rc;
 }
 
-int q_pager_load_state(q_pager *p, const struct q_super *sb, uint64_t file_size) {
-    free_trees(p);
+static int load_inner(q_pager *p, const struct q_super *sb, uint64_t file_size, int snapshot);
+
+/* Makes sb the pager's state; snapshot: a reader's refresh (unchanged nodes kept, only the
+ * shadows verified). */
+static int load(q_pager *p, const struct q_super *sb, uint64_t file_size, int snapshot) {
+    if (!snapshot) free_trees(p);
+    /* A reader's mapping holds private copies of the last snapshot's shadowed pages: they go
+     * once the new snapshot is loaded (its own shadows are copied in again). */
+    struct q_base_vec stale;
+    q_base_vec_init(&stale, &q_base_mem_libc);
+    if (snapshot && q_base_hash_sorted_keys(&p->shadows, &stale)) snapshot = 2; /* no memory */
+    int rc = load_inner(p, sb, file_size, snapshot != 0);
+    if (!rc && snapshot == 2) q_pager_drop_all(p);
+    if (!rc && snapshot == 1) q_pager_drop_pages(p, stale.v, stale.n);
+    q_base_vec_free(&stale);
+    return rc;
+}
+
+static int load_inner(q_pager *p, const struct q_super *sb, uint64_t file_size, int snapshot) {
     q_base_hash_clear(&p->shadows);
     if (sb->page_count > (uint64_t)SIZE_MAX >> p->pshift) return QUIRE_EFBIG;
     if (file_size < (sb->page_count << p->pshift)) return QUIRE_EFILESIZE;
@@ -255,18 +285,20 @@ int q_pager_load_state(q_pager *p, const struct q_super *sb, uint64_t file_size)
     int rc = q_pager_map_file(p);
     if (rc) return rc;
     for (unsigned t = 0; t < Q_NTREES; t++) {
-        q_pager_tree_init(p, &p->tree[t], tree_leaves[t]);
-        rc = q_pager_tree_load(p, &p->tree[t], sb->root[t], sb->height[t]);
+        if (!snapshot || !p->tree[t].ops) q_pager_tree_init(p, &p->tree[t], tree_leaves[t]);
+        rc = q_pager_tree_load(p, &p->tree[t], sb->root[t], sb->height[t], snapshot);
         if (rc) return rc;
     }
     rc = q_pager_freemap_count(p);
     if (rc) return rc;
     if (p->ntype[Q_REGULAR] != sb->n_regular || p->ntype[Q_INTERNAL] != sb->n_internal)
         return QUIRE_EMETA;
-    int verify = q_pager_test_fault != Q_FAULT_NO_VERIFY;
+    int verify = q_pager_test_fault == Q_FAULT_NO_VERIFY ? VERIFY_NONE
+                 : snapshot                              ? VERIFY_SHADOWS
+                                                         : VERIFY_ALL;
     uint64_t n;
     /* the protected copies written since the anchor this commit was written after */
-    rc = q_pager_prot_count(p, &n, verify ? sb->anchor : UINT64_MAX);
+    rc = q_pager_prot_count(p, &n, verify == VERIFY_ALL ? sb->anchor : UINT64_MAX);
     if (rc) return rc;
     if (n != sb->n_protected) return QUIRE_EMETA;
     rc = q_pager_sub_count(p, &n);
@@ -279,6 +311,14 @@ int q_pager_load_state(q_pager *p, const struct q_super *sb, uint64_t file_size)
     return 0;
 }
 
+int q_pager_load_state(q_pager *p, const struct q_super *sb, uint64_t file_size) {
+    return load(p, sb, file_size, 0);
+}
+
+int q_pager_load_snapshot(q_pager *p, const struct q_super *sb, uint64_t file_size) {
+    return load(p, sb, file_size, 1);
+}
+
 static q_pager *pager_new(const struct q_pager_io *io) {
     q_pager *p = calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -288,6 +328,8 @@ static q_pager *pager_new(const struct q_pager_io *io) {
         return NULL;
     }
     p->fd = -1;
+    p->lock_fd = -1;
+    p->slot = -1;
     p->io = io ? *io : q_pager_default_io;
     q_base_hash_init(&p->cow, 0, &q_base_mem_libc);
     q_base_hash_init(&p->sub_pending, 0, &q_base_mem_libc);
@@ -304,6 +346,8 @@ static q_pager *pager_new(const struct q_pager_io *io) {
 /* Releases everything; the handle becomes a tombstone (q_pager_state() reports its use). */
 static void pager_release(q_pager *p) {
     q_pager_writers_drop_all(p);
+    q_pager_lock_close(p);
+    free(p->path);
     free_trees(p);
     q_pager_unmap_file(p);
     if (p->fd >= 0) q_os_close(p->fd);
@@ -389,11 +433,59 @@ int q_pager_create_io(const char *path, uint32_t ps, const struct q_pager_io *io
     else if (tmp[0])
         (void)q_os_unlink(tmp);
     if (!rc) rc = q_os_fsync_parent(path);
+    /* readers may join now */
+    if (!rc) rc = (p->path = strdup(path)) ? 0 : QUIRE_ENOMEM;
+    if (!rc) rc = q_pager_lock_open(p);
+    if (!rc) rc = q_pager_writer_attach(p);
     if (rc) {
         pager_release(p);
         return rc;
     }
     *out = p->handle;
+    return 0;
+}
+
+int q_pager_load_newest(q_pager *p, uint32_t ps) {
+    off_t fsz = 0;
+    int rc = q_os_file_size(p->fd, &fsz);
+    if (rc) return rc;
+    struct q_super sb[2];
+    int err[2];
+    uint32_t fps = q_pager_super_scan(p->fd, &p->io, p->P ? p->P : ps, sb, err);
+    if (!fps) {
+        /* The most telling reason: a foreign page size, a version, a checksum, no magic. */
+        int order[] = {QUIRE_EPAGESIZE, QUIRE_EVERSION, QUIRE_ESUPER};
+        rc = QUIRE_EMAGIC;
+        for (int k = 0; k < 3 && rc == QUIRE_EMAGIC; k++)
+            if (err[0] == order[k] || err[1] == order[k]) rc = order[k];
+        return rc;
+    }
+    if ((rc = q_pager_set_geometry(p, fps))) return rc;
+    /* Newest valid slot first; the other one if what the newest references does not validate
+     * (a commit cut short, or damage). */
+    int first = (!err[0] && (err[1] || sb[0].generation >= sb[1].generation)) ? 0 : 1;
+    int used = first;
+    p->fell_back = 0;
+    rc = q_pager_load_state(p, &sb[first], (uint64_t)fsz);
+    if ((rc == QUIRE_EMETA || rc == QUIRE_EFILESIZE) && !err[1 - first]) {
+        int rc0 = rc;
+        used = 1 - first;
+        rc = q_pager_load_state(p, &sb[1 - first], (uint64_t)fsz);
+        if (rc == QUIRE_EFILESIZE || (rc && rc0 == QUIRE_EFILESIZE)) {
+            rc = QUIRE_EFILESIZE; /* shorter than both commits say: truncated */
+        } else if (rc) {
+            rc = QUIRE_EMETA;
+        } else {
+            /* Reported by quire_pager_check() as a warning. A newest commit that grew the
+             * file and finds it shorter is one whose growth never reached the disk. */
+            p->fell_back = 1;
+            p->fell_back_error = rc0;
+        }
+    }
+    if (rc) return rc;
+    p->sb_slot = used;
+    p->anchor = p->oldest = p->gen;
+    p->anchor_slot = used;
     return 0;
 }
 
@@ -405,64 +497,25 @@ int q_pager_open_io(const char *path, unsigned flags, uint32_t ps, const struct 
     q_pager *p = pager_new(io);
     if (!p) return QUIRE_ENOMEM;
     p->rdonly = (flags & QUIRE_PAGER_RDONLY) != 0;
-    int rc = q_os_open(path, p->rdonly ? O_RDONLY : O_RDWR, 0, &p->fd);
-    if (rc) {
-        p->fd = -1;
-        pager_release(p);
-        return rc;
-    }
-    rc = q_os_flock(p->fd, !p->rdonly);
-    off_t fsz = 0;
-    if (!rc) rc = q_os_file_size(p->fd, &fsz);
-    struct q_super sb[2];
-    int err[2];
-    uint32_t fps = 0;
-    if (!rc) {
-        fps = q_pager_super_scan(p->fd, &p->io, ps, sb, err);
-        if (!fps) {
-            /* The most telling reason: a foreign page size, a version, a checksum, no magic. */
-            int order[] = {QUIRE_EPAGESIZE, QUIRE_EVERSION, QUIRE_ESUPER};
-            rc = QUIRE_EMAGIC;
-            for (int k = 0; k < 3 && rc == QUIRE_EMAGIC; k++)
-                if (err[0] == order[k] || err[1] == order[k]) rc = order[k];
-        }
-    }
-    if (!rc) {
-        set_geometry(p, fps);
-        if (!(p->scratch = malloc(fps))) rc = QUIRE_ENOMEM;
-    }
-    int used = -1;
-    if (!rc) {
-        /* Newest valid slot first; the other one if what the newest references does not
-         * validate (a commit cut short, or damage). */
-        int first = (!err[0] && (err[1] || sb[0].generation >= sb[1].generation)) ? 0 : 1;
-        used = first;
-        rc = q_pager_load_state(p, &sb[first], (uint64_t)fsz);
-        if ((rc == QUIRE_EMETA || rc == QUIRE_EFILESIZE) && !err[1 - first]) {
-            int rc0 = rc;
-            used = 1 - first;
-            rc = q_pager_load_state(p, &sb[1 - first], (uint64_t)fsz);
-            if (rc == QUIRE_EFILESIZE || (rc && rc0 == QUIRE_EFILESIZE)) {
-                rc = QUIRE_EFILESIZE; /* shorter than both commits say: truncated */
-            } else if (rc) {
-                rc = QUIRE_EMETA;
-            } else {
-                /* Reported by quire_pager_check() as a warning. A newest commit that grew the
-                 * file and finds it shorter is one whose growth never reached the disk. */
-                p->fell_back = 1;
-                p->fell_back_error = rc0;
-            }
-        }
-    }
-    if (!rc) {
-        p->sb_slot = used;
-        p->anchor = p->gen;
-        p->anchor_slot = used;
-        p->oldest = p->gen;
+    int rc = (p->path = strdup(path)) ? 0 : QUIRE_ENOMEM;
+    if (!rc) rc = q_os_open(path, p->rdonly ? O_RDONLY : O_RDWR, 0, &p->fd);
+    if (rc) p->fd = -1;
+    /* The reader table beside the file (none where it cannot be written: then readers and a
+     * writer exclude each other with the data file's flock, as before readers had slots). */
+    if (!rc) rc = q_pager_lock_open(p);
+    if (!rc && !p->rdonly) {
+        rc = q_os_flock(p->fd, 1); /* one writer */
+        if (!rc) rc = q_pager_load_newest(p, ps);
         /* What a writer builds on must be durable: the state may have reached the file only as
          * far as the page cache (a process killed in NOSYNC mode). */
-        if (!p->rdonly) rc = p->io.sync(p->io.ctx, p->fd);
+        if (!rc) rc = p->io.sync(p->io.ctx, p->fd);
         p->unsynced.n = p->unsynced_crc.n = 0;
+        if (!rc) rc = q_pager_writer_attach(p);
+    } else if (!rc && p->lk) {
+        rc = q_pager_reader_attach(p, ps); /* a slot and a snapshot */
+    } else if (!rc) {
+        rc = q_os_flock(p->fd, 0);
+        if (!rc) rc = q_pager_load_newest(p, ps);
     }
     if (rc) {
         pager_release(p);

@@ -51,6 +51,23 @@ int quire_pager_stat(const quire_pager *h, struct quire_pager_stat *st) {
     st->generation = p->gen;
     st->durable_generation = p->rdonly ? p->gen : p->anchor;
     st->shadow_pages = p->shadows.count;
+    /* readers: what the writer counts (its last publication) and the slots in use */
+    st->readers = 0;
+    st->oldest_snapshot = p->gen;
+    st->held_pages = p->ntype[Q_PENDING] + p->shadows.count;
+    if (p->lk) {
+        const struct q_lock_slot *sl = (const void *)((const uint8_t *)p->lk + Q_LOCK_HDR);
+        for (uint32_t i = 0; i < Q_LOCK_SLOTS; i++) {
+            if (!atomic_load_explicit(&sl[i].owner, memory_order_relaxed)) continue;
+            uint64_t g = atomic_load_explicit(&sl[i].gen, memory_order_relaxed);
+            st->readers++;
+            if (g && g < st->oldest_snapshot) st->oldest_snapshot = g;
+        }
+        if (p->rdonly && q_pager_writer_alive(p)) {
+            st->held_pages = atomic_load_explicit(&p->lk->held_pages, memory_order_relaxed);
+            st->durable_generation = atomic_load_explicit(&p->lk->durable, memory_order_relaxed);
+        }
+    }
     return 0;
 }
 

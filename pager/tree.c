@@ -152,8 +152,20 @@ static int read_ref(q_pager *p, const struct q_ref *r, uint8_t *buf) {
     return 0;
 }
 
+static int same_ref(const struct q_ref *a, const struct q_ref *b) {
+    return a->copy[0] == b->copy[0] && a->copy[1] == b->copy[1] && a->gen == b->gen &&
+           a->crc == b->crc && a->flags == b->flags;
+}
+
+/* Loads the node r names at `level`; *old (when not NULL) is the node that stood there in the
+ * tree being replaced: kept, and taken out of it (*old = NULL), when its ref is unchanged. */
 static int load_node(q_pager *p, struct q_tree *t, const struct q_ref *r, uint32_t level,
-                     uint64_t first_leaf, struct q_node **out) {
+                     uint64_t first_leaf, struct q_node **old, struct q_node **out) {
+    if (old && *old && same_ref(&(*old)->ref, r) && !((*old)->flags & Q_N_DIRTY)) {
+        *out = *old; /* unchanged: its subtree too (every ref below is under this CRC) */
+        *old = NULL;
+        return 0;
+    }
     int leaf = level == 0;
     struct q_node *n = node_new(p, leaf);
     if (!n) return QUIRE_ENOMEM;
@@ -174,12 +186,14 @@ static int load_node(q_pager *p, struct q_tree *t, const struct q_ref *r, uint32
     }
     memcpy(refs, buf, p->P);
     uint64_t sp = span(p, level - 1);
+    struct q_node **oldkids = old && *old && (*old)->kid ? (*old)->kid : NULL;
     for (uint32_t i = 0; i < p->fanout && !rc; i++) {
         if (!(refs[i].flags & Q_REF_PRESENT)) {
             if (!ref_is_zero(&refs[i])) rc = QUIRE_EMETA;
             continue;
         }
-        rc = load_node(p, t, &refs[i], level - 1, first_leaf + i * sp, &n->kid[i]);
+        rc = load_node(p, t, &refs[i], level - 1, first_leaf + i * sp, oldkids ? &oldkids[i] : NULL,
+                       &n->kid[i]);
     }
     free(refs);
     if (rc) goto fail;
@@ -190,24 +204,30 @@ fail:
     return rc;
 }
 
-int q_pager_tree_load(q_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height) {
-    q_pager_tree_free(p, t);
-    if (height > Q_MAX_HEIGHT) return QUIRE_EMETA;
+int q_pager_tree_load(q_pager *p, struct q_tree *t, const struct q_ref *roots, uint32_t height,
+                      int reuse) {
+    struct q_tree old = *t;
+    memset(t->root, 0, sizeof t->root);
+    if (!reuse || old.height != height) {
+        q_pager_tree_free(p, &old); /* nothing to keep */
+        reuse = 0;
+    }
+    t->height = 0;
+    int rc = 0;
     uint64_t sp = span(p, height);
-    if (sp == UINT64_MAX || capacity(p, height) == UINT64_MAX) return QUIRE_EMETA;
-    t->height = height;
-    for (uint32_t i = 0; i < Q_ROOTS; i++) {
+    if (height > Q_MAX_HEIGHT || sp == UINT64_MAX || capacity(p, height) == UINT64_MAX)
+        rc = QUIRE_EMETA;
+    if (!rc) t->height = height;
+    for (uint32_t i = 0; i < Q_ROOTS && !rc; i++) {
         if (!(roots[i].flags & Q_REF_PRESENT)) {
-            if (!ref_is_zero(&roots[i])) return QUIRE_EMETA;
+            if (!ref_is_zero(&roots[i])) rc = QUIRE_EMETA;
             continue;
         }
-        int rc = load_node(p, t, &roots[i], height, i * sp, &t->root[i]);
-        if (rc) {
-            q_pager_tree_free(p, t);
-            return rc;
-        }
+        rc = load_node(p, t, &roots[i], height, i * sp, reuse ? &old.root[i] : NULL, &t->root[i]);
     }
-    return 0;
+    if (reuse) q_pager_tree_free(p, &old); /* what was not kept */
+    if (rc) q_pager_tree_free(p, t);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------

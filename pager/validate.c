@@ -63,7 +63,8 @@ static const char *check_freemap(const q_pager *p) {
             count[ty]++;
             if (ty == Q_FREE) {
                 nfree++;
-                if (lowest_free == UINT64_MAX) lowest_free = base + i;
+                /* a held leaf's free pages are not allocatable (the barrier) */
+                if (lowest_free == UINT64_MAX && !(leaf->flags & Q_N_HELD)) lowest_free = base + i;
             }
         }
         if (leaf->nfree != nfree) return "pager: a free-map leaf's nfree differs from its entries";

@@ -558,6 +558,35 @@ int q_os_fsync_parent(const char *path) {
     return r == 0 ? 0 : q_os_error(e);
 }
 
+static int ofd(int fd, int cmd, short type, uint64_t off, uint64_t len, struct flock *out) {
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)off;
+    fl.l_len = (off_t)len;
+    int r;
+    do r = fcntl(fd, cmd, &fl);
+    while (r != 0 && errno == EINTR);
+    if (out) *out = fl;
+    return r;
+}
+
+int q_os_ofd_lock(int fd, uint64_t off, uint64_t len, int exclusive) {
+    if (ofd(fd, F_OFD_SETLK, exclusive ? F_WRLCK : F_RDLCK, off, len, NULL) == 0) return 0;
+    return errno == EAGAIN || errno == EACCES ? QUIRE_EBUSY : q_os_error(errno);
+}
+
+int q_os_ofd_unlock(int fd, uint64_t off, uint64_t len) {
+    return ofd(fd, F_OFD_SETLK, F_UNLCK, off, len, NULL) == 0 ? 0 : q_os_error(errno);
+}
+
+int q_os_ofd_locked(int fd, uint64_t off, uint64_t len) {
+    struct flock fl;
+    if (ofd(fd, F_OFD_GETLK, F_WRLCK, off, len, &fl) != 0) return q_os_error(errno);
+    return fl.l_type != F_UNLCK;
+}
+
 int q_os_exists(const char *path) {
     struct stat st;
     if (!path) return QUIRE_EINVAL;
@@ -640,6 +669,11 @@ uint64_t q_os_coarse_ns(void) {
 
 void q_os_yield(void) {
     sched_yield();
+}
+
+void q_os_sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /*

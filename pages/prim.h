@@ -191,6 +191,18 @@ int q_os_fsync_parent(const char *path);
 /** 0 when path exists (stat(2) succeeds), else the error (QUIRE_ENOENT, ...). */
 int q_os_exists(const char *path);
 
+/** An open-file-description lock (fcntl F_OFD_SETLK) on bytes [off, off + len) of fd:
+ *  exclusive != 0 for a write lock, else a read lock; held by this descriptor until unlocked or
+ *  closed (a process that dies loses it). Never blocks: held by another -> QUIRE_EBUSY. */
+int q_os_ofd_lock(int fd, uint64_t off, uint64_t len, int exclusive);
+
+/** Releases a q_os_ofd_lock() range. */
+int q_os_ofd_unlock(int fd, uint64_t off, uint64_t len);
+
+/** 1 when another open file description holds a lock on [off, off + len) of fd (F_OFD_GETLK),
+ *  0 when none does, or a negative error. */
+int q_os_ofd_locked(int fd, uint64_t off, uint64_t len);
+
 /* ---------------------------------------------------------------------------------------------
  * Futexes on shared memory (FUTEX_WAIT/FUTEX_WAKE without FUTEX_PRIVATE_FLAG, so they work
  * across processes that map the same file)
@@ -236,6 +248,9 @@ void q_os_yield(void);
 
 /** Installs handler for signal sig (sigaction, SA_RESTART). Errors: QUIRE_EINVAL. */
 int q_os_signal(int sig, void (*handler)(int));
+
+/** Sleeps ns nanoseconds (nanosleep(2), resumed after a signal). */
+void q_os_sleep_ns(uint64_t ns);
 
 /** The calling thread's kernel id (gettid). */
 long q_os_thread_id(void);

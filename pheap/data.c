@@ -217,6 +217,12 @@ int quire_pheap_stat(const quire_pheap *hd, struct quire_pheap_stat *st) {
     st->page_size = h->P;
     st->generation = h->hdr.gen;
     st->file_bytes = quire_pager_page_count(h->pg) << h->pshift;
+    struct quire_pager_stat ps;
+    if (!quire_pager_stat(h->pg, &ps)) {
+        st->readers = ps.readers;
+        st->oldest_snapshot = ps.oldest_snapshot;
+        st->held_pages = ps.held_pages;
+    }
     q_pheap_stats(h, st);
     for (size_t i = 0; i < h->frees.n; i++) { /* freed in the open transaction: dead already */
         struct ph_block b;

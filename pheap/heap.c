@@ -275,6 +275,17 @@ int quire_pheap_abort(quire_pheap *hd) {
     return rc ? fail(h, rc) : 0;
 }
 
+int quire_pheap_refresh(quire_pheap *hd) {
+    q_pheap *h = Q_PHEAP(hd);
+    if (!h) return QUIRE_EINVAL;
+    if (h->fatal) return QUIRE_EUNAVAIL;
+    if (!h->rdonly) return 0; /* a writer sees its latest state */
+    int rc = quire_pager_refresh(h->pg);
+    if (rc <= 0) return rc;
+    rc = reload(h); /* a newer commit: its header, chunk headers, mapping */
+    return rc ? fail(h, rc) : 1;
+}
+
 int quire_pheap_set_durability(quire_pheap *hd, int mode) {
     q_pheap *h = Q_PHEAP(hd);
     if (!h) return QUIRE_EINVAL;

@@ -33,7 +33,8 @@ static int usage(void) {
            "verifies a pager file: both superblock slots, every metadata and protected\n"
            "page checksum, every page the last commit wrote, and the consistency of the\n"
            "free-space map; for a heap file also the heap: chunk headers, page ownership\n"
-           "(no leak), root and names\n\n"
+           "(no leak), root and names. A file a writer has open is checked as a reader:\n"
+           "the snapshot of the writer's latest commit, while it goes on committing\n\n"
            "exit status:\n"
            "  0  sound\n"
            "  1  NOT sound: problems found (each printed), or structures too damaged to open\n"
@@ -41,7 +42,7 @@ static int usage(void) {
            "  3  sound, with warnings: a superblock slot does not validate, or the newest\n"
            "     commit was rolled back to the one before (a crash during a commit, or damage)\n"
            "  4  cannot read FILE (no such file, permission denied, I/O error)\n"
-           "  5  busy: FILE is held by a writer\n"
+           "  5  busy: FILE is held by a writer and no lock file can be made beside it\n"
            "  6  not a quire file (or a format version this quire does not read)\n");
     return 0;
 }
@@ -133,6 +134,9 @@ int q_cmd_check(int argc, char **argv) {
         return CHECK_DAMAGED;
     }
     int warned = warnings(file, r);
+    if (r->live)
+        printf("%s: in use by a writer: checked its commit of generation %llu as a reader\n", file,
+               (unsigned long long)r->stat.generation);
     if (hr.is_heap)
         printf("%s: sound heap%s (page size %u, pager generation %llu, heap generation %llu, "
                "%llu chunks, %llu objects, %llu bytes used, %llu names)\n",

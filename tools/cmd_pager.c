@@ -104,6 +104,13 @@ static int info(const char *file) {
     printf("protected pages: %llu\n", (unsigned long long)r.stat.protected_pages);
     printf("sub-page slots:  %llu\n", (unsigned long long)r.stat.subpage_slots);
     printf("shadow pages:    %llu\n", (unsigned long long)r.stat.shadow_pages);
+    /* readers beside the writer (quire/pager.h, "Readers"); this command is one of them */
+    printf("writer:          %s\n", r.live ? "open (this is its latest commit)" : "none");
+    printf("readers:         %llu (this one included)\n", (unsigned long long)r.stat.readers);
+    printf("oldest snapshot: generation %llu%s\n", (unsigned long long)r.stat.oldest_snapshot,
+           r.stat.oldest_snapshot < r.stat.generation ? " (holds back reuse)" : "");
+    printf("held pages:      %llu (freed or rewritten, kept for older states)\n",
+           (unsigned long long)r.stat.held_pages);
     printf("status:          %s\n", rc           ? quire_strerror(rc)
                                     : r.warnings ? "sound, with warnings (see quire check)"
                                                  : "sound");

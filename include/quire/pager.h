@@ -89,12 +89,46 @@
  * take a new one with quire_pager_get_write() to write after that. Writing through a read view,
  * or through a write view after that point, is undefined (the bytes may be silently dropped).
  *
+ * Readers beside the writer (snapshots)
+ * -------------------------------------
+ * One writer and any number of read-only handles (QUIRE_PAGER_RDONLY), in this process or
+ * others, share a file. A read-only handle reads one commit's state - its snapshot - until it
+ * moves forward explicitly: quire_pager_open() takes the latest commit, quire_pager_refresh()
+ * the latest one at the time of the call (as LMDB's mdb_txn_begin(MDB_RDONLY) / mdb_txn_renew()
+ * do). Between two refreshes nothing the snapshot holds changes: its pages' bytes, protected
+ * pages, sub-page slots and the allocation state stay as that commit left them, whatever the
+ * writer commits meanwhile; a half-applied commit or a torn page is never seen. The writer never
+ * overwrites a page a live snapshot can read: pages freed (or shadows replaced) by its commits
+ * are reused only when no snapshot that old remains.
+ *  - Readers register in a reader table beside the file, "FILE-lock" (created when missing; it
+ *    stays there, like LMDB's lock.mdb). A reader process that dies, even by SIGKILL, loses its
+ *    slot's lock; the writer or the next reader finds the slot stale and frees it. At most
+ *    1024 readers at once (QUIRE_EAGAIN beyond).
+ *  - A reader that stays on an old snapshot holds back reuse: every page the writer frees or
+ *    rewrites after that snapshot stays allocated (freed pages pending, rewritten pages in shadow
+ *    pages) until the reader refreshes or closes, so the file grows by about as many pages as
+ *    the writer frees and rewrites meanwhile (it does not shrink afterwards: those pages become
+ *    free for later allocations). quire_pager_stat() reports readers,
+ *    oldest_snapshot and held_pages (`quire pager info` prints them). A writer that opens while
+ *    readers older than the file's last commit are there (their writer closed or died) leaves
+ *    the free pages of the file alone, growing it instead, until those readers have moved on.
+ *  - Durability: a reader sees every commit the writer published, durable or not. With
+ *    QUIRE_PAGER_NOSYNC, a reader may thus see a commit that a power loss then takes away (the
+ *    file reopens at an earlier one); a process crash of the writer loses nothing.
+ *  - Where the lock file cannot be created or written (a read-only directory or file system),
+ *    read-only opens fall back to a shared lock of the data file: they then exclude a writer
+ *    (QUIRE_EBUSY both ways), as before snapshots existed.
+ *  - Each snapshot copies the pages that live in shadows at that commit into private memory of
+ *    its process (few, unless a stale reader holds many back), and refresh reads the metadata
+ *    pages that changed since the last snapshot.
+ *
  * Errors and concurrency
  * ----------------------
  * Every function returns 0 or a negative QUIRE_E* code (quire/error.h) unless stated otherwise.
- * A pager handle is not thread-safe: use it from one thread at a time. A file is opened for
- * writing by one pager at a time (an exclusive flock; a second writer, in this or another process,
- * gets QUIRE_EBUSY); read-only opens share the file with other readers only. When a commit fails
+ * A pager handle is not thread-safe: use it from one thread at a time (give each reader thread a
+ * handle of its own). A file is opened for writing by one pager at a time (an exclusive flock; a
+ * second writer, in this or another process, gets QUIRE_EBUSY); read-only opens share the file
+ * with the writer and with each other (above). When a commit fails
  * after it started writing (an I/O error, a failed remap), the pager becomes unavailable: every
  * later call but quire_pager_close() returns QUIRE_EUNAVAIL, and the file keeps its last
  * committed state.
@@ -155,6 +189,13 @@ struct quire_pager_stat {
                                       smaller only in QUIRE_PAGER_NOSYNC mode) */
     uint64_t shadow_pages;       /**< pages whose committed bytes wait in a shadow page to be
                                       copied back (internal_pages counts the shadows) */
+    uint64_t readers;            /**< read-only handles with a snapshot of the file (in every
+                                      process; this one included when it is one) */
+    uint64_t oldest_snapshot;    /**< generation of the oldest of their snapshots (generation
+                                      when there is none) */
+    uint64_t held_pages;         /**< pages the writer cannot reuse yet because an older state
+                                      still needs them: freed pages and shadows (for a reader:
+                                      as its writer last published) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -178,13 +219,16 @@ QUIRE_API int quire_pager_create(const char *path, uint32_t page_size, quire_pag
  *
  * Takes the newest superblock slot whose checksum validates and whose metadata validates;
  * falls back to the other slot otherwise. Opening for writing takes an exclusive lock on the
- * file; a read-only open takes a shared one.
+ * file. A read-only open takes a slot in the reader table and a snapshot of the latest commit
+ * (the one a live writer published, else the file's newest valid one): see "Readers".
  * @param path the file.
  * @param flags 0 or QUIRE_PAGER_RDONLY.
  * @param page_size the expected page size, or 0 to accept the file's.
  * @param out receives the handle.
  * @return 0, or QUIRE_EINVAL, QUIRE_ENOENT, QUIRE_EACCES, QUIRE_EBUSY (another pager has the
- *         file open for writing, or a reader holds it and this is a writer),
+ *         file open for writing; or, without a lock file, a reader holds it and this is a
+ *         writer, or a writer holds it and this is a reader), QUIRE_EAGAIN (1024 readers
+ *         already),
  *         QUIRE_EMAGIC (not a pager file, empty file), QUIRE_EVERSION (unsupported format),
  *         QUIRE_ESUPER (no superblock slot validates), QUIRE_EPAGESIZE (page_size differs from
  *         the file's), QUIRE_EMETA (the metadata of both slots is corrupt), QUIRE_EFILESIZE (the
@@ -262,6 +306,19 @@ QUIRE_API int quire_pager_commit(quire_pager *p);
  *         commit failed; the pager is then unavailable), QUIRE_ENOMEM.
  */
 QUIRE_API int quire_pager_abort(quire_pager *p);
+
+/**
+ * @brief Moves a read-only handle's snapshot to the latest commit (see "Readers"): what it
+ *        returns afterwards is that commit's state. Cheap when nothing was committed since
+ *        (one shared-memory read); else it reads the metadata pages that changed and copies
+ *        the commit's shadowed pages. Until the next refresh (or close) the handle's snapshot
+ *        holds back the reuse of every page it can read. A writer's handle always sees the
+ *        latest state: refresh does nothing. [remaps]
+ * @return 1 when the snapshot moved to a newer commit, 0 when it was the latest already, or
+ *         QUIRE_EINVAL, QUIRE_EUNAVAIL, QUIRE_ENOMEM, QUIRE_EIO, QUIRE_EMETA (the file is
+ *         damaged; the handle is then unavailable).
+ */
+QUIRE_API int quire_pager_refresh(quire_pager *p);
 
 /**
  * @brief Chooses the durability of later commits: QUIRE_PAGER_DURABLE (the default) or
@@ -503,17 +560,23 @@ struct quire_pager_report {
     uint64_t file_size;           /**< bytes in the file */
     uint64_t problems;            /**< problems found (0 when the file is sound, and when it
                                        could not be opened: the return value says why) */
+    int live;                     /**< 1 when a writer had the file open: the snapshot of its
+                                       latest commit was checked, as a reader reads it */
 };
 
 /**
- * @brief Verifies a pager file (it must not be open for writing): both superblock slots, every
+ * @brief Verifies a pager file: both superblock slots, every
  *        metadata checksum, the commit record and every page the last commit wrote, every
  *        shadow, every protected page's current copy, and the consistency of the free-space map
  *        with every structure that owns pages (no page owned twice, no owned page marked free,
  *        no internal page left unowned, counters equal to the map). Opens the file read-only.
  *        An invalid superblock slot, or a newer slot that had to be rolled back, is a warning
  *        (r->warnings, r->rolled_back), not a problem: a crash during a commit leaves one, and
- *        so does damage to the slot.
+ *        so does damage to the slot. On a file a writer has open (r->live), the check takes a
+ *        reader's snapshot of the writer's latest commit and verifies that state while the
+ *        writer goes on committing (see "Readers"): everything above but the checksums of the
+ *        content pages the last commits wrote in place, which the writer published as written.
+ *        Where no lock file can be created beside the file, a writer makes it QUIRE_EBUSY.
  * @param path the file.
  * @param r receives the report; its on_problem/arg are read first.
  * @return 0 when the file is sound (warnings or not); QUIRE_ECHECKSUM when a problem was found

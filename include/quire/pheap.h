@@ -68,9 +68,16 @@
  * Named objects cost O(1) per insertion, lookup and removal (amortized: the table is rebuilt at
  * twice its live size when it fills up).
  *
- * Concurrency: a heap handle is not thread-safe. One writer per file at a time (the pager's
- * exclusive file lock: a second writer gets QUIRE_EBUSY); read-only opens share the file with
- * other readers. A read-only heap sees the last commit; it never changes.
+ * Readers: one writer and any number of read-only heaps (QUIRE_PHEAP_RDONLY), in any process,
+ * share a file. A read-only heap reads one commit's heap - its snapshot: the commit that was
+ * the latest when it opened or last called quire_pheap_refresh() - whatever the writer commits
+ * meanwhile (LMDB's read transactions; the pager's "Readers" section in quire/pager.h tells
+ * how, what a stale reader costs - the file grows by what the writer frees and rewrites
+ * meanwhile - and what a reader sees of commits made with QUIRE_PHEAP_NOSYNC: every commit,
+ * durable or not). References and pointers from a reader are valid for its snapshot.
+ *
+ * Concurrency: a heap handle is not thread-safe: give each thread its own. One writer per file
+ * at a time (the pager's exclusive file lock: a second writer gets QUIRE_EBUSY).
  *
  * Errors: every function returns 0 or a negative QUIRE_E* code (quire/error.h) unless stated.
  * A call that fails leaves the transaction as it was (a failed allocation does not make the
@@ -136,6 +143,14 @@ struct quire_pheap_stat {
     uint64_t largest_free; /**< largest run of free pages inside one chunk, in bytes */
     uint64_t chunks;       /**< chunks (groups of pages the heap manages; huge blocks too) */
     uint64_t file_bytes;   /**< size of the file's pages */
+    /* Readers (see "Readers"; quire_pager_stat() of the heap's pager says the same): */
+    uint64_t readers;         /**< read-only handles with a snapshot of the file, in every
+                                   process (this one included when it is one) */
+    uint64_t oldest_snapshot; /**< pager generation of the oldest of their snapshots (the
+                                   pager's generation when there is none; not a heap
+                                   generation) */
+    uint64_t held_pages;      /**< pages the writer cannot reuse yet because an older state
+                                   still needs them (freed pages, shadows) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -152,7 +167,9 @@ struct quire_pheap_stat {
  * @param page_size page size for a new file (0: 4096); for an existing file 0 or its page size.
  * @param out receives the handle.
  * @return 0, or QUIRE_EINVAL, QUIRE_ENOENT (no file and no CREATE), QUIRE_EEXIST (EXCL),
- *         QUIRE_EBUSY (another writer has the file, or readers have it and this is a writer),
+ *         QUIRE_EBUSY (another writer has the file; or, without a lock file beside it, readers
+ *         have it and this is a writer, or a writer and this is a reader), QUIRE_EAGAIN (1024
+ *         readers already),
  *         QUIRE_EACCES, QUIRE_EMAGIC (not a heap file), QUIRE_EVERSION, QUIRE_EPAGESIZE,
  *         QUIRE_ESUPER / QUIRE_EMETA / QUIRE_EFILESIZE / QUIRE_ECHECKSUM (corrupt pager level),
  *         QUIRE_EHEAP (corrupt heap structures), QUIRE_EIO, QUIRE_ENOSPC, QUIRE_ENOMEM.
@@ -300,6 +317,16 @@ QUIRE_API int quire_pheap_commit(quire_pheap *h);
 QUIRE_API int quire_pheap_abort(quire_pheap *h);
 
 /**
+ * @brief Moves a read-only heap's snapshot to the latest commit (see "Readers"); afterwards
+ *        every call sees that commit's heap. Cheap when nothing was committed since. [remaps]
+ * @return 1 when the snapshot moved to a newer commit, 0 when it was the latest already (and
+ *         always for a writable heap, which sees its own latest state), or QUIRE_EINVAL,
+ *         QUIRE_EUNAVAIL, QUIRE_ENOMEM, QUIRE_EIO, QUIRE_EMETA / QUIRE_EHEAP (damaged file: the
+ *         heap is then unavailable).
+ */
+QUIRE_API int quire_pheap_refresh(quire_pheap *h);
+
+/**
  * @brief Chooses the durability of later commits: QUIRE_PHEAP_DURABLE (the default) or
  *        QUIRE_PHEAP_NOSYNC (see "Durability modes").
  * @return 0, or QUIRE_EINVAL (NULL heap, unknown mode), QUIRE_ERDONLY, QUIRE_EUNAVAIL.
@@ -349,11 +376,13 @@ struct quire_pheap_report {
 };
 
 /**
- * @brief Verifies a heap file that is not open for writing: the pager level
- *        (quire_pager_check), then the heap: header, every chunk header (descriptors well
- *        formed, bitmaps agree with their counters, no page both free and used, no block
- *        claimed twice), every regular page owned by exactly one chunk (no leak),
- *        every protected page a chunk header, root and every name naming a live allocation.
+ * @brief Verifies a heap file: the pager level (quire_pager_check), then the heap: header,
+ *        every chunk header (descriptors well formed, bitmaps agree with their counters, no
+ *        page both free and used, no block claimed twice), every regular page owned by exactly
+ *        one chunk (no leak), every protected page a chunk header, root and every name naming a
+ *        live allocation. On a file a writer has open, each level checks the snapshot of the
+ *        writer's latest commit as a reader (the heap level's may be a later commit than the
+ *        pager level's), while the writer goes on committing.
  * @param path the file.
  * @param r receives the report (on_problem/arg read first).
  * @return 0 when sound; QUIRE_ECHECKSUM when a problem was found; QUIRE_EMAGIC when the file is

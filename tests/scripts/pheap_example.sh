@@ -2,7 +2,8 @@
 # tests/scripts/pheap_example.sh - the README's persistent-heap example (examples/pheap_kv.c):
 # builds it, runs a fill of one commit per key, kill -9s it at random instants, restarts it, and
 # after every kill checks that the map is exactly a prefix k0..k<count-1> (no lost commit, no
-# half-written entry) and that `quire check` finds the heap sound. Ends with "N passed, N failed".
+# half-written entry) and that `quire check` finds the heap sound; checks a heap while the
+# example fills it (as a reader). Ends with "N passed, N failed".
 set -u
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
@@ -46,6 +47,28 @@ for round in $(seq 1 12); do
     grep -q "sound heap" "$dir/check" && ok || bad "round $round: check did not see a heap"
 done
 [ "$last" -gt 0 ] && ok || bad "no key was ever committed"
+
+# quire check and quire pager info on a heap a writer is filling: checked as a reader (the
+# snapshot of its latest commit), sound, while the writer goes on committing
+l="$dir/live.heap"
+"$kv" "$l" put first key && ok || bad "live: put"
+"$kv" "$l" fill 2000000 &
+pid=$!
+sleep 0.3
+for round in 1 2 3; do
+    "$Q" check "$l" >"$dir/check" 2>&1 && ok || { bad "live round $round: quire check"; cat "$dir/check"; }
+    grep -q "sound heap" "$dir/check" && ok || bad "live round $round: not a sound heap"
+    grep -q "in use by a writer" "$dir/check" && ok || bad "live round $round: writer not seen"
+    "$Q" pager info "$l" >"$dir/info" 2>&1 && ok || { bad "live round $round: pager info"; cat "$dir/info"; }
+    grep -q "^writer: *open" "$dir/info" && ok || bad "live round $round: info: writer not seen"
+    grep -q "^readers: *[1-9]" "$dir/info" && ok || bad "live round $round: info: readers"
+    grep -q "^held pages: *[0-9]" "$dir/info" && ok || bad "live round $round: info: held pages"
+    sleep 0.1
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+"$Q" check "$l" >"$dir/check" 2>&1 && ok || bad "live: check after the writer's end"
+grep -q "in use by a writer" "$dir/check" && bad "live: a killed writer still seen" || ok
 [ "$("$kv" "$f" get hello)" = again ] && ok || bad "first key survived the kills"
 echo "pheap example: kills: $kills, keys committed: $last"
 finish

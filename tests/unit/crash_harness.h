@@ -31,6 +31,14 @@
 
 /* ---- scratch files, PRNG, stamps ------------------------------------------------------------ */
 
+/* Removes a pager file and its lock file ("FILE-lock", the reader table). */
+static inline void ch_unlink(const char *path) {
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s-lock", path);
+    unlink(path);
+    unlink(lock);
+}
+
 /* A fresh scratch path on tmpfs where there is one (durability is modelled by the harness, not
  * the disk): quire-TAG-PID-N. */
 static inline void ch_path(char *buf, size_t n, const char *tag) {

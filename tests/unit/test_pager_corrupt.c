@@ -201,8 +201,8 @@ static void test_cases(void) {
     CHECK_EQ(r.stat.subpage_slots, 4);
     free(orig);
     free(img);
-    unlink(path);
-    unlink(bad);
+    ch_unlink(path);
+    ch_unlink(bad);
 }
 
 static void count_problem(void *arg, const char *msg) {
@@ -219,7 +219,7 @@ static void test_inconsistent_map(void) {
     struct quire_pager_report r;
     int calls = 0;
     for (int kase = 0; kase < 3; kase++) {
-        unlink(path);
+        ch_unlink(path);
         make_sample(path, ps, 9);
         memset(&r, 0, sizeof r);
         CHECK_OK(quire_pager_check(path, &r));
@@ -249,7 +249,7 @@ static void test_inconsistent_map(void) {
         CHECK(r.slot_valid[0] && r.slot_valid[1]);
     }
     CHECK(calls >= 3);
-    unlink(path);
+    ch_unlink(path);
 }
 
 static int corpus_files(const char *dir, char names[][512], int max) {
@@ -323,7 +323,7 @@ int main(int argc, char **argv) {
         uint32_t sizes[3] = {1024, 2048, 4096};
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof path, "%s/pager-%u", argv[2], sizes[i]);
-            unlink(path);
+            ch_unlink(path);
             make_sample(path, sizes[i], (uint64_t)i);
         }
         snprintf(path, sizeof path, "%s/not-a-pager", argv[2]);

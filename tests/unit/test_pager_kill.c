@@ -11,11 +11,14 @@
  * page count), or that of the commit in flight (its contents, at least its page count); and
  * quire_pager_check() must pass. The next child continues on the same file. On a mismatch the
  * test says which earlier commit, if any, the file went back to and keeps a copy of the file.
- * Every other child runs in QUIRE_PAGER_NOSYNC mode. QUIRE_PAGER_KILLS sets the number of kills
+ * Every other child runs in QUIRE_PAGER_NOSYNC mode. A read-only handle stays attached
+ * throughout: its snapshot must read the same after every kill, and every fourth kill it
+ * refreshes to the recovered state. QUIRE_PAGER_KILLS sets the number of kills
  * (default 200; `make crash-long` runs 10,000).
  * Prints "kills: N, N recovered".
  */
 #include "check.h"
+#include "pager/testing.h"
 #include "test_pager_util.h"
 
 static void child(const char *path, int out, uint64_t seed) {
@@ -156,6 +159,14 @@ int main(void) {
     const uint64_t seed0 = seed;
     printf("seed %llu\n", (unsigned long long)seed);
     long recovered = 0, k;
+    /* A reader stays attached through the kills: its snapshot never changes while the children
+     * commit and die and the parent reopens the file (a writer beside an older reader), and
+     * every fourth kill it refreshes to the recovered state. */
+    quire_pager *rd;
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &rd));
+    int rerr;
+    uint64_t rd_digest = tp_content_digest(rd, &rerr), refreshes = 0;
+    CHECK_EQ(rerr, 0);
     for (k = 0; k < kills; k++) {
         uint64_t delay = ch_rand(&seed) % 12000; /* up to 12 ms */
         kn.have_intent = 0;
@@ -193,10 +204,23 @@ int main(void) {
         int crc = quire_pager_check(path, &rep);
         CHECK_OK(crc);
         recovered += ok && !crc && !err;
+        CHECK_EQ(tp_content_digest(rd, &rerr), rd_digest); /* the reader's snapshot held */
+        CHECK_EQ(rerr, 0);
+        if (k % 4 == 3) {
+            CHECK(quire_pager_refresh(rd) >= 0);
+            rd_digest = tp_content_digest(rd, &rerr);
+            CHECK_EQ(rerr, 0);
+            CHECK_EQ(rd_digest, got.digest);
+            refreshes++;
+        }
     }
-    unlink(path);
-    printf("kills: %ld, %ld recovered (%zu commits reported done, %llu of them grew the file)\n", k,
-           recovered, kn.nhist - 1, (unsigned long long)kn.grew);
+    CHECK(q_pager_validate(rd) == NULL);
+    quire_pager_close(rd);
+    ch_unlink(path);
+    printf("kills: %ld, %ld recovered (%zu commits reported done, %llu of them grew the file); a "
+           "reader attached throughout, its snapshot checked after each kill, refreshed %llu "
+           "times\n",
+           k, recovered, kn.nhist - 1, (unsigned long long)kn.grew, (unsigned long long)refreshes);
     free(kn.hist);
     return check_done();
 }

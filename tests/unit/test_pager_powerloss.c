@@ -14,7 +14,9 @@
  *
  * The workload rewrites pages earlier commits hold (shadows, copy-back), writes protected pages
  * and sub-page slots, frees, grows, and makes one fdatasync per commit, which the test counts.
- * It runs in both durability modes (NOSYNC with quire_pager_sync() now and then).
+ * It runs in both durability modes (NOSYNC with quire_pager_sync() now and then), and in both
+ * again with a read-only handle attached that refreshes now and then (the writer then holds
+ * back pages and shadows for its snapshot; the snapshot must read the same between refreshes).
  *
  * Negative controls: the same workload with each rule of the commit chain broken on purpose
  * (pager/testing.h, q_pager_test_fault) - metadata over the anchor's copy, committed pages
@@ -80,7 +82,7 @@ static void check_image(void *ctx, const struct ch_img *m, uint64_t durable_sync
 /* The workload: transactions of allocs (stamped), rewrites of committed pages, frees,
  * protected writes, sub-page slots, plus autocommitting calls, bulk calls and a grow. Returns
  * the fdatasync calls per commit it measured. */
-static double workload(uint32_t ps, int steps, uint64_t seed, int nosync) {
+static double workload(uint32_t ps, int steps, uint64_t seed, int nosync, int reader) {
     char path[256];
     ch_path(path, sizeof path, "pager-pl");
     struct ch_rec r;
@@ -91,6 +93,16 @@ static double workload(uint32_t ps, int steps, uint64_t seed, int nosync) {
     if (nosync) CHECK_OK(quire_pager_set_durability(p, QUIRE_PAGER_NOSYNC));
     uint64_t first_sync = r.syncs, commits = 0, syncs0 = r.dsyncs;
     note_state(p, &r, 0);
+    /* With reader set, a read-only handle is attached throughout: the writer holds back what its
+     * snapshot reads (and what it refreshes away from); its snapshot must read the same from one
+     * refresh to the next (every 1 to 12 steps). */
+    quire_pager *rd = NULL;
+    uint64_t rd_digest = 0, rd_next = 0;
+    int rerr = 0;
+    if (reader) {
+        CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &rd));
+        rd_digest = tp_content_digest(rd, &rerr);
+    }
     uint64_t s = seed;
     uint64_t pages[512], npages = 0, prot[64], nprot = 0, subs[256], nsubs = 0;
     for (int step = 0; step < steps; step++) {
@@ -182,10 +194,19 @@ static double workload(uint32_t ps, int steps, uint64_t seed, int nosync) {
             note_state(p, &r, nosync);
             commits++;
         }
+        if (rd && (uint64_t)step >= rd_next) {
+            CHECK_EQ(tp_content_digest(rd, &rerr), rd_digest);
+            CHECK_EQ(rerr, 0);
+            CHECK(quire_pager_refresh(rd) >= 0);
+            rd_digest = tp_content_digest(rd, &rerr);
+            CHECK_EQ(tp_generation(rd), tp_generation(p));
+            rd_next = (uint64_t)step + 1 + ch_rand(&s) % 12;
+        }
     }
+    if (rd) quire_pager_close(rd);
     double per_commit = commits ? (double)(r.dsyncs - syncs0) / (double)commits : 0;
     quire_pager_close(p);
-    unlink(path);
+    ch_unlink(path);
     ch_enumerate(&r, first_sync, &s, 6, 64, check_image, NULL);
     ch_rec_free(&r);
     return per_commit;
@@ -196,8 +217,8 @@ static uint64_t run_control(int fault, const char *what, int steps) {
     uint64_t bad0 = bad, tried0 = tried;
     control = 1;
     q_pager_test_fault = fault;
-    workload(1024, steps, 41, 0);
-    workload(4096, steps, 42, 0);
+    workload(1024, steps, 41, 0, 0);
+    workload(4096, steps, 42, 0, 0);
     q_pager_test_fault = Q_FAULT_NONE;
     control = 0;
     uint64_t caught = bad - bad0;
@@ -210,23 +231,28 @@ static uint64_t run_control(int fault, const char *what, int steps) {
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 140;
     ch_path(img_path, sizeof img_path, "pager-plimg");
-    double spc = workload(1024, steps, 1, 0);
-    spc += workload(4096, steps, 2, 0);
-    spc += workload(2048, steps / 2, 3, 0);
+    double spc = workload(1024, steps, 1, 0, 0);
+    spc += workload(4096, steps, 2, 0, 0);
+    spc += workload(2048, steps / 2, 3, 0, 0);
     printf("durable mode: %.3f fdatasync per commit\n", spc / 3);
     CHECK(spc / 3 <= 1.0 + 1e-9); /* one flush per commit (grows make none of their own) */
     uint64_t t0 = tried, c0 = consistent;
-    double nsc = workload(1024, steps, 4, 1);
-    nsc += workload(4096, steps, 5, 1);
+    double nsc = workload(1024, steps, 4, 1, 0);
+    nsc += workload(4096, steps, 5, 1, 0);
     printf("nosync mode: %.3f fdatasync per commit, %llu images, %llu consistent\n", nsc / 2,
            (unsigned long long)(tried - t0), (unsigned long long)(consistent - c0));
     CHECK(nsc / 2 < 0.5);
+    uint64_t t1 = tried, c1 = consistent; /* a reader attached: every image still consistent */
+    workload(1024, steps / 2, 6, 0, 1);
+    workload(4096, steps / 2, 7, 1, 1);
+    printf("with a reader attached: %llu images, %llu consistent\n",
+           (unsigned long long)(tried - t1), (unsigned long long)(consistent - c1));
     uint64_t good_tried = tried, good_consistent = consistent;
     run_control(Q_FAULT_ANCHOR_COPY, "metadata over the anchor's copy", steps / 2);
     run_control(Q_FAULT_IN_PLACE, "committed pages rewritten in place", steps / 2);
     run_control(Q_FAULT_SAME_SLOT, "superblock over the anchor's slot", steps / 2);
     run_control(Q_FAULT_NO_VERIFY, "open without verifying the commit's writes", steps / 2);
-    unlink(img_path);
+    ch_unlink(img_path);
     printf("power-loss images: %llu tried, %llu consistent\n", (unsigned long long)good_tried,
            (unsigned long long)good_consistent);
     free(states.v);

@@ -92,7 +92,7 @@ static void test_not_heaps(void) {
     CHECK_EQ(quire_pheap_open(path, QUIRE_PHEAP_RDONLY, 0, &h), QUIRE_EMAGIC);
     CHECK_EQ(check_file(path, &m, &r), QUIRE_EMAGIC);
     CHECK_EQ(r.is_heap, 0);
-    unlink(path);
+    ch_unlink(path);
     /* a pager file that holds no heap */
     quire_pager *pg;
     CHECK_OK(quire_pager_create(path, 0, &pg));
@@ -104,13 +104,13 @@ static void test_not_heaps(void) {
     CHECK_EQ(check_file(path, &m, &r), QUIRE_EMAGIC);
     CHECK_EQ(r.is_heap, 0);
     CHECK_EQ(r.pager_rc, 0);
-    unlink(path);
+    ch_unlink(path);
     /* a truncated heap */
     make_sample(path);
     CHECK(truncate(path, 4096) == 0);
     CHECK_EQ(quire_pheap_open(path, 0, 0, &h), QUIRE_EFILESIZE);
     CHECK(check_file(path, &m, &r) != 0);
-    unlink(path);
+    ch_unlink(path);
 }
 
 static void test_structures(void) {
@@ -128,7 +128,7 @@ static void test_structures(void) {
     CHECK_EQ(quire_pheap_open(path, 0, 0, &h), QUIRE_EVERSION);
     CHECK_EQ(check_file(path, &m, &r), QUIRE_ECHECKSUM);
     CHECK(has(&m, "version"));
-    unlink(path);
+    ch_unlink(path);
 
     /* root names no allocation */
     make_sample(path);
@@ -138,7 +138,7 @@ static void test_structures(void) {
     CHECK_EQ(quire_pheap_open(path, QUIRE_PHEAP_RDONLY, 0, &h), QUIRE_EHEAP);
     CHECK_EQ(check_file(path, &m, &r), QUIRE_ECHECKSUM);
     CHECK(has(&m, "root"));
-    unlink(path);
+    ch_unlink(path);
 
     /* chunk header: bad magic, unknown descriptor, used count that lies, run past the end */
     static const struct {
@@ -163,7 +163,7 @@ static void test_structures(void) {
         CHECK(has(&m, pokes[i].why));
         if (!has(&m, pokes[i].why))
             fprintf(stderr, "  poke %zu: got '%s'\n", i, m.n ? m.text[0] : "(nothing)");
-        unlink(path);
+        ch_unlink(path);
     }
 
     /* a regular page no chunk owns: leaked */
@@ -175,7 +175,7 @@ static void test_structures(void) {
     CHECK_OK(quire_pager_close(pg));
     CHECK_EQ(check_file(path, &m, &r), QUIRE_ECHECKSUM);
     CHECK(has(&m, "leaked"));
-    unlink(path);
+    ch_unlink(path);
 
     /* names table that does not fit its block: find fails cleanly, check says so */
     make_sample(path);
@@ -189,7 +189,7 @@ static void test_structures(void) {
     CHECK_OK(quire_pheap_close(h));
     CHECK_EQ(check_file(path, &m, &r), QUIRE_ECHECKSUM);
     CHECK(has(&m, "names table"));
-    unlink(path);
+    ch_unlink(path);
 }
 
 /* Raw damage anywhere: open returns 0 or an error, never crashes; when it opens, reading every
@@ -236,8 +236,8 @@ static void test_raw_bytes(void) {
            (unsigned long long)opened, (unsigned long long)refused);
     free(orig);
     free(b);
-    unlink(path);
-    unlink(sample);
+    ch_unlink(path);
+    ch_unlink(sample);
 }
 
 int main(void) {

@@ -11,7 +11,9 @@
  * the one in flight, exactly (tests/unit/test_pheap_util.h digest: every allocation's offset, size
  * and bytes, root, names), and quire_pheap_check() must pass with no problem. The next child
  * continues on the same file. Every other child runs in QUIRE_PHEAP_NOSYNC mode. QUIRE_PHEAP_KILLS
- * sets the number of kills (default 300). Prints "kills: N, N recovered".
+ * sets the number of kills (default 300). A read-only heap stays attached throughout: its
+ * snapshot must read the same after every kill; every fourth kill it refreshes to the recovered
+ * state. Prints "kills: N, N recovered".
  */
 #include "check.h"
 #include "test_pheap_util.h"
@@ -132,7 +134,12 @@ int main(void) {
     uint64_t seed = ch_seed();
     printf("seed %llu\n", (unsigned long long)seed);
     long recovered = 0, k;
-    uint64_t in_flight_won = 0, rolled_back = 0;
+    uint64_t in_flight_won = 0, rolled_back = 0, refreshes = 0;
+    /* A read-only heap stays attached through the kills: its snapshot never changes while the
+     * children commit and die, and every fourth kill it refreshes to the recovered state. */
+    quire_pheap *rd;
+    CHECK_OK(quire_pheap_open(path, QUIRE_PHEAP_RDONLY, 0, &rd));
+    uint64_t rd_digest = th_digest(rd, NULL);
     for (k = 0; k < kills; k++) {
         kn.have_intent = 0;
         uint64_t delay = ch_rand(&seed) % 15000;
@@ -162,11 +169,19 @@ int main(void) {
         CHECK_OK(crc);
         CHECK_EQ(rep.problems, 0);
         recovered += ok && !crc;
+        CHECK_EQ(th_digest(rd, NULL), rd_digest); /* the reader's snapshot held */
+        if (k % 4 == 3) {
+            CHECK(quire_pheap_refresh(rd) >= 0);
+            rd_digest = th_digest(rd, NULL);
+            CHECK_EQ(rd_digest, d);
+            refreshes++;
+        }
     }
-    unlink(path);
+    CHECK_OK(quire_pheap_close(rd));
+    ch_unlink(path);
     printf("kills: %ld, %ld recovered (%llu commits done, %llu in-flight commits survived, %llu "
-           "opens fell back a slot)\n",
+           "opens fell back a slot); a reader attached throughout, refreshed %llu times\n",
            k, recovered, (unsigned long long)kn.commits, (unsigned long long)in_flight_won,
-           (unsigned long long)rolled_back);
+           (unsigned long long)rolled_back, (unsigned long long)refreshes);
     return check_done();
 }

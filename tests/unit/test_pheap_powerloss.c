@@ -135,7 +135,7 @@ static void workload(uint32_t ps, int steps, uint64_t seed, unsigned subsets, in
         }
     }
     CHECK_OK(quire_pheap_close(h));
-    unlink(path);
+    ch_unlink(path);
     ch_enumerate(&r, first_sync, &s, 5, subsets, check_image, NULL);
     ch_rec_free(&r);
 }
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
     workload(1024, steps, 11, subsets, 0);
     workload(4096, steps, 12, subsets, 0);
     workload(4096, steps, 13, subsets, 1); /* QUIRE_PHEAP_NOSYNC */
-    unlink(img_path);
+    ch_unlink(img_path);
     printf("power-loss images: %llu tried, %llu consistent (%llu opened at the older slot)\n",
            (unsigned long long)tried, (unsigned long long)consistent,
            (unsigned long long)rolled_back);
