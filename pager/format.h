@@ -30,15 +30,16 @@
 #include "base/crc32c.h"
 #include "quire/pager.h"
 
-#define Q_MAGIC      "QUIREPGR" /* 8 bytes, no terminator stored */
-#define Q_VERSION    2u
-#define Q_SB_SIZE    1024u /* bytes of a superblock slot that are written and checksummed */
-#define Q_ROOTS      4u    /* root refs per tree in the superblock */
-#define Q_NTREES     3u
-#define Q_MAX_HEIGHT 8u
-#define Q_GROW_MIN   16u /* page_count is a multiple of this */
-#define Q_MAX_PAGES  (UINT64_C(1) << 46)
-#define Q_BLOCK      4096u /* the device block redundant copies never share */
+#define Q_MAGIC         "QUIREPGR" /* 8 bytes, no terminator stored */
+#define Q_VERSION       2u
+#define Q_SB_SIZE       1024u /* bytes of a superblock slot that are written and checksummed */
+#define Q_ROOTS         4u    /* root refs per tree in the superblock */
+#define Q_NTREES        3u
+#define Q_MAX_HEIGHT    8u
+#define Q_GROW_MIN      16u                 /* page_count is a multiple of this */
+#define Q_GROW_FILL_MAX ((uint64_t)8 << 20) /* bytes of a growth written as zeros (grow_for) */
+#define Q_MAX_PAGES     (UINT64_C(1) << 46)
+#define Q_BLOCK         4096u /* the device block redundant copies never share */
 /* Bytes of the commit record a superblock holds itself (the rest goes to record pages). */
 #define Q_SB_INLINE (Q_SB_SIZE - 128u - Q_NTREES * Q_ROOTS * 32u - 4u)
 

@@ -14,9 +14,11 @@
  * wholly free (but for their two leaf pages), groups with nfree == 0 are skipped, and inside a
  * leaf 32 entries are tested per 64-bit word. alloc_hint is a lower bound of the lowest free
  * page, so a run of allocations is linear overall. When no page is free the file grows by an
- * eighth (at least 32 pages): ftruncate (sparse) and mremap. A failed ftruncate changes nothing;
- * a failed mremap after a successful ftruncate leaves the pager unavailable (QUIRE_EUNAVAIL) and
- * the file at its last commit (the superblock still records the old page count).
+ * eighth (at least 32 pages): ftruncate (sparse) and mremap, then the first Q_GROW_FILL_MAX
+ * bytes of the growth are written as zeros (grow_for) unless the request was a bulk one. A failed
+ * ftruncate changes nothing; a failed mremap after a successful ftruncate leaves the pager
+ * unavailable (QUIRE_EUNAVAIL) and the file at its last commit (the superblock still records the
+ * old page count).
  */
 #include <string.h>
 
@@ -256,7 +258,19 @@ static int grow_for(q_pager *p, uint64_t need) {
     uint64_t want = need + need / (p->G / 2) + 4;
     if (extra < want) extra = want;
     if (extra > Q_MAX_PAGES - p->page_count) return QUIRE_EFULL; /* no wrap-around */
-    return q_pager_freemap_grow(p, p->page_count + extra);
+    uint64_t old = p->page_count;
+    int rc = q_pager_freemap_grow(p, p->page_count + extra);
+    if (rc || !p->io.fill || need > extra / 2) return rc;
+    /* Grown ahead of a few pages' need: the pages a commit will write next lie in a hole of the
+       sparse file, and a sync that follows a write into a hole also commits the file system's
+       allocation of its block (on ext4, a journal commit: about half the rate of an overwrite).
+       Writing the first Q_GROW_FILL_MAX bytes of the growth as zeros allocates them now, once;
+       a bulk request (need above half the growth) is left sparse: its pages may never be
+       written. A failed fill changes nothing the pager relies on. */
+    uint64_t len = (p->page_count - old) << p->pshift;
+    (void)p->io.fill(p->io.ctx, p->fd, old << p->pshift,
+                     len < Q_GROW_FILL_MAX ? len : Q_GROW_FILL_MAX);
+    return 0;
 }
 
 int q_pager_freemap_reserve(q_pager *p, uint64_t n) {

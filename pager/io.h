@@ -27,6 +27,12 @@ struct q_pager_io {
     /* Moves/grows a mapping (mremap with MREMAP_MAYMOVE); tests inject failures here. */
     int (*remap)(void *ctx, void *old, size_t old_size, size_t new_size, void **out);
     void *ctx; /* passed to every function */
+    /* Optional (NULL: nothing is done): writes len zero bytes at off, inside a range the file
+       has just grown by. What a reader of the file sees does not change (a hole reads as
+       zeros); the blocks become allocated, so that a later commit writing a page there and
+       syncing does not also make the file system commit their allocation (pager/freemap.c,
+       grow_for). The crash harness leaves it NULL. Errors are ignored by the pager. */
+    int (*fill)(void *ctx, int fd, uint64_t off, uint64_t len);
 };
 
 /* The OS calls of pages/prim.h, ctx unused. */

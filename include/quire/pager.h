@@ -47,6 +47,10 @@
  * terabytes (the free-space map is a tree of pages materialized lazily, so a sparse 1 TiB file
  * costs a few pages). Redundant copies (the two superblock slots, the two copies of every
  * metadata page and protected page) lie in different 4 KiB blocks whatever the page size.
+ * When allocation grows the file ahead of its need (by an eighth), the first 8 MiB of the
+ * growth are written as zeros, so that later commits writing there overwrite allocated blocks
+ * (a sync after a write into a hole also commits the file system's block allocation);
+ * quire_pager_grow() and bulk allocations leave the file sparse.
  *
  * What a commit guarantees
  * ------------------------

@@ -160,7 +160,8 @@ static int ch_r_remap(void *c, void *o, size_t os, size_t ns, void **out) {
 static inline struct q_pager_io ch_rec_io(struct ch_rec *r, uint32_t ps) {
     memset(r, 0, sizeof *r);
     r->ps = ps;
-    return (struct q_pager_io){ch_r_pread, ch_r_pwrite, ch_r_sync, ch_r_truncate, ch_r_remap, r};
+    return (struct q_pager_io){ch_r_pread, ch_r_pwrite, ch_r_sync, ch_r_truncate,
+                               ch_r_remap, r,           NULL};
 }
 
 static inline void ch_rec_free(struct ch_rec *r) {

@@ -728,7 +728,7 @@ static void test_grow_failures(void) {
     TEST("failed grow / remap");
     char path[256];
     ch_path(path, sizeof path, "pager-fail");
-    struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL};
+    struct q_pager_io io = {f_pread, f_pwrite, f_sync, f_truncate, f_remap, NULL, NULL};
     quire_pager *p;
     CHECK_OK(q_pager_create_io(path, 1024, &io, &p));
     uint64_t id, first;
@@ -877,6 +877,43 @@ static void test_commit_grows(void) {
     ch_unlink(path);
 }
 
+/* Growth ahead of a few pages' need is written as zeros (blocks allocated once, so that commits
+ * writing there are overwrites: pager/freemap.c, grow_for); a bulk request stays sparse. */
+static void test_grow_fill(void) {
+    TEST("growth filled, bulk growth sparse");
+    char path[256];
+    ch_path(path, sizeof path, "pager-fill");
+    quire_pager *p;
+    CHECK_OK(quire_pager_create(path, 4096, &p));
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    uint64_t created = (uint64_t)st.st_size; /* the new file's free pages are holes */
+    CHECK_OK(quire_pager_begin(p));
+    uint64_t id;
+    for (int i = 0; i < 3000; i++) CHECK_OK(quire_pager_alloc(p, &id));
+    CHECK_OK(quire_pager_commit(p));
+    CHECK(stat(path, &st) == 0);
+    CHECK_EQ((uint64_t)st.st_size, quire_pager_page_count(p) * 4096);
+    /* every block the growth added is allocated (without the fill: the few metadata pages) */
+    CHECK((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size - created);
+    const void *d;
+    CHECK_OK(quire_pager_get(p, id, &d));
+    CHECK_EQ(((const uint8_t *)d)[4095], 0);
+    quire_pager_close(p);
+    ch_unlink(path);
+
+    CHECK_OK(quire_pager_create(path, 4096, &p));
+    static uint64_t ids[50000];
+    CHECK_OK(quire_pager_alloc_bulk(p, 50000, ids));
+    CHECK(stat(path, &st) == 0);
+    CHECK((uint64_t)st.st_size >= UINT64_C(50000) * 4096);
+    CHECK((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size / 2); /* not written */
+    quire_pager_close(p);
+    struct quire_pager_report r = {0};
+    CHECK_OK(quire_pager_check(path, &r));
+    ch_unlink(path);
+}
+
 int main(void) {
     test_create_open();
     test_create_interrupted();
@@ -892,6 +929,7 @@ int main(void) {
     test_subpage(65536);
     test_grow_failures();
     test_commit_grows();
+    test_grow_fill();
     test_sparse_tib(4096);
     test_sparse_tib(1024);
     return check_done();
