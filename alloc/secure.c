@@ -240,30 +240,17 @@ static inline uint64_t canary_at(uint64_t c, uintptr_t x) {
 }
 
 /* Canary bytes [lo, lo + n) of block (n <= Q_CANARY_MAX): two words, overlapping, when n >= 8;
-   else n bytes in at most three stores (4, 2, 1), none touching the trailer after them, which a
-   thread freeing the next slot may be reading. */
+   else byte by byte (q_canary_fill), none touching the trailer after them, which a thread
+   freeing the next slot may be reading. */
 static inline void canary_put(void *block, size_t lo, size_t n) {
-    uint64_t c = canary_of(block);
-    unsigned char *p = (unsigned char *)block + lo;
-    if (n >= 8) {
-        store8(p, canary_at(c, (uintptr_t)p));
-        store8(p + n - 8, canary_at(c, (uintptr_t)p + n - 8));
+    if (n < 8) {
+        q_canary_fill(block, lo, lo + n);
         return;
     }
-    uint64_t v = canary_at(c, (uintptr_t)p); /* byte i goes at p + i (little-endian) */
-    if (n & 4) {
-        uint32_t x = (uint32_t)v;
-        memcpy(p, &x, 4);
-        p += 4;
-        v >>= 32;
-    }
-    if (n & 2) {
-        uint16_t x = (uint16_t)v;
-        memcpy(p, &x, 2);
-        p += 2;
-        v >>= 16;
-    }
-    if (n & 1) *p = (unsigned char)v;
+    uint64_t c = canary_of(block);
+    unsigned char *p = (unsigned char *)block + lo;
+    store8(p, canary_at(c, (uintptr_t)p));
+    store8(p + n - 8, canary_at(c, (uintptr_t)p + n - 8));
 }
 
 static inline int canary_intact(const void *block, size_t lo, size_t n) {
