@@ -148,8 +148,10 @@ static uint64_t find_range(const q_pager *p, uint64_t from, uint64_t to) {
         if (!leaf) { /* all free but its two leaf pages, base and base + B (never group 0) */
             for (uint64_t c = from; c < end; c++)
                 if (c != base && c != base + p->B) return c;
-        } else if (leaf->nfree && !(leaf->flags & Q_N_HELD)) {
-            uint64_t i = from - base, e = end - base;
+        } else if (leaf->nfree && (!(leaf->flags & Q_N_HELD) || p->held_below < end)) {
+            /* held: only the pages the file grew by since the barrier was set */
+            uint64_t lo = (leaf->flags & Q_N_HELD) && p->held_below > from ? p->held_below : from;
+            uint64_t i = lo - base, e = end - base;
             while (i < e) {
                 uint64_t w;
                 memcpy(&w, leaf->buf + (i >> 5) * 8, 8);
@@ -209,17 +211,30 @@ static uint64_t find_run(const q_pager *p, uint64_t from, uint64_t n) {
     return UINT64_MAX;
 }
 
-static int count_held(void *arg, const struct q_node *n, int leaf, uint64_t index) {
-    (void)index;
-    if (leaf && (n->flags & Q_N_HELD)) *(uint64_t *)arg += n->nfree;
+struct held_count {
+    const q_pager *p;
+    uint64_t held;
+};
+
+/* Free pages of a held leaf below p->held_below (group index g). */
+static int count_held(void *arg, const struct q_node *n, int leaf, uint64_t g) {
+    struct held_count *c = arg;
+    if (!leaf || !(n->flags & Q_N_HELD)) return 0;
+    uint64_t base = g * c->p->G;
+    if (base + c->p->G <= c->p->held_below) {
+        c->held += n->nfree;
+        return 0;
+    }
+    for (uint64_t i = 0; base + i < c->p->held_below; i++)
+        c->held += q_freemap_entry(n->buf, i) == Q_FREE;
     return 0;
 }
 
 /* Free pages an allocation may take (not those of held leaves: the barrier). */
 static uint64_t free_count(const q_pager *p) {
-    uint64_t held = 0;
-    if (p->barrier) q_pager_tree_walk(p, &p->tree[Q_TREE_FREEMAP], count_held, &held);
-    return p->ntype[Q_FREE] + p->n_absent_free - held;
+    struct held_count c = {p, 0};
+    if (p->barrier) q_pager_tree_walk(p, &p->tree[Q_TREE_FREEMAP], count_held, &c);
+    return p->ntype[Q_FREE] + p->n_absent_free - c.held;
 }
 
 int q_pager_freemap_grow(q_pager *p, uint64_t new_count) {

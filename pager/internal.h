@@ -248,6 +248,9 @@ struct q_pager {
     int slot;               /* a reader's slot (-1: none) */
     uint64_t token;         /* a reader's owner token in its slot */
     uint64_t barrier;       /* writer: readers older than this were there at open, ... */
+    uint64_t held_below;    /* ... and while they are, free pages below this (the page count
+                               at open) in held leaves are not allocated; pages the file grew
+                               by since are (no older snapshot can read them) */
     uint64_t readers_seen;  /* writer: live reader slots at the last count */
     uint64_t oldest_reader; /* writer: their oldest snapshot (UINT64_MAX: none) */
     uint64_t liveness_ns;   /* writer: when the oldest reader's liveness was last tested */
@@ -461,8 +464,9 @@ void q_pager_freemap_settle(q_pager *p);
 int q_pager_freemap_repend(q_pager *p, uint64_t id, uint64_t gen);
 /* Forgets the pending pages freed in the open transaction (abort: they are allocated again). */
 void q_pager_freemap_forget_txn(q_pager *p);
-/* Holds (hold 1) or releases every materialized free-map leaf: a held leaf's free pages are not
- * allocated (the writer's barrier for readers older than its open, readers.c). */
+/* Holds (hold 1) or releases every materialized free-map leaf: a held leaf's free pages below
+ * p->held_below are not allocated (the writer's barrier for readers older than its open,
+ * readers.c). */
 void q_pager_freemap_hold(q_pager *p, int hold);
 /* Recomputes the counters from the loaded free map (open, abort): 0 or QUIRE_EMETA. */
 int q_pager_freemap_count(q_pager *p);

@@ -25,8 +25,9 @@
  * slot when nobody holds it; a reader that opens clears every such slot it finds. A writer that
  * opens while readers older than the file's last commit are there (their writer went away)
  * cannot tell which free pages those snapshots still read: it leaves every free page of the
- * materialized free-map groups alone until those readers have moved on (the "barrier"),
- * growing the file meanwhile.
+ * materialized free-map groups that lie below the file's page count at its open until those
+ * readers have moved on (the "barrier"), growing the file meanwhile; the pages the file grows by
+ * are allocated at once (no older snapshot can read them: the file never shrinks).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -214,6 +215,7 @@ int q_pager_writer_attach(q_pager *p) {
     uint64_t oldest = q_pager_readers_oldest(p);
     if (oldest < p->gen) {
         p->barrier = p->gen;
+        p->held_below = p->page_count; /* growth from here on is usable at once */
         q_pager_freemap_hold(p, 1);
     }
     q_pager_protect_update(p);

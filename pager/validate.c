@@ -64,7 +64,9 @@ static const char *check_freemap(const q_pager *p) {
             if (ty == Q_FREE) {
                 nfree++;
                 /* a held leaf's free pages are not allocatable (the barrier) */
-                if (lowest_free == UINT64_MAX && !(leaf->flags & Q_N_HELD)) lowest_free = base + i;
+                if (lowest_free == UINT64_MAX &&
+                    (!(leaf->flags & Q_N_HELD) || base + i >= p->held_below))
+                    lowest_free = base + i;
             }
         }
         if (leaf->nfree != nfree) return "pager: a free-map leaf's nfree differs from its entries";

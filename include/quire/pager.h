@@ -115,7 +115,8 @@
  *    free for later allocations). quire_pager_stat() reports readers,
  *    oldest_snapshot and held_pages (`quire pager info` prints them). A writer that opens while
  *    readers older than the file's last commit are there (their writer closed or died) leaves
- *    the free pages of the file alone, growing it instead, until those readers have moved on.
+ *    the free pages of the file alone, growing it instead, until those readers have moved on;
+ *    the pages it grows by are used at once (the file grows by what the writer needs, not more).
  *  - Durability: a reader sees every commit the writer published, durable or not. With
  *    QUIRE_PAGER_NOSYNC, a reader may thus see a commit that a power loss then takes away (the
  *    file reopens at an earlier one); a process crash of the writer loses nothing.
