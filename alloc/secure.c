@@ -17,7 +17,8 @@
  *             probability 1 - 2^-24 (always when the byte before the next slot becomes zero).
  *             A slot holds size + Q_TRAILER bytes; malloc_usable_size is the requested size.
  *   canary    bytes [size, size + min(Q_CANARY_MAX, room)) after the block, derived from a key
- *             and the block address, never zero (an off-by-one NUL is caught). Checked on free
+ *             and the block address (for small blocks, from the trailer's keyed mask and a key
+ *             of their own), never zero (an off-by-one NUL is caught). Checked on free
  *             and realloc: a write past the end shows. A write before the start shows in the
  *             previous slot's trailer, checked on free too; before a slab's first slot there is
  *             a guard page.
@@ -26,10 +27,12 @@
  *             free-list link must still be zero and the trailer intact: a write after free is
  *             reported then. A block shrunk in place by realloc has its cut-off tail zeroed.
  *   quarantine a freed block is not reusable at once: it goes into a per-thread array of
- *             QUAR_RAND slots at a random index, and the block it displaces into a FIFO of at
- *             most QUAR_FIFO blocks and QUAR_BYTES bytes; only a block leaving the FIFO is
- *             really freed. While quarantined the block stays marked in use in the bitmap, its
- *             trailer says free, so a second free is reported as a double free.
+ *             QUAR_RAND slots at a random index, and the block it displaces into a FIFO; only a
+ *             block leaving the FIFO is really freed, once QUAR_FIFO - 1 later blocks entered
+ *             it or QUAR_BYTES bytes are held. Releases come in batches: the FIFO holds up to
+ *             QUAR_FIFO - 1 + QUAR_BATCH blocks, the quarantine up to 9/8 QUAR_BYTES bytes.
+ *             While quarantined the block stays marked in use in the bitmap, its trailer says
+ *             free, so a second free is reported as a double free.
  *   order     a slab's fresh slots are threaded onto its free list in random order.
  *   zero-size malloc(0) returns a unique address in a reserved inaccessible region (1 GiB of
  *             address space, no memory): reading or writing it faults; addresses are handed out
@@ -49,7 +52,10 @@
  * quarantine (one random index - one draw of the generator serves twelve frees - and a ring).
  * A block leaving the quarantine goes back on its slab's local_free list here when the calling
  * thread owns the slab; the engine (q_small_release) takes the other cases. Errors leave the
- * straight line for a cold function that finds out what went wrong and reports it.
+ * straight line for a cold function that finds out what went wrong and reports it; so do
+ * the rarer cases (a refill, a block of more than 72 bytes to malloc, a draw of random bits, a
+ * batch of releases), as tail calls. Callgrind, malloc(16)/free: 469 instructions a pair
+ * (491 before this layout; the default mode's: 82).
  *
  * Reports name the misuse and the address ("quire: free(): heap overflow (...): 0x...") and
  * abort, without allocating (report.c).
@@ -65,6 +71,8 @@
 #ifndef QUAR_FIFO
 #define QUAR_FIFO 256 /* a power of two */
 #endif
+#define QUAR_BATCH 32              /* the FIFO releases down to QUAR_FIFO - 1 blocks in batches */
+#define QUAR_RING  (2 * QUAR_FIFO) /* its ring: room for QUAR_FIFO - 1 + QUAR_BATCH */
 #define QUAR_BYTES ((size_t)256 << 10)
 #define QUAR_RBITS ((unsigned)__builtin_ctz(QUAR_RAND)) /* random bits per choice of rnd[] */
 #define QUAR_RUSE  (63 / QUAR_RBITS * QUAR_RBITS)       /* bits of a draw used (12 choices) */
@@ -79,7 +87,7 @@ enum { TR_FRESH = 1, TR_LIVE = 2, TR_FREE = 3 };
    size are found from its slab when it leaves (it stays in use, so its slab stays). */
 struct q_quarantine {
     void *rnd[QUAR_RAND];      /* the random part: a freed block lands at a random index */
-    void *fifo[QUAR_FIFO];     /* the FIFO: n entries from head (a ring) */
+    void *fifo[QUAR_RING];     /* the FIFO: n entries from head (a ring) */
     unsigned head, n;          /* first entry and count of the FIFO */
     uint64_t rbits;            /* random bits for the next choices, above a sentinel 1 bit */
     size_t bytes;              /* slot bytes held in rnd and fifo */
@@ -239,22 +247,29 @@ static inline uint64_t canary_at(uint64_t c, uintptr_t x) {
     return (c >> r) | (c << ((64 - r) & 63));
 }
 
-/* Canary bytes [lo, lo + n) of block (n <= Q_CANARY_MAX): two words, overlapping, when n >= 8;
-   else byte by byte (q_canary_fill), none touching the trailer after them, which a thread
-   freeing the next slot may be reading. */
-static inline void canary_put(void *block, size_t lo, size_t n) {
+/* The canary of a small block whose trailer mask (tr_mask) is m: as keyed as canary_of, for
+   no multiply of its own (the trailer's mask is computed anyway). */
+static inline uint64_t canary_small(uint64_t m) {
+    return (m ^ key_canary) | 0x0101010101010101ull;
+}
+
+/* Canary bytes [lo, lo + n) of small block `block` (n <= Q_CANARY_MAX; m its trailer mask):
+   two words, overlapping, when n >= 8; else byte by byte, none touching the trailer after
+   them, which a thread freeing the next slot may be reading. */
+static inline void canary_put(void *block, size_t lo, size_t n, uint64_t m) {
+    uint64_t c = canary_small(m);
+    unsigned char *p = (unsigned char *)block + lo;
     if (n < 8) {
-        q_canary_fill(block, lo, lo + n);
+        for (unsigned char *e = p + n; p < e; p++)
+            *p = (unsigned char)(c >> (((uintptr_t)p & 7) * 8));
         return;
     }
-    uint64_t c = canary_of(block);
-    unsigned char *p = (unsigned char *)block + lo;
     store8(p, canary_at(c, (uintptr_t)p));
     store8(p + n - 8, canary_at(c, (uintptr_t)p + n - 8));
 }
 
-static inline int canary_intact(const void *block, size_t lo, size_t n) {
-    uint64_t c = canary_of(block);
+static inline int canary_intact(const void *block, size_t lo, size_t n, uint64_t m) {
+    uint64_t c = canary_small(m);
     const unsigned char *p = (const unsigned char *)block + lo;
     if (n >= 8)
         return ((load8(p) ^ canary_at(c, (uintptr_t)p)) |
@@ -313,6 +328,21 @@ static inline int zero_after_link(const void *p, size_t n) {
             if (memcmp(b, zero_page, sizeof zero_page) != 0) return 0;
         return memcmp(b, zero_page, len) == 0;
     }
+    uint64_t acc;
+    if (len >= 32)
+        acc = load8(b) | load8(b + 8) | load8(b + 16) | load8(b + 24) | load8(e - 32) |
+              load8(e - 24) | load8(e - 16) | load8(e - 8);
+    else if (len >= 16)
+        acc = load8(b) | load8(b + 8) | load8(e - 16) | load8(e - 8);
+    else
+        acc = len ? load8(b) : 0;
+    return acc == 0;
+}
+
+/* zero_after_link for n <= 72: no call. */
+static inline int zero_short(const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p + 8, *e = (const unsigned char *)p + n;
+    size_t len = n - 8;
     uint64_t acc;
     if (len >= 32)
         acc = load8(b) | load8(b + 8) | load8(b + 16) | load8(b + 24) | load8(e - 32) |
@@ -465,28 +495,55 @@ static inline void quar_release(struct q_heap *h, struct q_quarantine *q, void *
     q_small_release(y); /* validated when it was freed; the trailer's CAS made that once */
 }
 
+/* Really frees the oldest blocks of the quarantine q of h, the calling thread's heap, while
+   it holds too many (QUAR_FIFO blocks in the FIFO) or too many bytes (QUAR_BYTES). Called
+   when the FIFO holds QUAR_FIFO - 1 + QUAR_BATCH blocks or the quarantine an eighth more than
+   QUAR_BYTES: the releases come in batches, and every block stays in the quarantine at least
+   as long as when each push released one (QUAR_FIFO - 1 later blocks entered the FIFO, and
+   QUAR_BYTES later bytes came in). */
+static Q_NOINLINE void quar_drain(struct q_heap *h, struct q_quarantine *q) {
+    while (q->n >= QUAR_FIFO || (q->bytes > QUAR_BYTES && q->n)) {
+        void *y = q->fifo[q->head];
+        q->head = (q->head + 1) & (QUAR_RING - 1);
+        q->n--;
+        quar_release(h, q, y, 1);
+    }
+}
+
+static Q_NOINLINE void quar_push_draw(struct q_heap *h, struct q_quarantine *q, void *p,
+                                      const struct q_slab *s);
+
 /* Holds freed block p (of slab s) back in the quarantine q of h, the calling thread's heap;
-   really frees the oldest ones. */
+   really frees the oldest ones (quar_drain). Every call in it is a tail call. */
 static inline __attribute__((always_inline)) void
-quar_push(struct q_heap *h, struct q_quarantine *q, void *p, const struct q_slab *s) {
+quar_push(struct q_heap *h, struct q_quarantine *q, void *p, const struct q_slab *s, int drawn) {
     uint64_t r = q->rbits;
-    if (Q_UNLIKELY(r < (uint64_t)QUAR_RAND)) /* only the sentinel left: draw again */
+    if (Q_UNLIKELY(r < (uint64_t)QUAR_RAND)) { /* only the sentinel left: draw again */
+        if (!drawn) {
+            quar_push_draw(h, q, p, s);
+            return;
+        }
         r = rnd64() >> (64 - QUAR_RUSE) | (uint64_t)1 << QUAR_RUSE;
+    }
     unsigned i = (unsigned)(r & (QUAR_RAND - 1));
     q->rbits = r >> QUAR_RBITS;
     void *x = q->rnd[i];
     q->rnd[i] = p;
     q->held[s->cls]++;
-    q->bytes += s->slot_size;
+    size_t bytes = q->bytes + s->slot_size;
+    q->bytes = bytes;
     if (Q_UNLIKELY(!x)) return;
-    q->fifo[(q->head + q->n) & (QUAR_FIFO - 1)] = x;
-    q->n++;
-    while (q->n >= QUAR_FIFO || (q->bytes > QUAR_BYTES && q->n)) {
-        void *y = q->fifo[q->head];
-        q->head = (q->head + 1) & (QUAR_FIFO - 1);
-        q->n--;
-        quar_release(h, q, y, 1);
-    }
+    unsigned n = q->n;
+    q->fifo[(q->head + n) & (QUAR_RING - 1)] = x;
+    q->n = ++n;
+    if (n >= QUAR_FIFO - 1 + QUAR_BATCH || bytes > QUAR_BYTES + QUAR_BYTES / 8) quar_drain(h, q);
+}
+
+/* quar_push when the random bits ran out: draws more (out of line: the generator may call the
+   system). */
+static Q_NOINLINE void quar_push_draw(struct q_heap *h, struct q_quarantine *q, void *p,
+                                      const struct q_slab *s) {
+    quar_push(h, q, p, s, 1);
 }
 
 void q_secure_flush(struct q_heap *h) {
@@ -494,7 +551,7 @@ void q_secure_flush(struct q_heap *h) {
     if (!q) return;
     while (q->n) {
         void *y = q->fifo[q->head];
-        q->head = (q->head + 1) & (QUAR_FIFO - 1);
+        q->head = (q->head + 1) & (QUAR_RING - 1);
         q->n--;
         quar_release(h, q, y, 0);
     }
@@ -590,7 +647,7 @@ static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t
             q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
     }
     if (zero && size > clean) memset((char *)b + clean, 0, size - clean);
-    canary_put(b, size, canary_len(size, slot));
+    canary_put(b, size, canary_len(size, slot), m);
     atomic_store_explicit(tp, tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
     return b;
 }
@@ -603,27 +660,87 @@ static inline unsigned slot_class(size_t size, size_t align) {
     return cls;
 }
 
-/* malloc under QUIRE_SECURE: q_malloc_slow sends every call here, with h a thread heap or
-   q_heap_dead (it sends q_heap_empty's to q_alloc_generic). */
-void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
-    if (Q_LIKELY(size - 1 < Q_MEDIUM_MAX - Q_TRAILER && h != &q_heap_dead)) {
-        unsigned cls = q_size_class(size + Q_TRAILER);
-        struct q_slab *s = h->cur[cls];
-        void *b;
-        if (Q_LIKELY(s->free != NULL)) {
-            b = q_slab_pop(s);
-        } else {
-            int saved = errno;
-            b = q_heap_alloc_cls(h, cls);
-            if (!b) {
-                errno = ENOMEM;
-                return NULL;
-            }
-            errno = saved;
+/* Writes a canary of 1 to 7 bytes and returns block b: a tail call. */
+static Q_NOINLINE void *canary_short(void *b, size_t lo, size_t n, uint64_t m) {
+    canary_put(b, lo, n, m);
+    return b;
+}
+
+/* q_secure_malloc's slot at the head of s's free list (its trailer checked: `clean` bytes
+   from its start are zero if intact) when it is the last of its page on the list
+   (q_slab_pop_last). */
+static Q_NOINLINE void *malloc_long(struct q_slab *s, size_t size, unsigned kind, size_t clean,
+                                    uint32_t slot) {
+    void *b = s->free;
+    if (!(clean >= DROP_MIN ? big_zero(b, clean, 0) : zero_after_link(b, clean)))
+        q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
+    b = q_slab_pop(s);
+    uintptr_t a = (uintptr_t)b;
+    uint64_t m = tr_mask(a);
+    atomic_store_explicit(tr_at(a, slot), tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
+    canary_put(b, size, canary_len(size, slot), m);
+    return b;
+}
+
+/* q_secure_malloc's other cases: a slot from a refill (the class's current slab is empty), a
+   slot of more than 80 bytes (its zero check may be long: memcmp, mincore), a trailer that
+   does not decode (slot_finish reports), and the sizes and heaps q_secure_malloc does not take
+   (zero, large, q_heap_dead, q_heap_empty). Out of line, so that its straight line saves no
+   registers. */
+static Q_NOINLINE void *malloc_other(struct q_heap *h, size_t size, unsigned kind) {
+    if (Q_UNLIKELY(size - 1 >= Q_MEDIUM_MAX - Q_TRAILER || h == &q_heap_dead || h == &q_heap_empty))
+        return q_alloc_generic(size, 0, 0, kind);
+    unsigned cls = q_size_class(size + Q_TRAILER);
+    struct q_slab *s = h->cur[cls];
+    void *b;
+    if (Q_LIKELY(s->free != NULL)) {
+        b = q_slab_pop(s);
+    } else {
+        int saved = errno;
+        b = q_heap_alloc_cls(h, cls);
+        if (!b) {
+            errno = ENOMEM;
+            return NULL;
         }
-        return slot_finish(b, q_class_size[cls], size, kind, 0);
+        errno = saved;
     }
-    return q_alloc_generic(size, 0, 0, kind);
+    return slot_finish(b, q_class_size[cls], size, kind, 0);
+}
+
+/*
+ * malloc under QUIRE_SECURE: q_malloc_slow sends every call here, with h a thread heap or
+ * q_heap_dead (it sends q_heap_empty's to q_alloc_generic; malloc_other would too). The common case
+ * - a slot of at most 80 bytes on the class's current slab - is slot_finish's checks and writes on
+ * a straight line with no call (at most 72 bytes to check: word loads); anything else goes to
+ * malloc_other.
+ */
+void *q_secure_malloc(struct q_heap *h, size_t size, unsigned kind) {
+    if (size - 1 >= 80 - Q_TRAILER || Q_UNLIKELY(h == &q_heap_dead)) /* slots over 80 bytes */
+        return malloc_other(h, size, kind);
+    unsigned cls = q_size_class(size + Q_TRAILER);
+    struct q_slab *s = h->cur[cls];
+    struct q_block *b = s->free;
+    if (Q_UNLIKELY(b == NULL)) return malloc_other(h, size, kind);
+    uint32_t slot = q_class_size[cls];
+    /* slot <= 80: at most 72 bytes to check after the link, with word loads (zero_short) */
+    uintptr_t a = (uintptr_t)b;
+    uint64_t m = tr_mask(a), v;
+    /* The slot's trailer before the pop, which links b's successor: a slot whose trailer
+       does not decode goes the long way (slot_finish, which reports). */
+    uint64_t w = atomic_load_explicit(tr_at(a, slot), Q_RELAXED);
+    uintptr_t t = b->link ^ q_key; /* successor ^ b: q_slab_pop */
+    if (Q_UNLIKELY(!tr_read_m(m, w, &v) || TR_STATE(v) == TR_LIVE || TR_SIZE(v) + Q_TRAILER > slot))
+        return malloc_other(h, size, kind); /* reports */
+    size_t clean = TR_STATE(v) == TR_FREE ? zero_span(TR_SIZE(v), slot) : 8;
+    if (Q_UNLIKELY(t >= Q_PAGE_SIZE)) return malloc_long(s, size, kind, clean, slot);
+    if (Q_UNLIKELY(!zero_short(b, clean)))
+        q_report_invalid("malloc", b, "write after free (a freed block was overwritten)");
+    q_slab_take(s, b, (struct q_block *)(t ^ a));
+    atomic_store_explicit(tr_at(a, slot), tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
+    size_t n = canary_len(size, slot);
+    if (Q_UNLIKELY(n < 8)) return n ? canary_short(b, size, n, m) : b;
+    canary_put(b, size, n, m);
+    return b;
 }
 
 void *q_secure_alloc(size_t size, size_t align, int zero, unsigned kind) {
@@ -657,15 +774,15 @@ static size_t small_live(const char *fn, void *p, struct q_slab **sp, uint64_t *
         q_small_check(fn, p); /* reports */
     struct q_slab *s = slab_of(a);
     uint32_t slot = s->slot_size;
-    uint64_t w = atomic_load_explicit(tr_at(a, slot), Q_RELAXED), v;
-    if (!tr_read_m(tr_mask(a), w, &v) || TR_SIZE(v) + Q_TRAILER > slot)
+    uint64_t w = atomic_load_explicit(tr_at(a, slot), Q_RELAXED), m = tr_mask(a), v;
+    if (!tr_read_m(m, w, &v) || TR_SIZE(v) + Q_TRAILER > slot)
         q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
     if (TR_STATE(v) != TR_LIVE)
         q_report_invalid(
             fn, p, TR_STATE(v) == TR_FREE ? "double free" : "pointer to a block never allocated");
     size_t size = TR_SIZE(v);
     *kp = TR_KIND(v);
-    if (!canary_intact(p, size, canary_len(size, slot)))
+    if (!canary_intact(p, size, canary_len(size, slot), m))
         q_report_invalid(fn, p, "heap overflow (the canary after the block was overwritten)");
     uintptr_t prev = a - slot;
     if (a - (uintptr_t)s->start >= slot &&
@@ -697,7 +814,7 @@ static Q_NOINLINE void quar_first(struct q_heap *h, void *p, const struct q_slab
     struct q_quarantine *q = h && h != &q_heap_dead ? quar_map(h) : NULL;
     errno = saved;
     if (q)
-        quar_push(h, q, p, s);
+        quar_push(h, q, p, s, 0);
     else
         q_small_release(p);
 }
@@ -719,7 +836,7 @@ small_free(const char *fn, void *p, struct q_slab *s, unsigned kind, size_t want
                    TR_SIZE(v) + Q_TRAILER > slot))
         bad_free(fn, p, kind, want, how);
     size_t req = TR_SIZE(v), clen = canary_len(req, slot);
-    if (Q_UNLIKELY((how != Q_UNSIZED && want != req) || !canary_intact(p, req, clen)))
+    if (Q_UNLIKELY((how != Q_UNSIZED && want != req) || !canary_intact(p, req, clen, m)))
         bad_free(fn, p, kind, want, how);
     uintptr_t prev = a - slot;
     if (Q_LIKELY(a - (uintptr_t)s->start >= slot) &&
@@ -742,7 +859,7 @@ small_free(const char *fn, void *p, struct q_slab *s, unsigned kind, size_t want
         quar_first(h, p, s);
         return;
     }
-    quar_push(h, q, p, s);
+    quar_push(h, q, p, s, 0);
 }
 
 /* The free of live small block p of slab s (q_free_other: the inline free checked its bits). */
@@ -802,8 +919,10 @@ void *q_secure_realloc(void *p, size_t size) {
            would (it is no longer the block's). */
         size_t ns = zero_span(size, slot), os = zero_span(req, slot);
         if (os > ns) memset((char *)p + ns, 0, os - ns);
-        canary_put(p, size, canary_len(size, slot));
-        atomic_store_explicit(tr_at(a, slot), tr_make(a, TR_LIVE, Q_KIND_MALLOC, size), Q_RELAXED);
+        uint64_t m = tr_mask(a);
+        canary_put(p, size, canary_len(size, slot), m);
+        atomic_store_explicit(tr_at(a, slot), tr_make_m(m, TR_LIVE, Q_KIND_MALLOC, size),
+                              Q_RELAXED);
         return p;
     }
     void *n = q_secure_alloc(size, 0, 0, Q_KIND_MALLOC);
