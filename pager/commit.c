@@ -464,6 +464,11 @@ int q_pager_reload(q_pager *p) {
     if (!rc) rc = q_pager_load_state(p, &sb, (uint64_t)fsz);
     for (size_t k = 0; k < keep.n && !rc; k++)
         rc = q_pager_freemap_repend(p, keep.v[k], keep_gen.v[k]);
+    /* The reload built new free-map leaves, without Q_N_HELD: while the barrier stands
+     * (readers.c), hold them again (pages below p->held_below; leaves this writer's own
+     * commits materialized since are held too, which only withholds pages no old reader
+     * reads). */
+    if (!rc && p->barrier) q_pager_freemap_hold(p, 1);
     q_base_vec_free(&keep);
     q_base_vec_free(&keep_gen);
     q_base_vec_free(&v);

@@ -278,6 +278,42 @@ static void test_barrier(void) {
     ch_unlink(path);
 }
 
+/* The barrier outlives an aborted transaction: abort reloads the free map from the file, and
+ * the free pages the older reader still reads must stay held (p->barrier is still set). */
+static void test_barrier_abort(void) {
+    TEST("the barrier holds after an abort");
+    char path[256];
+    ch_path(path, sizeof path, "rd-barrier-abort");
+    quire_pager *w, *r;
+    CHECK_OK(quire_pager_create(path, 4096, &w));
+    uint64_t ids[32];
+    CHECK_OK(quire_pager_begin(w));
+    CHECK_OK(quire_pager_alloc_bulk(w, 32, ids));
+    for (int i = 0; i < 32; i++) set_page(w, ids[i], (uint8_t)(i + 1));
+    CHECK_OK(quire_pager_commit(w));
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &r));
+    CHECK_OK(quire_pager_free_bulk(w, 32, ids)); /* free in the file from now on */
+    quire_pager_close(w);
+    CHECK_OK(quire_pager_open(path, 0, 0, &w)); /* a new writer: the barrier */
+    uint64_t pc0 = quire_pager_page_count(w), x, more[32];
+    CHECK_OK(quire_pager_begin(w));
+    CHECK_OK(quire_pager_alloc(w, &x));
+    CHECK(x >= pc0);
+    CHECK_OK(quire_pager_abort(w)); /* reloads the free map */
+    CHECK(q_pager_validate(w) == NULL);
+    CHECK_OK(quire_pager_begin(w));
+    CHECK_OK(quire_pager_alloc_bulk(w, 32, more));
+    for (int i = 0; i < 32; i++) {
+        CHECK(more[i] >= pc0); /* none of the reader's pages */
+        set_page(w, more[i], 0x77);
+    }
+    CHECK_OK(quire_pager_commit(w));
+    for (int i = 0; i < 32; i++) CHECK_EQ(page_byte(r, ids[i]), i + 1); /* untouched */
+    quire_pager_close(r);
+    quire_pager_close(w);
+    ch_unlink(path);
+}
+
 /* A reader whose snapshot had pages in shadows (private copies in its mapping, which with pages
  * smaller than the OS page freeze their neighbours too) refreshes after the writer closed (no
  * publication: the file's newest commit is loaded whole): every page reads that commit's bytes,
@@ -442,6 +478,7 @@ int main(void) {
     test_growth();
     test_killed_reader();
     test_barrier();
+    test_barrier_abort();
     for (int c = 0; c < 2; c++) {
         test_refresh_after_close(4096, c);
         test_refresh_after_close(1024, c);
