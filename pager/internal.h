@@ -115,7 +115,7 @@ enum {
     Q_N_DIRTY = 1u, /* changed in the open transaction */
     Q_N_NEW = 2u,   /* materialized in the open transaction (absent in the last commit) */
     Q_N_MOVED = 4u, /* given a third page in the open commit (tree.c, relocate) */
-    Q_N_HELD = 8u,  /* free-map leaf: its free pages are not allocated (barrier, readers.c) */
+    Q_N_HELD = 8u,  /* free-map leaf: its free pages below held_below are not allocated (barrier) */
 };
 
 /* A tree node: an interior node (kid) or a leaf (buf). */
