@@ -230,7 +230,7 @@ static int count_held(void *arg, const struct q_node *n, int leaf, uint64_t g) {
     return 0;
 }
 
-/* Free pages an allocation may take (not those of held leaves: the barrier). */
+/* Free pages an allocation may take (not the held ones below held_below: the barrier). */
 static uint64_t free_count(const q_pager *p) {
     struct held_count c = {p, 0};
     if (p->barrier) q_pager_tree_walk(p, &p->tree[Q_TREE_FREEMAP], count_held, &c);

@@ -63,7 +63,7 @@ static const char *check_freemap(const q_pager *p) {
             count[ty]++;
             if (ty == Q_FREE) {
                 nfree++;
-                /* a held leaf's free pages are not allocatable (the barrier) */
+                /* a held leaf's free pages below held_below are not allocatable (barrier) */
                 if (lowest_free == UINT64_MAX &&
                     (!(leaf->flags & Q_N_HELD) || base + i >= p->held_below))
                     lowest_free = base + i;
