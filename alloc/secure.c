@@ -319,27 +319,7 @@ static inline void zero_words(void *p, size_t n) {
     }
 }
 
-/* Whether bytes [8, n) of block p are zero, n a multiple of 8 (zero_span) and at least 8. */
-static inline int zero_after_link(const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p + 8, *e = (const unsigned char *)p + n;
-    size_t len = n - 8;
-    if (len > 64) {
-        for (; len > sizeof zero_page; b += sizeof zero_page, len -= sizeof zero_page)
-            if (memcmp(b, zero_page, sizeof zero_page) != 0) return 0;
-        return memcmp(b, zero_page, len) == 0;
-    }
-    uint64_t acc;
-    if (len >= 32)
-        acc = load8(b) | load8(b + 8) | load8(b + 16) | load8(b + 24) | load8(e - 32) |
-              load8(e - 24) | load8(e - 16) | load8(e - 8);
-    else if (len >= 16)
-        acc = load8(b) | load8(b + 8) | load8(e - 16) | load8(e - 8);
-    else
-        acc = len ? load8(b) : 0;
-    return acc == 0;
-}
-
-/* zero_after_link for n <= 72: no call. */
+/* zero_after_link for n <= 72: word loads, no call. */
 static inline int zero_short(const void *p, size_t n) {
     const unsigned char *b = (const unsigned char *)p + 8, *e = (const unsigned char *)p + n;
     size_t len = n - 8;
@@ -352,6 +332,16 @@ static inline int zero_short(const void *p, size_t n) {
     else
         acc = len ? load8(b) : 0;
     return acc == 0;
+}
+
+/* Whether bytes [8, n) of block p are zero, n a multiple of 8 (zero_span) and at least 8. */
+static inline int zero_after_link(const void *p, size_t n) {
+    size_t len = n - 8;
+    if (len <= 64) return zero_short(p, n);
+    const unsigned char *b = (const unsigned char *)p + 8;
+    for (; len > sizeof zero_page; b += sizeof zero_page, len -= sizeof zero_page)
+        if (memcmp(b, zero_page, sizeof zero_page) != 0) return 0;
+    return memcmp(b, zero_page, len) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------

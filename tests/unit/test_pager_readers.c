@@ -230,6 +230,20 @@ static void test_killed_reader(void) {
     ch_unlink(path);
 }
 
+/* The barrier's set-up: a file whose 32 pages ids[] (bytes 1..32) a reader *r still reads
+ * but the file's last commit frees, then a new writer *w (readers.c: it holds them back). */
+static void barrier_setup(const char *path, quire_pager **w, quire_pager **r, uint64_t ids[32]) {
+    CHECK_OK(quire_pager_create(path, 4096, w));
+    CHECK_OK(quire_pager_begin(*w));
+    CHECK_OK(quire_pager_alloc_bulk(*w, 32, ids));
+    for (int i = 0; i < 32; i++) set_page(*w, ids[i], (uint8_t)(i + 1));
+    CHECK_OK(quire_pager_commit(*w));
+    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, r));
+    CHECK_OK(quire_pager_free_bulk(*w, 32, ids)); /* free in the file from now on */
+    quire_pager_close(*w);                        /* its memory of pending pages is gone */
+    CHECK_OK(quire_pager_open(path, 0, 0, w));    /* a new writer */
+}
+
 /* A reader older than a new writer's open: the writer leaves the free pages alone until the
  * reader refreshes (their old bytes are the reader's). */
 static void test_barrier(void) {
@@ -237,16 +251,8 @@ static void test_barrier(void) {
     char path[256];
     ch_path(path, sizeof path, "rd-barrier");
     quire_pager *w, *r;
-    CHECK_OK(quire_pager_create(path, 4096, &w));
     uint64_t ids[32];
-    CHECK_OK(quire_pager_begin(w));
-    CHECK_OK(quire_pager_alloc_bulk(w, 32, ids));
-    for (int i = 0; i < 32; i++) set_page(w, ids[i], (uint8_t)(i + 1));
-    CHECK_OK(quire_pager_commit(w));
-    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &r));
-    CHECK_OK(quire_pager_free_bulk(w, 32, ids)); /* free in the file from now on */
-    quire_pager_close(w);                        /* its memory of pending pages is gone */
-    CHECK_OK(quire_pager_open(path, 0, 0, &w));  /* a new writer */
+    barrier_setup(path, &w, &r, ids);
     uint64_t pc0 = quire_pager_page_count(w), more[32];
     CHECK_OK(quire_pager_begin(w));
     CHECK_OK(quire_pager_alloc_bulk(w, 32, more));
@@ -285,16 +291,8 @@ static void test_barrier_abort(void) {
     char path[256];
     ch_path(path, sizeof path, "rd-barrier-abort");
     quire_pager *w, *r;
-    CHECK_OK(quire_pager_create(path, 4096, &w));
     uint64_t ids[32];
-    CHECK_OK(quire_pager_begin(w));
-    CHECK_OK(quire_pager_alloc_bulk(w, 32, ids));
-    for (int i = 0; i < 32; i++) set_page(w, ids[i], (uint8_t)(i + 1));
-    CHECK_OK(quire_pager_commit(w));
-    CHECK_OK(quire_pager_open(path, QUIRE_PAGER_RDONLY, 0, &r));
-    CHECK_OK(quire_pager_free_bulk(w, 32, ids)); /* free in the file from now on */
-    quire_pager_close(w);
-    CHECK_OK(quire_pager_open(path, 0, 0, &w)); /* a new writer: the barrier */
+    barrier_setup(path, &w, &r, ids);
     uint64_t pc0 = quire_pager_page_count(w), x, more[32];
     CHECK_OK(quire_pager_begin(w));
     CHECK_OK(quire_pager_alloc(w, &x));
