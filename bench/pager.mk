@@ -11,7 +11,7 @@ PAGER_BENCH_ROUNDS ?= 5
 
 .PHONY: bench-pager
 
-$(BUILD)/bench/pager/bench_pager: bench/pager/bench_pager.c $(LIB_CORE)
+$(BUILD)/bench/pager/bench_pager: bench/pager/bench_pager.c bench/flush_count.h $(LIB_CORE)
 	@test -f /usr/include/lmdb.h || apt-get install -y liblmdb-dev
 	@test -f /usr/include/sqlite3.h || apt-get install -y libsqlite3-dev
 	@mkdir -p $(dir $@)

@@ -11,7 +11,7 @@ PHEAP_BENCH_ROUNDS ?= 3
 
 .PHONY: bench-pheap
 
-$(BUILD)/bench/pheap/bench_pheap: bench/pheap/bench_pheap.c $(LIB_CORE)
+$(BUILD)/bench/pheap/bench_pheap: bench/pheap/bench_pheap.c bench/flush_count.h $(LIB_CORE)
 	@test -f /usr/include/libpmemobj.h || apt-get install -y libpmemobj-dev
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -O2 -g -Wall -Wextra -o $@ $< $(LIB_CORE) -lpmemobj -pthread

@@ -14,9 +14,10 @@
  * processes on a shared machine hits them alike; the table shows the median, min and max rate.
  * The bulk row is the median of ROUNDS runs of each.
  *
- * Flushes per commit are counted, not assumed: this program defines fdatasync() and fsync(),
- * which count the call and make the system call, so every call from quire (linked statically),
- * LMDB and SQLite (shared libraries: the executable's definition takes precedence) is seen.
+ * Flushes per commit are counted, not assumed: this program defines fdatasync(), fsync() and
+ * msync() (bench/flush_count.h; msync counts with MS_SYNC only), which count the call and make
+ * the system call, so every call from quire (linked statically), LMDB and SQLite (shared
+ * libraries: the executable's definition takes precedence) is seen.
  * LMDB writes its meta page through a second descriptor opened with O_DSYNC: that second flush
  * happens inside pwrite(), which the counter does not see.
  *
@@ -40,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/flush_count.h"
 #include "quire/pager.h"
 
 static double now(void) {
@@ -59,17 +61,6 @@ static int keep_going(long n, double t0, double *t) {
 }
 
 static char page4k[4096];
-
-/* The flush counter (see the opening comment). */
-static long n_flush;
-int fdatasync(int fd) {
-    n_flush++;
-    return (int)syscall(SYS_fdatasync, fd);
-}
-int fsync(int fd) {
-    n_flush++;
-    return (int)syscall(SYS_fsync, fd);
-}
 
 /* Commits per second of quire_pager_alloc() (mode 0), of a transaction that allocates a page and
  * writes its 4 KiB (mode 1), or of one that rewrites a committed page (mode 2). *flushes receives

@@ -14,8 +14,8 @@
  *                     durability (PMEM_IS_PMEM_FORCE must not be set; the bench refuses it)
  *     Engines run interleaved ROUNDS times, SECONDS each; the table shows the median rate and
  *     the flushes per transaction, counted: this program defines fdatasync(), fsync() and
- *     msync(), which count the call and make the system call (quire is linked statically;
- *     libpmemobj's calls resolve to the executable's definitions).
+ *     msync() (bench/flush_count.h), which count the call and make the system call (quire is linked
+ * statically; libpmemobj's calls resolve to the executable's definitions).
  *  3. named objects: N names inserted in one transaction (and committed), for N = 20,000 and
  *     100,000: the time per insertion stays flat (amortized O(1)).
  *
@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/flush_count.h"
 #include "quire/alloc.h"
 #include "quire/pheap.h"
 
@@ -50,21 +51,6 @@ static double now(void) {
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
-
-/* The flush counter (see the opening comment). */
-static long n_flush;
-int fdatasync(int fd) {
-    n_flush++;
-    return (int)syscall(SYS_fdatasync, fd);
-}
-int fsync(int fd) {
-    n_flush++;
-    return (int)syscall(SYS_fsync, fd);
-}
-int msync(void *addr, size_t len, int flags) {
-    n_flush += (flags & MS_SYNC) != 0;
-    return (int)syscall(SYS_msync, addr, len, flags);
-}
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t xr(void) {
