@@ -67,24 +67,26 @@ int quire_alloc_library_path(char *buf, size_t cap) {
     return QUIRE_ENOENT;
 }
 
-/* An environment variable's value before quire_alloc_exec() changed it. */
+/* An environment variable's value before quire_alloc_exec() changed it: a copy on the heap
+   (getenv's pointer may not survive setenv), NULL when the variable was unset. */
 struct saved {
     const char *name;
-    int had;
-    char value[8192];
+    char *value;
 };
 
 static int save(struct saved *sv, const char *name) {
     const char *v = q_os_getenv(name);
     sv->name = name;
-    sv->had = v != NULL;
-    if (v && strlen(v) >= sizeof sv->value) return QUIRE_ERANGE;
-    if (v) strcpy(sv->value, v);
+    sv->value = NULL;
+    if (v && !(sv->value = strdup(v))) return QUIRE_ENOMEM;
     return 0;
 }
 
-static void restore(const struct saved *sv) {
-    (void)q_launch_setenv(sv->name, sv->had ? sv->value : NULL);
+/* Puts the variable back as it was and frees the copy. */
+static void restore(struct saved *sv) {
+    (void)q_launch_setenv(sv->name, sv->value);
+    free(sv->value);
+    sv->value = NULL;
 }
 
 int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
@@ -100,15 +102,18 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
         return rc;
     }
     enum { NV = 5 };
-    struct saved sv[NV];
+    struct saved sv[NV] = {{0}};
     static const char *const names[NV] = {"LD_PRELOAD", "QUIRE_STATS", "QUIRE_VERBOSE",
                                           "QUIRE_LEAKS", "QUIRE_PROF"};
-    for (int i = 0; i < NV; i++)
-        if ((rc = save(&sv[i], names[i]))) return rc;
+    for (int i = 0; i < NV && !rc; i++) rc = save(&sv[i], names[i]);
     /* LD_PRELOAD = lib[:previous value] */
-    char pre[sizeof sv[0].value + 4096];
-    size_t ll = strlen(lib), ol = sv[0].had ? strlen(sv[0].value) : 0;
-    if (ll + 1 + ol + 1 > sizeof pre) return QUIRE_ERANGE;
+    size_t ll = strlen(lib), ol = sv[0].value ? strlen(sv[0].value) : 0;
+    char *pre = rc ? NULL : malloc(ll + 1 + ol + 1);
+    if (!rc && !pre) rc = QUIRE_ENOMEM;
+    if (rc) {
+        for (int i = 0; i < NV; i++) free(sv[i].value);
+        return rc;
+    }
     memcpy(pre, lib, ll);
     pre[ll] = 0;
     if (ol) {
@@ -120,6 +125,7 @@ int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags) {
     if (!rc && (flags & QUIRE_EXEC_VERBOSE)) rc = q_launch_setenv("QUIRE_VERBOSE", "1");
     if (!rc && (flags & QUIRE_EXEC_LEAKS)) rc = q_launch_setenv("QUIRE_LEAKS", "1");
     if (!rc && (flags & QUIRE_EXEC_PROF)) rc = q_launch_setenv("QUIRE_PROF", "1");
+    free(pre); /* setenv copied it */
     if (!rc) rc = q_launch_execvp(argv);
     /* Still here: the program could not be started. Leave the environment as it was. */
     for (int i = 0; i < NV; i++) restore(&sv[i]);

@@ -388,8 +388,10 @@ QUIRE_API int quire_alloc_library_path(char *buf, size_t cap);
  * @return Does not return on success. On failure the environment is left as it was and the
  *         error is returned: QUIRE_EINVAL (argv NULL or empty, unknown flag), QUIRE_ENOENT (no
  *         libquire.so found, or no such program), QUIRE_EACCES (the program or the library may
- *         not be read or executed), QUIRE_ERANGE (LD_PRELOAD or a variable too long),
- *         QUIRE_ENOMEM, QUIRE_EOS (another exec failure, e.g. not an executable format).
+ *         not be read or executed), QUIRE_ERANGE (lib NULL and the path found does not fit
+ *         in 4096 bytes), QUIRE_ENOMEM (copying the variables it changes, or setenv), QUIRE_EOS
+ *         (another exec failure, e.g. not an executable format). Variables of any length are
+ *         kept: the previous values are copied to the heap, not to fixed buffers.
  */
 QUIRE_API int quire_alloc_exec(const char *lib, char *const argv[], unsigned flags);
 

@@ -57,6 +57,17 @@ static void test_exec_errors(void) {
     const char *pre = getenv("LD_PRELOAD");
     CHECK(pre && strcmp(pre, "before.so") == 0);
     CHECK(getenv("QUIRE_STATS") == NULL);
+    /* a previous LD_PRELOAD and QUIRE_PROF of 20,000 bytes: no length limit, restored exactly */
+    static char big[20001];
+    for (size_t i = 0; i < sizeof big - 1; i++) big[i] = i % 9 == 8 ? ':' : (char)('a' + i % 26);
+    setenv("LD_PRELOAD", big, 1);
+    setenv("QUIRE_PROF", big, 1);
+    CHECK_EQ(quire_alloc_exec("/proc/self/exe", prog, QUIRE_EXEC_PROF), QUIRE_ENOENT);
+    pre = getenv("LD_PRELOAD");
+    CHECK(pre && strcmp(pre, big) == 0);
+    pre = getenv("QUIRE_PROF");
+    CHECK(pre && strcmp(pre, big) == 0);
+    unsetenv("QUIRE_PROF");
     unsetenv("LD_PRELOAD");
     char buf[16];
     CHECK_EQ(quire_alloc_library_path(NULL, 10), QUIRE_EINVAL);
