@@ -232,6 +232,7 @@ static void slab_collect(struct q_slab *s) {
 
 /* Returns an empty slab's pages to its segment (not touching any list). */
 static void slab_free_pages(struct q_heap *h, struct q_slab *s) {
+    if (Q_UNLIKELY(q_opt.secure)) q_secure_slab_check(s); /* writes after free it still holds */
     struct q_segment *seg = q_seg_of(s);
     unsigned n = s->npages;
     /* Dense: small slots threaded over at least half of the run (written, so resident). */

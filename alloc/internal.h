@@ -380,6 +380,7 @@ void q_secure_flush(struct q_heap *h) Q_HIDDEN;
 void q_secure_held(const struct q_heap *h, uint64_t *held) Q_HIDDEN;
 size_t q_secure_slab_bytes(unsigned npages) Q_HIDDEN;
 void q_secure_slab_guard(struct q_segment *seg, unsigned page, unsigned n) Q_HIDDEN;
+void q_secure_slab_check(const struct q_slab *s) Q_HIDDEN;
 extern size_t q_guard_size Q_HIDDEN; /* bytes of a guard (the OS page), 0 without guards */
 void q_canary_fill(void *block, size_t lo, size_t hi) Q_HIDDEN;
 int q_canary_ok(const void *block, size_t lo, size_t hi) Q_HIDDEN;

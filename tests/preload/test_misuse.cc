@@ -18,6 +18,7 @@
  * The table kind x mode is printed, then the number of kinds each mode detects.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -289,6 +290,18 @@ static void uaf_write_big(void) {
     for (int i = 0; i < 2000; i++) vfree(vmalloc(40000));
 }
 
+/* The same write, then the slab empties before any malloc could take the slot back: trimming
+   releases the quarantine and the empty slab (the process's only 40 KB block), whose pages would
+   take the write with them unseen; the release checks them (secure.c, q_secure_slab_check). */
+static void uaf_write_big_release(void) {
+    char *p = (char *)vmalloc(40000);
+    vfree(p);
+    mark('a');
+    ((volatile char *)p)[20000] = 'x';
+    mark('q');
+    malloc_trim(0);
+}
+
 static void uaf_write_link(void) {
     char *p = (char *)vmalloc(64);
     vfree(p);
@@ -457,6 +470,7 @@ static const struct misuse cases[] = {
     {"zero-size block, write after free", z_write_freed, 'M', 'D', ""},
     {"write after free, then malloc", uaf_write, 'M', 'D', "after free"},
     {"write after free, 40 KB block, then malloc", uaf_write_big, 'M', 'D', "after free"},
+    {"write after free, 40 KB block, slab released", uaf_write_big_release, 'M', 'D', "after free"},
     {"write after free over the link, then malloc", uaf_write_link, 'D', 'D', ""},
     {"free-list pointer overwrite (hijack)", freelist_hijack, 'D', 'D', ""},
     {"new[] then delete", cxx_newarr_delete, 'M', 'D', "new[]"},
