@@ -642,18 +642,39 @@ static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t
     return b;
 }
 
+/* Whether bytes [8, n) of freed big block b are zero, reading of its whole pages only those
+   that vec - residency from mincore for the pages from `base` on - marks resident. */
+static int big_zero_in(const void *b, size_t n, uintptr_t base, const unsigned char *vec) {
+    size_t ps = q_os_page_size();
+    uintptr_t x = (uintptr_t)b + 8, end = (uintptr_t)b + n;
+    uintptr_t lo = (x + ps - 1) & ~(uintptr_t)(ps - 1), hi = end & ~(uintptr_t)(ps - 1);
+    if (hi <= lo) return range_zero(x, end);
+    if (!range_zero(x, lo) || !range_zero(hi, end)) return 0;
+    for (uintptr_t pg = lo; pg < hi; pg += ps)
+        if ((vec[(pg - base) / ps] & 1) && !range_zero(pg, pg + ps)) return 0;
+    return 1;
+}
+
 /*
  * A slab of big slots (DROP_MIN bytes and more) is about to give its pages back: every freed
  * slot must still be zero where resident, as its next malloc would have checked. Else a write
  * after free would vanish with the pages unreported: big slabs hold two to eight slots, so one
  * often empties before a freed slot of it is handed out again (test_misuse's 40 KB case missed
- * 1 run in 100). Smaller slots are not read here: their slabs hold dozens to thousands of
- * slots, reused long before the slab empties, and reading them all at every release would cost
- * in proportion. Keeps errno (big_zero does).
+ * 1 run in 100). One mincore covers the whole slab. Smaller slots are not read here: their
+ * slabs hold dozens to thousands of slots, reused long before the slab empties, and reading
+ * them all at every release would cost in proportion. Keeps errno.
  */
 void q_secure_slab_check(const struct q_slab *s) {
     uint32_t slot = s->slot_size;
-    if (slot < DROP_MIN) return;
+    if (slot < DROP_MIN || s->capacity == 0) return;
+    size_t ps = q_os_page_size();
+    uintptr_t base = (uintptr_t)s->start & ~(uintptr_t)(ps - 1);
+    uintptr_t top =
+        ((uintptr_t)s->start + (size_t)s->capacity * slot + ps - 1) & ~(uintptr_t)(ps - 1);
+    unsigned char vec[Q_MAX_SLAB_PAGES * Q_PAGE_SIZE / 4096];
+    int saved = errno;
+    int rc = (top - base) / ps <= sizeof vec ? q_os_mincore((void *)base, top - base, vec) : -1;
+    errno = saved;
     for (uint32_t i = 0; i < s->capacity; i++) {
         uintptr_t a = (uintptr_t)s->start + (size_t)i * slot;
         uint64_t v;
@@ -663,8 +684,10 @@ void q_secure_slab_check(const struct q_slab *s) {
                              "write after free (a freed block's trailer was overwritten)");
         if (TR_STATE(v) != TR_FREE) continue;
         size_t clean = zero_span(TR_SIZE(v), slot);
-        if (!(clean >= DROP_MIN ? big_zero((void *)a, clean, 0)
-                                : zero_after_link((void *)a, clean)))
+        int ok = clean < DROP_MIN ? zero_after_link((void *)a, clean)
+                 : rc == 0        ? big_zero_in((void *)a, clean, base, vec)
+                                  : big_zero((void *)a, clean, 0);
+        if (!ok)
             q_report_invalid("free", (void *)a, "write after free (a freed block was overwritten)");
     }
 }
