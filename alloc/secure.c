@@ -574,6 +574,19 @@ static int range_zero(uintptr_t x, uintptr_t y) {
     return 1;
 }
 
+/* Whether bytes [8, n) of freed big block b are zero, reading of its whole pages only those
+   that vec - residency from mincore for the pages from `base` on - marks resident. */
+static int big_zero_in(const void *b, size_t n, uintptr_t base, const unsigned char *vec) {
+    size_t ps = q_os_page_size();
+    uintptr_t x = (uintptr_t)b + 8, end = (uintptr_t)b + n;
+    uintptr_t lo = (x + ps - 1) & ~(uintptr_t)(ps - 1), hi = end & ~(uintptr_t)(ps - 1);
+    if (hi <= lo) return range_zero(x, end);
+    if (!range_zero(x, lo) || !range_zero(hi, end)) return 0;
+    for (uintptr_t pg = lo; pg < hi; pg += ps)
+        if ((vec[(pg - base) / ps] & 1) && !range_zero(pg, pg + ps)) return 0;
+    return 1;
+}
+
 /*
  * Big freed blocks (DROP_MIN bytes and more): zeroing all of one with memset would fault in
  * the pages a program never touched (a 200 KiB buffer used in a few places) and cost time in
@@ -599,20 +612,11 @@ static Q_NOINLINE int big_zero(void *b, size_t n, int zero) {
         if (zero) memset((void *)x, 0, end - x); /* mincore cannot tell: all of it */
         return zero || range_zero(x, end);
     }
-    if (zero) {
-        memset((void *)x, 0, lo - x);
-        memset((void *)hi, 0, end - hi);
-    } else if (!range_zero(x, lo) || !range_zero(hi, end)) {
-        return 0;
-    }
-    for (size_t i = 0; i < np; i++) {
-        if (!(vec[i] & 1)) continue; /* not resident: zero */
-        uintptr_t pg = lo + i * ps;
-        if (zero)
-            memset((void *)pg, 0, ps);
-        else if (!range_zero(pg, pg + ps))
-            return 0;
-    }
+    if (!zero) return big_zero_in(b, n, lo, vec);
+    memset((void *)x, 0, lo - x);
+    memset((void *)hi, 0, end - hi);
+    for (size_t i = 0; i < np; i++)
+        if (vec[i] & 1) memset((void *)(lo + i * ps), 0, ps); /* not resident: zero already */
     return 1;
 }
 
@@ -640,19 +644,6 @@ static inline __attribute__((always_inline)) void *slot_finish(void *b, uint32_t
     canary_put(b, size, canary_len(size, slot), m);
     atomic_store_explicit(tp, tr_make_m(m, TR_LIVE, kind, size), Q_RELAXED);
     return b;
-}
-
-/* Whether bytes [8, n) of freed big block b are zero, reading of its whole pages only those
-   that vec - residency from mincore for the pages from `base` on - marks resident. */
-static int big_zero_in(const void *b, size_t n, uintptr_t base, const unsigned char *vec) {
-    size_t ps = q_os_page_size();
-    uintptr_t x = (uintptr_t)b + 8, end = (uintptr_t)b + n;
-    uintptr_t lo = (x + ps - 1) & ~(uintptr_t)(ps - 1), hi = end & ~(uintptr_t)(ps - 1);
-    if (hi <= lo) return range_zero(x, end);
-    if (!range_zero(x, lo) || !range_zero(hi, end)) return 0;
-    for (uintptr_t pg = lo; pg < hi; pg += ps)
-        if ((vec[(pg - base) / ps] & 1) && !range_zero(pg, pg + ps)) return 0;
-    return 1;
 }
 
 /*

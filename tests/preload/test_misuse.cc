@@ -279,14 +279,19 @@ static void uaf_write(void) {
     churn(64);
 }
 
-/* A big block's freed pages are dropped rather than zeroed (secure.c): a write into one maps
-   it again, which the next allocation of the slot notices. */
-static void uaf_write_big(void) {
+/* Writes into a freed 40 KB block, between the marks. */
+static void write_after_free_big(void) {
     char *p = (char *)vmalloc(40000);
     vfree(p);
     mark('a');
     ((volatile char *)p)[20000] = 'x';
     mark('q');
+}
+
+/* A big block's freed pages are dropped rather than zeroed (secure.c): a write into one maps
+   it again, which the next allocation of the slot notices. */
+static void uaf_write_big(void) {
+    write_after_free_big();
     for (int i = 0; i < 2000; i++) vfree(vmalloc(40000));
 }
 
@@ -294,11 +299,7 @@ static void uaf_write_big(void) {
    releases the quarantine and the empty slab (the process's only 40 KB block), whose pages would
    take the write with them unseen; the release checks them (secure.c, q_secure_slab_check). */
 static void uaf_write_big_release(void) {
-    char *p = (char *)vmalloc(40000);
-    vfree(p);
-    mark('a');
-    ((volatile char *)p)[20000] = 'x';
-    mark('q');
+    write_after_free_big();
     malloc_trim(0);
 }
 
